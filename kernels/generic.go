@@ -1,0 +1,190 @@
+package kernels
+
+import "math"
+
+// generic is the portable reference implementation. It is plain Go written
+// so the compiler keeps bounds checks out of the inner loops; every SIMD
+// implementation is tested against it.
+var generic = &Impl{
+	Name:         "generic",
+	Priority:     0,
+	Supported:    func() bool { return true },
+	pack:         func(w []float32, _, _ int) []float32 { return w },
+	linear:       linearGeneric,
+	Dot:          dotGeneric,
+	Axpy:         axpyGeneric,
+	AddLayerNorm: addLayerNormGeneric,
+	Softmax:      softmaxGeneric,
+	GELU:         geluGeneric,
+}
+
+func init() { register(generic) }
+
+// Generic returns the reference implementation.
+func Generic() *Impl { return generic }
+
+// linearGeneric: w.data is W[out][in] row-major, so each output is a dot
+// product of two contiguous rows. A 4×2 block (four rows of x against two
+// rows of W) keeps eight sums in registers (the most amd64's sixteen vector
+// registers hold without spilling) and uses every loaded value 2-4 times.
+func linearGeneric(dst, x []float32, m int, w *Matrix, bias []float32, act Activation) {
+	in, out := w.In, w.Out
+	i := 0
+	for ; i+4 <= m; i += 4 {
+		x0 := x[i*in : i*in+in]
+		x1 := x[(i+1)*in : (i+1)*in+in][:len(x0)]
+		x2 := x[(i+2)*in : (i+2)*in+in][:len(x0)]
+		x3 := x[(i+3)*in : (i+3)*in+in][:len(x0)]
+		j := 0
+		for ; j+2 <= out; j += 2 {
+			w0 := w.data[j*in : j*in+in][:len(x0)]
+			w1 := w.data[(j+1)*in : (j+1)*in+in][:len(x0)]
+			var s00, s01, s10, s11, s20, s21, s30, s31 float32
+			for k, a0 := range x0 {
+				b0, b1 := w0[k], w1[k]
+				a1, a2, a3 := x1[k], x2[k], x3[k]
+				s00 += a0 * b0
+				s01 += a0 * b1
+				s10 += a1 * b0
+				s11 += a1 * b1
+				s20 += a2 * b0
+				s21 += a2 * b1
+				s30 += a3 * b0
+				s31 += a3 * b1
+			}
+			var c0, c1 float32
+			if bias != nil {
+				c0, c1 = bias[j], bias[j+1]
+			}
+			dst[i*out+j], dst[i*out+j+1] = s00+c0, s01+c1
+			dst[(i+1)*out+j], dst[(i+1)*out+j+1] = s10+c0, s11+c1
+			dst[(i+2)*out+j], dst[(i+2)*out+j+1] = s20+c0, s21+c1
+			dst[(i+3)*out+j], dst[(i+3)*out+j+1] = s30+c0, s31+c1
+		}
+		for ; j < out; j++ {
+			wr := w.data[j*in : j*in+in][:len(x0)]
+			var s0, s1, s2, s3 float32
+			for k, wv := range wr {
+				s0 += x0[k] * wv
+				s1 += x1[k] * wv
+				s2 += x2[k] * wv
+				s3 += x3[k] * wv
+			}
+			var c float32
+			if bias != nil {
+				c = bias[j]
+			}
+			dst[i*out+j] = s0 + c
+			dst[(i+1)*out+j] = s1 + c
+			dst[(i+2)*out+j] = s2 + c
+			dst[(i+3)*out+j] = s3 + c
+		}
+	}
+	for ; i < m; i++ {
+		xr := x[i*in : i*in+in]
+		for j := 0; j < out; j++ {
+			s := dotGeneric(xr, w.data[j*in:j*in+in])
+			if bias != nil {
+				s += bias[j]
+			}
+			dst[i*out+j] = s
+		}
+	}
+	applyActivation(dst[:m*out], act)
+}
+
+func applyActivation(x []float32, act Activation) {
+	switch act {
+	case ActGELU:
+		geluGeneric(x)
+	case ActReLU:
+		for i, v := range x {
+			if v < 0 {
+				x[i] = 0
+			}
+		}
+	}
+}
+
+func dotGeneric(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func axpyGeneric(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+// addLayerNormGeneric accumulates mean and variance in float64: rows are
+// short (≤ a few thousand) and this keeps the reference free of
+// cancellation error, which is what the SIMD paths are measured against.
+func addLayerNormGeneric(x, residual []float32, n int, gamma, beta []float32, eps float32) {
+	gamma, beta = gamma[:n], beta[:n]
+	for r := 0; r+n <= len(x); r += n {
+		row := x[r : r+n]
+		if residual != nil {
+			res := residual[r : r+n]
+			for i := range row {
+				row[i] += res[i]
+			}
+		}
+		var sum float64
+		for _, v := range row {
+			sum += float64(v)
+		}
+		mean := sum / float64(n)
+		var sq float64
+		for _, v := range row {
+			d := float64(v) - mean
+			sq += d * d
+		}
+		inv := 1 / math.Sqrt(sq/float64(n)+float64(eps))
+		for i, v := range row {
+			row[i] = float32((float64(v)-mean)*inv)*gamma[i] + beta[i]
+		}
+	}
+}
+
+func softmaxGeneric(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	max := x[0]
+	for _, v := range x[1:] {
+		if v > max {
+			max = v
+		}
+	}
+	var sum float32
+	for i, v := range x {
+		e := float32(math.Exp(float64(v - max)))
+		x[i] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// geluGeneric is the exact GELU, x·Φ(x) = x/2·(1+erf(x/√2)), not the tanh
+// approximation: DistilBERT checkpoints are trained with the erf form.
+func geluGeneric(x []float32) {
+	for i, v := range x {
+		x[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)*math.Sqrt2/2)))
+	}
+}

@@ -1,0 +1,163 @@
+package kernels
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Activation is applied element-wise while a linear layer writes its output.
+type Activation int
+
+const (
+	ActNone Activation = iota
+	ActGELU            // exact erf GELU, as PyTorch's nn.GELU() default
+	ActReLU
+)
+
+func (a Activation) String() string {
+	switch a {
+	case ActNone:
+		return "none"
+	case ActGELU:
+		return "gelu"
+	case ActReLU:
+		return "relu"
+	}
+	return fmt.Sprintf("Activation(%d)", int(a))
+}
+
+// Matrix is a weight matrix of a linear layer, W[out, in] in checkpoint
+// terms, packed by the Impl that will multiply it. Its layout is private to
+// that Impl: a Matrix must only be used with the Impl that packed it.
+type Matrix struct {
+	Out, In int
+	impl    string
+	data    []float32 // layout chosen by impl
+}
+
+// Impl is one complete kernel set.
+type Impl struct {
+	// Name is what DISTILBERT_KERNELS selects, e.g. "generic" or "avx2".
+	Name string
+	// Priority orders implementations: the highest supported one wins.
+	Priority int
+	// Supported reports whether this CPU can run the implementation.
+	Supported func() bool
+
+	// pack lays out w ([out][in] row-major) for linear; it may return w itself.
+	pack func(w []float32, out, in int) []float32
+	// linear computes dst[m][out] = act(x[m][in] · Wᵀ + bias); bias may be nil.
+	linear func(dst, x []float32, m int, w *Matrix, bias []float32, act Activation)
+
+	// Dot returns Σ a[i]·b[i] over len(a) elements (len(b) ≥ len(a)).
+	Dot func(a, b []float32) float32
+	// Axpy computes y[i] += alpha·x[i] over len(x) elements.
+	Axpy func(alpha float32, x, y []float32)
+	// AddLayerNorm computes x = LayerNorm(x + residual) row by row for rows
+	// of n elements; residual may be nil.
+	AddLayerNorm func(x, residual []float32, n int, gamma, beta []float32, eps float32)
+	// Softmax normalises x in place: x[i] = exp(x[i]-max) / Σ.
+	Softmax func(x []float32)
+	// GELU applies exact erf GELU in place.
+	GELU func(x []float32)
+}
+
+// Pack prepares a [out][in] row-major weight matrix for Linear.
+func (im *Impl) Pack(w []float32, out, in int) (*Matrix, error) {
+	if out <= 0 || in <= 0 || len(w) != out*in {
+		return nil, fmt.Errorf("kernels: pack: %d values for a %dx%d matrix", len(w), out, in)
+	}
+	return &Matrix{Out: out, In: in, impl: im.Name, data: im.pack(w, out, in)}, nil
+}
+
+// Linear computes dst[m][w.Out] = act(x[m][w.In] · Wᵀ + bias).
+// bias may be nil. Shapes are checked; a mismatch is a programming error.
+func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act Activation) {
+	if w.impl != im.Name {
+		panic("kernels: matrix packed by " + w.impl + " used with " + im.Name)
+	}
+	if len(x) < m*w.In || len(dst) < m*w.Out || (bias != nil && len(bias) != w.Out) {
+		panic(fmt.Sprintf("kernels: linear shapes: x %d, dst %d, bias %d for m=%d in=%d out=%d",
+			len(x), len(dst), len(bias), m, w.In, w.Out))
+	}
+	if m == 0 {
+		return
+	}
+	im.linear(dst[:m*w.Out], x[:m*w.In], m, w, bias, act)
+}
+
+var (
+	registryMu sync.Mutex
+	registry   []*Impl
+)
+
+// register adds an implementation; called from init functions.
+func register(im *Impl) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	registry = append(registry, im)
+	sort.SliceStable(registry, func(i, j int) bool { return registry[i].Priority > registry[j].Priority })
+}
+
+// All returns every registered implementation, best first, supported or not.
+func All() []*Impl {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	return append([]*Impl(nil), registry...)
+}
+
+// Available returns the implementations this CPU supports, best first.
+func Available() []*Impl {
+	var out []*Impl
+	for _, im := range All() {
+		if im.Supported() {
+			out = append(out, im)
+		}
+	}
+	return out
+}
+
+// Lookup returns the implementation with the given name if this CPU supports it.
+func Lookup(name string) (*Impl, error) {
+	var names []string
+	for _, im := range All() {
+		names = append(names, im.Name)
+		if im.Name == name {
+			if !im.Supported() {
+				return nil, fmt.Errorf("kernels: %q is not supported by this CPU (features: %s)", name, strings.Join(CPUFeatures(), " "))
+			}
+			return im, nil
+		}
+	}
+	return nil, fmt.Errorf("kernels: unknown implementation %q (known: %s)", name, strings.Join(names, ", "))
+}
+
+// EnvVar names the environment variable that forces an implementation.
+const EnvVar = "DISTILBERT_KERNELS"
+
+var (
+	selectOnce sync.Once
+	selected   *Impl
+	selectErr  error
+)
+
+// Select returns the implementation for this process: the one named by
+// DISTILBERT_KERNELS, else the best one the CPU supports. The decision is
+// made once; an unusable DISTILBERT_KERNELS value is returned as an error
+// every time, so that a forced path never silently falls back.
+func Select() (*Impl, error) {
+	selectOnce.Do(func() {
+		if name := strings.TrimSpace(os.Getenv(EnvVar)); name != "" && name != "auto" {
+			selected, selectErr = Lookup(name)
+			if selectErr != nil {
+				selectErr = fmt.Errorf("%s=%s: %w", EnvVar, name, selectErr)
+			}
+			return
+		}
+		selected = Available()[0] // generic is always supported
+	})
+	return selected, selectErr
+}

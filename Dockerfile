@@ -1,0 +1,12 @@
+# Static binary in a scratch image: no libc, no Python, no ONNX Runtime.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o /distilbert ./cmd/distilbert
+
+FROM scratch
+COPY --from=build /distilbert /distilbert
+ENTRYPOINT ["/distilbert"]
+CMD ["predict", "a charming and often affecting journey"]

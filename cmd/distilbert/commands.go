@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/distilbert-go/distilbert/distilbert"
+	"github.com/distilbert-go/distilbert/kernels"
+)
+
+// chunkSize bounds how many input lines are held in memory at once.
+const chunkSize = 256
+
+// ioFlags are the flags shared by predict and tokenize.
+type ioFlags struct {
+	model, input, output string
+}
+
+func (f *ioFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.model, "model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
+	fs.StringVar(&f.input, "input", "", "JSONL file of {\"text\": ...} lines (\"-\" for stdin)")
+	fs.StringVar(&f.output, "output", "", "write JSONL here instead of stdout")
+}
+
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported once, by run
+	return fs
+}
+
+func loadClassifier(dir string) (*distilbert.Classifier, error) {
+	if dir == "" {
+		return distilbert.LoadEmbedded()
+	}
+	return distilbert.Load(dir)
+}
+
+// forEachChunk feeds texts from the arguments, else --input, else stdin,
+// to fn in chunks, preserving order.
+func forEachChunk(texts []string, input string, stdin io.Reader, fn func([]string) error) error {
+	if len(texts) > 0 && input != "" {
+		return usageError{errors.New("give texts as arguments or with --input, not both")}
+	}
+	if len(texts) > 0 {
+		for len(texts) > 0 {
+			n := min(chunkSize, len(texts))
+			if err := fn(texts[:n]); err != nil {
+				return err
+			}
+			texts = texts[n:]
+		}
+		return nil
+	}
+	r, name := stdin, "stdin"
+	if input != "" && input != "-" {
+		f, err := os.Open(input)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r, name = f, input
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	chunk := make([]string, 0, chunkSize)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(strings.TrimSpace(string(b))) == 0 {
+			continue
+		}
+		var rec struct {
+			Text *string `json:"text"`
+		}
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return fmt.Errorf("%s:%d: not a JSON object with a \"text\" string: %v", name, line, err)
+		}
+		if rec.Text == nil {
+			return fmt.Errorf("%s:%d: missing \"text\"", name, line)
+		}
+		chunk = append(chunk, *rec.Text)
+		if len(chunk) == chunkSize {
+			if err := fn(chunk); err != nil {
+				return err
+			}
+			chunk = chunk[:0]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s:%d: %w", name, line+1, err)
+	}
+	if len(chunk) > 0 {
+		return fn(chunk)
+	}
+	return nil
+}
+
+// openOutput returns stdout or the --output file, buffered.
+func openOutput(path string, stdout io.Writer) (*bufio.Writer, func() error, error) {
+	if path == "" || path == "-" {
+		w := bufio.NewWriter(stdout)
+		return w, w.Flush, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := bufio.NewWriter(f)
+	return w, func() error {
+		if err := w.Flush(); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}, nil
+}
+
+func cmdPredict(args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := newFlagSet("predict")
+	var iof ioFlags
+	iof.register(fs)
+	ids := fs.Bool("ids", false, "include input_ids in the output")
+	texts, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	c, err := loadClassifier(iof.model)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w, closeOut, err := openOutput(iof.output, stdout)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	err = forEachChunk(texts, iof.input, stdin, func(chunk []string) error {
+		preds, err := c.Predict(context.Background(), chunk)
+		if err != nil {
+			return err
+		}
+		for i := range preds {
+			if !*ids {
+				preds[i].InputIDs = nil
+			}
+			if err := enc.Encode(&preds[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func cmdTokenize(args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := newFlagSet("tokenize")
+	var iof ioFlags
+	iof.register(fs)
+	texts, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	c, err := loadClassifier(iof.model)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w, closeOut, err := openOutput(iof.output, stdout)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	err = forEachChunk(texts, iof.input, stdin, func(chunk []string) error {
+		for _, t := range chunk {
+			e := c.Encode(t)
+			if err := enc.Encode(struct {
+				InputIDs []int32 `json:"input_ids"`
+			}{e.IDs}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// inspection is what inspect prints, as text or with --json.
+type inspection struct {
+	Model      string                  `json:"model"`
+	Config     distilbert.Config       `json:"config"`
+	Kernels    string                  `json:"kernels"`
+	CPU        kernels.CPUInfo         `json:"cpu"`
+	Tensors    []distilbert.TensorInfo `json:"tensors"`
+	Parameters int64                   `json:"parameters"`
+	Bytes      int64                   `json:"bytes"`
+	MaxTokens  int                     `json:"max_tokens"`
+}
+
+func cmdInspect(args []string, stdout io.Writer) error {
+	fs := newFlagSet("inspect")
+	model := fs.String("model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("inspect takes no arguments, got %q", rest[0])}
+	}
+	c, err := loadClassifier(*model)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m := c.Model()
+	in := inspection{
+		Model: c.Name(), Config: m.Config, Kernels: m.Kernels().Name, CPU: kernels.CPU(),
+		Tensors: m.Tensors(), MaxTokens: c.Tokenizer().MaxLen(),
+	}
+	for _, t := range in.Tensors {
+		in.Parameters += int64(t.Elements)
+		in.Bytes += t.Bytes
+	}
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	if *asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(in)
+	}
+	cfg := in.Config
+	fmt.Fprintf(w, "model        %s\n", in.Model)
+	fmt.Fprintf(w, "architecture DistilBertForSequenceClassification: %d layers, dim %d, %d heads, hidden %d, activation %s\n",
+		cfg.NLayers, cfg.Dim, cfg.NHeads, cfg.HiddenDim, cfg.Activation)
+	fmt.Fprintf(w, "positions    %d (max tokens per text %d), vocab %d, sinusoidal %v, layer norm eps %g\n",
+		cfg.MaxPositionEmbeddings, in.MaxTokens, cfg.VocabSize, cfg.SinusoidalPosEmbds, cfg.LayerNormEps)
+	fmt.Fprintf(w, "labels       %s\n", strings.Join(cfg.Labels, ", "))
+	fmt.Fprintf(w, "parameters   %d (%s in the checkpoint)\n", in.Parameters, humanBytes(in.Bytes))
+	fmt.Fprintf(w, "kernels      %s (available: %s)\n", in.Kernels, strings.Join(implNames(), ", "))
+	fmt.Fprintf(w, "cpu          %s %s [%s]\n", in.CPU.Arch, in.CPU.Brand, strings.Join(in.CPU.Features, " "))
+	fmt.Fprintf(w, "tensors      %d\n", len(in.Tensors))
+	sort.Slice(in.Tensors, func(i, j int) bool { return in.Tensors[i].Name < in.Tensors[j].Name })
+	for _, t := range in.Tensors {
+		fmt.Fprintf(w, "  %-60s %-5s %v\n", t.Name, t.DType, t.Shape)
+	}
+	return nil
+}
+
+func implNames() []string {
+	var names []string
+	for _, im := range kernels.Available() {
+		names = append(names, im.Name)
+	}
+	return names
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

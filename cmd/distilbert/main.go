@@ -1,0 +1,94 @@
+// Command distilbert runs DistilBERT sentiment models: predict, tokenize
+// and inspect, with the embedded sst2-mini model unless --model is given.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `distilbert: DistilBERT inference in one static binary
+
+Usage:
+  distilbert predict  [--model DIR] [TEXT...] [--input FILE.jsonl] [--output FILE] [--ids]
+  distilbert tokenize [--model DIR] [TEXT...] [--input FILE.jsonl] [--output FILE]
+  distilbert inspect  [--model DIR] [--json]
+  distilbert version
+
+Without --model the embedded sst2-mini model is used. Input lines are JSON
+objects {"text": "..."}; with no TEXT and no --input, lines are read from stdin.
+Set DISTILBERT_KERNELS=generic|avx2|avx512|neon to force a kernel path.
+`
+
+// usageError marks errors that should print the usage hint (exit code 2).
+type usageError struct{ error }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "predict":
+		err = cmdPredict(rest, stdin, stdout)
+	case "tokenize":
+		err = cmdTokenize(rest, stdin, stdout)
+	case "inspect":
+		err = cmdInspect(rest, stdout)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "distilbert", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		err = usageError{fmt.Errorf("unknown command %q", cmd)}
+	}
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	// One line on stderr, whatever the error's own layout.
+	fmt.Fprintln(stderr, "distilbert: "+strings.Join(strings.Fields(err.Error()), " "))
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "run 'distilbert help' for usage")
+		return 2
+	}
+	return 1
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// positional arguments ("predict good --ids bad"); "--" ends flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}

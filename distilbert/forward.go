@@ -1,0 +1,235 @@
+package distilbert
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/distilbert-go/distilbert/kernels"
+)
+
+// Sequence is one input of a batch: token ids ([CLS] … [SEP]) and an
+// optional attention mask (nil means every position is attended).
+// Positions are numbered from 0 at IDs[0] whatever the mask says, as in
+// Hugging Face, so a right-padded row gives the same logits as the row alone.
+type Sequence struct {
+	IDs  []int32
+	Mask []bool
+}
+
+// workspace holds every activation buffer of one forward pass so that
+// steady-state inference allocates nothing; buffers only grow.
+type workspace struct {
+	x, tmp, q, k, v, ctx []float32 // [tokens][dim]
+	hidden               []float32 // [tokens][hidden_dim]
+	scores               []float32 // [max sequence length]
+	cls, pooled          []float32 // [batch][dim]
+	offsets              []int     // start row of each sequence, plus the total
+	trace                traceFunc
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// traceFunc, when set, receives the hidden states [tokens][dim] after the
+// embeddings (stage 0) and after each layer (stage i+1), then the pooled
+// ReLU(pre_classifier) rows [batch][dim] (stage n_layers+1). Tests use it
+// to compare with per-layer goldens.
+type traceFunc func(stage int, hidden []float32)
+
+// Forward runs the batch and writes len(Config.Labels) logits per sequence,
+// in batch order, into logits.
+func (m *Model) Forward(batch []Sequence, logits []float32) error {
+	return m.forward(batch, logits, nil)
+}
+
+func (m *Model) validate(batch []Sequence, logits []float32) error {
+	c := &m.Config
+	if len(logits) < len(batch)*len(c.Labels) {
+		return fmt.Errorf("distilbert: logits buffer holds %d values, need %d", len(logits), len(batch)*len(c.Labels))
+	}
+	for i, s := range batch {
+		if len(s.IDs) == 0 {
+			return fmt.Errorf("distilbert: sequence %d is empty", i)
+		}
+		if len(s.IDs) > c.MaxPositionEmbeddings {
+			return fmt.Errorf("distilbert: sequence %d has %d tokens, the model takes at most %d", i, len(s.IDs), c.MaxPositionEmbeddings)
+		}
+		if s.Mask != nil && len(s.Mask) != len(s.IDs) {
+			return fmt.Errorf("distilbert: sequence %d has %d ids but %d mask values", i, len(s.IDs), len(s.Mask))
+		}
+		for j, id := range s.IDs {
+			if id < 0 || int(id) >= c.VocabSize {
+				return fmt.Errorf("distilbert: sequence %d position %d: token id %d outside the vocabulary (0..%d)", i, j, id, c.VocabSize-1)
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Model) forward(batch []Sequence, logits []float32, trace traceFunc) error {
+	if err := m.validate(batch, logits); err != nil {
+		return err
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	ws, _ := m.workspaces.Get().(*workspace)
+	if ws == nil {
+		ws = new(workspace)
+	}
+	defer m.workspaces.Put(ws)
+	ws.trace = trace
+	defer func() { ws.trace = nil }()
+
+	c := &m.Config
+	d := c.Dim
+	// Sequences are stacked without padding: row offsets[i] is the [CLS] of
+	// sequence i. Linear layers then run once over every token of the batch.
+	ws.offsets = ws.offsets[:0]
+	tokens, maxLen := 0, 0
+	for _, s := range batch {
+		ws.offsets = append(ws.offsets, tokens)
+		tokens += len(s.IDs)
+		maxLen = max(maxLen, len(s.IDs))
+	}
+	ws.offsets = append(ws.offsets, tokens)
+	ws.x = grow(ws.x, tokens*d)
+	ws.tmp = grow(ws.tmp, tokens*d)
+	ws.q = grow(ws.q, tokens*d)
+	ws.k = grow(ws.k, tokens*d)
+	ws.v = grow(ws.v, tokens*d)
+	ws.ctx = grow(ws.ctx, tokens*d)
+	ws.hidden = grow(ws.hidden, tokens*c.HiddenDim)
+	ws.scores = grow(ws.scores, maxLen)
+	ws.cls = grow(ws.cls, len(batch)*d)
+	ws.pooled = grow(ws.pooled, len(batch)*d)
+
+	m.embed(ws, batch)
+	if trace != nil {
+		trace(0, ws.x)
+	}
+	for i := range m.layers {
+		// Only the [CLS] rows of the last layer reach the classifier, so
+		// that layer computes queries, attention and FFN for them alone;
+		// keys and values still come from every token.
+		clsOnly := i == len(m.layers)-1 && trace == nil
+		m.layerForward(ws, &m.layers[i], batch, tokens, clsOnly)
+		if trace != nil {
+			trace(i+1, ws.x)
+		}
+	}
+	m.classify(ws, batch, logits, trace == nil)
+	return nil
+}
+
+// embed writes LayerNorm(word + position embeddings) into ws.x.
+func (m *Model) embed(ws *workspace, batch []Sequence) {
+	d := m.Config.Dim
+	row := 0
+	for _, s := range batch {
+		for pos, id := range s.IDs {
+			dst := ws.x[row*d : row*d+d]
+			we := m.wordEmb[int(id)*d : int(id)*d+d]
+			pe := m.posEmb[pos*d : pos*d+d]
+			for j := range dst {
+				dst[j] = we[j] + pe[j]
+			}
+			row++
+		}
+	}
+	m.kernels.AddLayerNorm(ws.x, nil, d, m.embNorm.gamma, m.embNorm.beta, m.Config.LayerNormEps)
+}
+
+// layerForward is one transformer block (post-LN, as DistilBERT):
+// x = LN(x + Attention(x)); x = LN(x + FFN(x)).
+// With clsOnly the result holds just the [CLS] row of each sequence,
+// compacted to rows 0..len(batch)-1 of ws.x.
+func (m *Model) layerForward(ws *workspace, l *layer, batch []Sequence, tokens int, clsOnly bool) {
+	c, k := &m.Config, m.kernels
+	d := c.Dim
+	k.Linear(ws.k, ws.x, tokens, l.k.w, l.k.b, kernels.ActNone)
+	k.Linear(ws.v, ws.x, tokens, l.v.w, l.v.b, kernels.ActNone)
+	rows := tokens
+	if clsOnly {
+		rows = len(batch)
+		for i := range batch {
+			copy(ws.cls[i*d:i*d+d], ws.x[ws.offsets[i]*d:ws.offsets[i]*d+d])
+		}
+		// The residual below needs the compacted input rows in ws.x.
+		copy(ws.x, ws.cls[:rows*d])
+	}
+	k.Linear(ws.q, ws.x, rows, l.q.w, l.q.b, kernels.ActNone)
+	m.attention(ws, batch, clsOnly)
+	k.Linear(ws.tmp, ws.ctx, rows, l.out.w, l.out.b, kernels.ActNone)
+	k.AddLayerNorm(ws.tmp[:rows*d], ws.x, d, l.saNorm.gamma, l.saNorm.beta, c.LayerNormEps)
+	ws.x, ws.tmp = ws.tmp, ws.x
+
+	k.Linear(ws.hidden, ws.x, rows, l.ffn1.w, l.ffn1.b, l.activationKind)
+	k.Linear(ws.tmp, ws.hidden, rows, l.ffn2.w, l.ffn2.b, kernels.ActNone)
+	k.AddLayerNorm(ws.tmp[:rows*d], ws.x, d, l.outputNorm.gamma, l.outputNorm.beta, c.LayerNormEps)
+	ws.x, ws.tmp = ws.tmp, ws.x
+}
+
+// attention computes softmax(q·kᵀ/√d_head + mask)·v per sequence and head
+// into ws.ctx. Masked keys get float32's lowest value, as Hugging Face does,
+// so a fully masked row degrades to a uniform average exactly like PyTorch.
+// With clsOnly, ws.q holds one query row per sequence (its [CLS]).
+func (m *Model) attention(ws *workspace, batch []Sequence, clsOnly bool) {
+	c, k := &m.Config, m.kernels
+	d, hd := c.Dim, c.HeadDim()
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	for si, s := range batch {
+		start, n := ws.offsets[si], len(s.IDs)
+		qStart, qn := start, n
+		if clsOnly {
+			qStart, qn = si, 1
+		}
+		scores := ws.scores[:n]
+		for qi := 0; qi < qn; qi++ {
+			qrow := ws.q[(qStart+qi)*d : (qStart+qi)*d+d]
+			crow := ws.ctx[(qStart+qi)*d : (qStart+qi)*d+d]
+			clear(crow)
+			for h := 0; h < c.NHeads; h++ {
+				qh := qrow[h*hd : h*hd+hd]
+				for j := range scores {
+					if s.Mask != nil && !s.Mask[j] {
+						scores[j] = -math.MaxFloat32
+						continue
+					}
+					krow := ws.k[(start+j)*d+h*hd : (start+j)*d+h*hd+hd]
+					scores[j] = k.Dot(qh, krow) * scale
+				}
+				k.Softmax(scores)
+				ch := crow[h*hd : h*hd+hd]
+				for j, p := range scores {
+					if p != 0 {
+						k.Axpy(p, ws.v[(start+j)*d+h*hd:(start+j)*d+h*hd+hd], ch)
+					}
+				}
+			}
+		}
+	}
+}
+
+// classify: logits = classifier(ReLU(pre_classifier(x[CLS]))). When
+// compacted, the [CLS] rows are already rows 0..len(batch)-1 of ws.x.
+func (m *Model) classify(ws *workspace, batch []Sequence, logits []float32, compacted bool) {
+	d, k := m.Config.Dim, m.kernels
+	b := len(batch)
+	cls := ws.x[:b*d]
+	if !compacted {
+		for i := range batch {
+			copy(ws.cls[i*d:i*d+d], ws.x[ws.offsets[i]*d:ws.offsets[i]*d+d])
+		}
+		cls = ws.cls[:b*d]
+	}
+	k.Linear(ws.pooled, cls, b, m.preClassifier.w, m.preClassifier.b, kernels.ActReLU)
+	k.Linear(logits, ws.pooled, b, m.classifier.w, m.classifier.b, kernels.ActNone)
+	if ws.trace != nil {
+		ws.trace(len(m.layers)+1, ws.pooled[:b*d])
+	}
+}

@@ -1,0 +1,123 @@
+package distilbert
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/distilbert-go/distilbert/distilbert/defaultmodel"
+	"github.com/distilbert-go/distilbert/distilbert/tokenize"
+	"github.com/distilbert-go/distilbert/kernels"
+	"github.com/distilbert-go/distilbert/weights"
+)
+
+// Option changes how a model is loaded.
+type Option func(*options)
+
+type options struct {
+	kernels *kernels.Impl
+}
+
+// WithKernels runs the model on a given kernel implementation instead of
+// the one chosen at start-up (kernels.Select). Tests use it to run the
+// goldens once per implementation.
+func WithKernels(impl *kernels.Impl) Option { return func(o *options) { o.kernels = impl } }
+
+func buildOptions(opts []Option) (options, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.kernels == nil {
+		impl, err := kernels.Select()
+		if err != nil {
+			return o, err
+		}
+		o.kernels = impl
+	}
+	return o, nil
+}
+
+// Load opens a Hugging Face DistilBertForSequenceClassification checkpoint
+// directory: config.json, model.safetensors (memory-mapped) and
+// tokenizer.json or vocab.txt.
+func Load(dir string, opts ...Option) (*Classifier, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("model directory: %w", err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("model directory: %s is not a directory", dir)
+	}
+	fsys := os.DirFS(dir)
+	cfg, err := readConfig(fsys, filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "model.safetensors")
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, missingWeightsError(dir)
+	}
+	f, err := weights.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return newClassifier(filepath.Base(filepath.Clean(dir)), cfg, fsys, f, o)
+}
+
+// LoadEmbedded loads the small sst2-mini model built into the binary.
+func LoadEmbedded(opts ...Option) (*Classifier, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	fsys := defaultmodel.FS()
+	cfg, err := readConfig(fsys, "embedded "+defaultmodel.Name+"/config.json")
+	if err != nil {
+		return nil, err
+	}
+	f, err := weights.Parse("embedded "+defaultmodel.Name+"/model.safetensors", defaultmodel.Safetensors())
+	if err != nil {
+		return nil, err
+	}
+	return newClassifier(defaultmodel.Name, cfg, fsys, f, o)
+}
+
+func readConfig(fsys fs.FS, name string) (*Config, error) {
+	data, err := fs.ReadFile(fsys, "config.json")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return ParseConfig(name, data)
+}
+
+func missingWeightsError(dir string) error {
+	for _, other := range []string{"model.safetensors.index.json", "pytorch_model.bin", "tf_model.h5"} {
+		if _, err := os.Stat(filepath.Join(dir, other)); err == nil {
+			return fmt.Errorf("%s: no model.safetensors (found %s; only single-file safetensors checkpoints are supported: re-save with save_pretrained(..., safe_serialization=True))", dir, other)
+		}
+	}
+	return fmt.Errorf("%s: no model.safetensors", dir)
+}
+
+func newClassifier(name string, cfg *Config, fsys fs.FS, f *weights.File, o options) (*Classifier, error) {
+	m, err := newModel(cfg, f, o.kernels)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	tok, err := tokenize.Load(fsys, cfg.MaxPositionEmbeddings)
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("%s: tokenizer: %w", name, err)
+	}
+	if tok.VocabSize() > cfg.VocabSize {
+		m.Close()
+		return nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocab_size is %d", name, tok.VocabSize(), cfg.VocabSize)
+	}
+	return &Classifier{name: name, model: m, tok: tok}, nil
+}

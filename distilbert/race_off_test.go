@@ -1,0 +1,5 @@
+//go:build !race
+
+package distilbert
+
+const raceEnabled = false

@@ -3,8 +3,6 @@
 package kernels
 
 import (
-	"sync"
-
 	"github.com/klauspost/cpuid/v2"
 )
 
@@ -15,8 +13,10 @@ var avx2 = &Impl{
 	Name:         "avx2",
 	Priority:     20,
 	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) },
+	panel:        panelWidth,
 	pack:         packPanels16,
-	linear:       linearAVX2,
+	packA:        packRowsAVX2,
+	gemm:         gemmAVX2,
 	Dot:          dotGeneric,
 	Axpy:         axpyGeneric,
 	AddLayerNorm: addLayerNormGeneric,
@@ -29,7 +29,7 @@ func init() { register(avx2) }
 const (
 	panelWidth = 16  // columns of W per packed panel: two YMM registers
 	microRows  = 6   // rows of x per micro-kernel call: 12 accumulators
-	kBlock     = 512 // K slice kept hot in L1: a 16 KiB panel slice
+	kBlock     = 256 // K slice kept hot in L1: a 16 KiB panel slice
 )
 
 // packPanels16 lays W[out][in] out as ⌈out/16⌉ panels of [in][16], so the
@@ -49,32 +49,54 @@ func packPanels16(w []float32, out, in int) []float32 {
 	return p
 }
 
-// linearAVX2 computes dst = act(x·Wᵀ + bias) BLIS-style: K in slices of
-// kBlock; per slice the rows of x are packed k-major in 6-row groups (one
-// contiguous stream for the micro-kernel, zero-padded past M), then every
-// packed W panel slice (16 KiB, L1-resident) is swept over all row groups.
-// Blocks that overhang M or N go through a scratch tile.
-func linearAVX2(dst, x []float32, m int, w *Matrix, bias []float32, act Activation) {
-	in, out := w.In, w.Out
-	panels := (out + panelWidth - 1) / panelWidth
+// packRowsAVX2 lays x out for gemmAVX2: for each K slice of kBlock, the
+// rows in groups of 6, k-major within a group ([kc][6]), rows past m zero.
+// The micro-kernel then reads one contiguous stream instead of six.
+func packRowsAVX2(buf, x []float32, m, in int) []float32 {
 	groups := (m + microRows - 1) / microRows
-	bufp := packBufPool.Get().(*[]float32)
-	need := groups * microRows * min(kBlock, in)
-	if cap(*bufp) < need {
-		*bufp = make([]float32, need)
+	need := groups * microRows * in
+	if cap(buf) < need {
+		buf = make([]float32, need)
 	}
-	packed := (*bufp)[:need]
+	buf = buf[:need]
+	for k0 := 0; k0 < in; k0 += kBlock {
+		kc := min(kBlock, in-k0)
+		slice := buf[groups*microRows*k0 : groups*microRows*(k0+kc)]
+		for g := 0; g < groups; g++ {
+			dst := slice[g*microRows*kc : (g+1)*microRows*kc]
+			for r := 0; r < microRows; r++ {
+				row := g*microRows + r
+				if row >= m {
+					for k := 0; k < kc; k++ {
+						dst[k*microRows+r] = 0
+					}
+					continue
+				}
+				for k, v := range x[row*in+k0 : row*in+k0+kc] {
+					dst[k*microRows+r] = v
+				}
+			}
+		}
+	}
+	return buf
+}
+
+// gemmAVX2 computes dst[:, c0:c1] BLIS-style: per K slice, each packed W
+// panel slice (16 KiB, L1-resident) is swept over every row group of the
+// packed A. Blocks that overhang M or N go through a scratch tile.
+func gemmAVX2(dst, a []float32, m int, w *Matrix, c0, c1 int) {
+	in, out := w.In, w.Out
+	groups := (m + microRows - 1) / microRows
 	var tile [microRows * panelWidth]float32
 	for k0 := 0; k0 < in; k0 += kBlock {
 		kc := min(kBlock, in-k0)
-		packRows(packed, x, m, in, k0, kc)
+		slice := a[groups*microRows*k0:]
 		acc := k0 > 0
-		for p := 0; p < panels; p++ {
-			bp := &w.data[(p*in+k0)*panelWidth]
-			col := p * panelWidth
-			cols := min(panelWidth, out-col)
+		for col := c0; col < c1; col += panelWidth {
+			bp := &w.data[(col/panelWidth*in+k0)*panelWidth]
+			cols := min(panelWidth, c1-col)
 			for g := 0; g < groups; g++ {
-				ap := &packed[g*microRows*kc]
+				ap := &slice[g*microRows*kc]
 				row := g * microRows
 				rows := min(microRows, m-row)
 				if rows == microRows && cols == panelWidth {
@@ -83,32 +105,6 @@ func linearAVX2(dst, x []float32, m int, w *Matrix, bias []float32, act Activati
 					gemm6x16AVX2(kc, ap, bp, &tile[0], panelWidth, false)
 					mergeTile(dst, tile[:], row, rows, col, cols, out, acc)
 				}
-			}
-		}
-	}
-	packBufPool.Put(bufp)
-	finishLinear(dst[:m*out], out, bias, act)
-}
-
-var packBufPool = sync.Pool{New: func() any { return new([]float32) }}
-
-// packRows writes x[:, k0:k0+kc] as groups of 6 rows, k-major within a
-// group ([kc][6]); rows past m are zero.
-func packRows(packed, x []float32, m, in, k0, kc int) {
-	groups := (m + microRows - 1) / microRows
-	for g := 0; g < groups; g++ {
-		dst := packed[g*microRows*kc : (g+1)*microRows*kc]
-		for r := 0; r < microRows; r++ {
-			row := g*microRows + r
-			if row >= m {
-				for k := 0; k < kc; k++ {
-					dst[k*microRows+r] = 0
-				}
-				continue
-			}
-			src := x[row*in+k0 : row*in+k0+kc]
-			for k, v := range src {
-				dst[k*microRows+r] = v
 			}
 		}
 	}
@@ -130,15 +126,11 @@ func mergeTile(dst, tile []float32, row, rows, col, cols, ldc int, acc bool) {
 	}
 }
 
-// finishLinear adds the bias and applies the activation row by row.
-func finishLinear(dst []float32, out int, bias []float32, act Activation) {
-	if bias != nil {
-		for r := 0; r+out <= len(dst); r += out {
-			row := dst[r : r+out]
-			for j, b := range bias[:len(row)] {
-				row[j] += b
-			}
-		}
+//go:noescape
+func fmaLoopAVX2(n int)
+
+func init() {
+	if avx2.Supported() {
+		peakLoops[avx2.Name] = peakLoop{run: fmaLoopAVX2, flopsPerIter: 12 * 8 * 2}
 	}
-	applyActivation(dst, act)
 }

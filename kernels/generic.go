@@ -9,8 +9,10 @@ var generic = &Impl{
 	Name:         "generic",
 	Priority:     0,
 	Supported:    func() bool { return true },
+	panel:        4,
 	pack:         func(w []float32, _, _ int) []float32 { return w },
-	linear:       linearGeneric,
+	packA:        func(_, x []float32, _, _ int) []float32 { return x },
+	gemm:         gemmGeneric,
 	Dot:          dotGeneric,
 	Axpy:         axpyGeneric,
 	AddLayerNorm: addLayerNormGeneric,
@@ -23,11 +25,11 @@ func init() { register(generic) }
 // Generic returns the reference implementation.
 func Generic() *Impl { return generic }
 
-// linearGeneric: w.data is W[out][in] row-major, so each output is a dot
+// gemmGeneric: w.data is W[out][in] row-major, so each output is a dot
 // product of two contiguous rows. A 4×2 block (four rows of x against two
 // rows of W) keeps eight sums in registers (the most amd64's sixteen vector
 // registers hold without spilling) and uses every loaded value 2-4 times.
-func linearGeneric(dst, x []float32, m int, w *Matrix, bias []float32, act Activation) {
+func gemmGeneric(dst, x []float32, m int, w *Matrix, c0, c1 int) {
 	in, out := w.In, w.Out
 	i := 0
 	for ; i+4 <= m; i += 4 {
@@ -35,8 +37,8 @@ func linearGeneric(dst, x []float32, m int, w *Matrix, bias []float32, act Activ
 		x1 := x[(i+1)*in : (i+1)*in+in][:len(x0)]
 		x2 := x[(i+2)*in : (i+2)*in+in][:len(x0)]
 		x3 := x[(i+3)*in : (i+3)*in+in][:len(x0)]
-		j := 0
-		for ; j+2 <= out; j += 2 {
+		j := c0
+		for ; j+2 <= c1; j += 2 {
 			w0 := w.data[j*in : j*in+in][:len(x0)]
 			w1 := w.data[(j+1)*in : (j+1)*in+in][:len(x0)]
 			var s00, s01, s10, s11, s20, s21, s30, s31 float32
@@ -52,16 +54,12 @@ func linearGeneric(dst, x []float32, m int, w *Matrix, bias []float32, act Activ
 				s30 += a3 * b0
 				s31 += a3 * b1
 			}
-			var c0, c1 float32
-			if bias != nil {
-				c0, c1 = bias[j], bias[j+1]
-			}
-			dst[i*out+j], dst[i*out+j+1] = s00+c0, s01+c1
-			dst[(i+1)*out+j], dst[(i+1)*out+j+1] = s10+c0, s11+c1
-			dst[(i+2)*out+j], dst[(i+2)*out+j+1] = s20+c0, s21+c1
-			dst[(i+3)*out+j], dst[(i+3)*out+j+1] = s30+c0, s31+c1
+			dst[i*out+j], dst[i*out+j+1] = s00, s01
+			dst[(i+1)*out+j], dst[(i+1)*out+j+1] = s10, s11
+			dst[(i+2)*out+j], dst[(i+2)*out+j+1] = s20, s21
+			dst[(i+3)*out+j], dst[(i+3)*out+j+1] = s30, s31
 		}
-		for ; j < out; j++ {
+		for ; j < c1; j++ {
 			wr := w.data[j*in : j*in+in][:len(x0)]
 			var s0, s1, s2, s3 float32
 			for k, wv := range wr {
@@ -70,38 +68,16 @@ func linearGeneric(dst, x []float32, m int, w *Matrix, bias []float32, act Activ
 				s2 += x2[k] * wv
 				s3 += x3[k] * wv
 			}
-			var c float32
-			if bias != nil {
-				c = bias[j]
-			}
-			dst[i*out+j] = s0 + c
-			dst[(i+1)*out+j] = s1 + c
-			dst[(i+2)*out+j] = s2 + c
-			dst[(i+3)*out+j] = s3 + c
+			dst[i*out+j] = s0
+			dst[(i+1)*out+j] = s1
+			dst[(i+2)*out+j] = s2
+			dst[(i+3)*out+j] = s3
 		}
 	}
 	for ; i < m; i++ {
 		xr := x[i*in : i*in+in]
-		for j := 0; j < out; j++ {
-			s := dotGeneric(xr, w.data[j*in:j*in+in])
-			if bias != nil {
-				s += bias[j]
-			}
-			dst[i*out+j] = s
-		}
-	}
-	applyActivation(dst[:m*out], act)
-}
-
-func applyActivation(x []float32, act Activation) {
-	switch act {
-	case ActGELU:
-		geluGeneric(x)
-	case ActReLU:
-		for i, v := range x {
-			if v < 0 {
-				x[i] = 0
-			}
+		for j := c0; j < c1; j++ {
+			dst[i*out+j] = dotGeneric(xr, w.data[j*in:j*in+in])
 		}
 	}
 }

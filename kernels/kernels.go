@@ -47,10 +47,17 @@ type Impl struct {
 	// Supported reports whether this CPU can run the implementation.
 	Supported func() bool
 
-	// pack lays out w ([out][in] row-major) for linear; it may return w itself.
+	// panel is the column granularity of gemm: chunks of a parallel Linear
+	// start on multiples of it.
+	panel int
+	// pack lays out w ([out][in] row-major) for gemm; it may return w itself.
 	pack func(w []float32, out, in int) []float32
-	// linear computes dst[m][out] = act(x[m][in] · Wᵀ + bias); bias may be nil.
-	linear func(dst, x []float32, m int, w *Matrix, bias []float32, act Activation)
+	// packA lays out x ([m][in]) once per Linear call for gemm, using buf
+	// when it is large enough; it may return x itself.
+	packA func(buf, x []float32, m, in int) []float32
+	// gemm computes dst[:, c0:c1] = A · W[c0:c1]ᵀ for all m rows (no bias),
+	// A as returned by packA; dst rows are w.Out apart.
+	gemm func(dst, a []float32, m int, w *Matrix, c0, c1 int)
 
 	// Dot returns Σ a[i]·b[i] over len(a) elements (len(b) ≥ len(a)).
 	Dot func(a, b []float32) float32
@@ -75,6 +82,8 @@ func (im *Impl) Pack(w []float32, out, in int) (*Matrix, error) {
 
 // Linear computes dst[m][w.Out] = act(x[m][w.In] · Wᵀ + bias).
 // bias may be nil. Shapes are checked; a mismatch is a programming error.
+// Large products are split by output columns over the worker pool; each
+// chunk adds its bias and applies the activation while its output is hot.
 func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act Activation) {
 	if w.impl != im.Name {
 		panic("kernels: matrix packed by " + w.impl + " used with " + im.Name)
@@ -86,7 +95,49 @@ func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act A
 	if m == 0 {
 		return
 	}
-	im.linear(dst[:m*w.Out], x[:m*w.In], m, w, bias, act)
+	bufp := aBufPool.Get().(*[]float32)
+	a := im.packA(*bufp, x[:m*w.In], m, w.In)
+	if len(a) > len(*bufp) && &a[0] != &x[0] {
+		*bufp = a // keep the grown buffer for the next call
+	}
+	panels := (w.Out + im.panel - 1) / im.panel
+	chunks := 1
+	if Threads() > 1 && m*w.In*w.Out >= parallelMinMACs {
+		chunks = min(panels, 4*Threads())
+	}
+	parallelFor(chunks, func(c int) {
+		c0 := c * panels / chunks * im.panel
+		c1 := min((c+1)*panels/chunks*im.panel, w.Out)
+		im.gemm(dst, a, m, w, c0, c1)
+		im.finish(dst, m, w.Out, c0, c1, bias, act)
+	})
+	aBufPool.Put(bufp)
+}
+
+// parallelMinMACs is the smallest product worth splitting across cores
+// (~10 µs of work): below it, waking workers costs more than it saves.
+const parallelMinMACs = 1 << 18
+
+var aBufPool = sync.Pool{New: func() any { return new([]float32) }}
+
+// finish adds bias and applies act to dst[:, c0:c1].
+func (im *Impl) finish(dst []float32, m, out, c0, c1 int, bias []float32, act Activation) {
+	for r := 0; r < m; r++ {
+		row := dst[r*out+c0 : r*out+c1]
+		if bias != nil {
+			im.Axpy(1, bias[c0:c1], row)
+		}
+		switch act {
+		case ActGELU:
+			im.GELU(row)
+		case ActReLU:
+			for i, v := range row {
+				if v < 0 {
+					row[i] = 0
+				}
+			}
+		}
+	}
 }
 
 var (

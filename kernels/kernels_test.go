@@ -223,3 +223,34 @@ func TestPackRejectsBadShapes(t *testing.T) {
 		t.Fatal("empty matrix accepted")
 	}
 }
+
+// Splitting a product over workers changes which core computes a column,
+// never how: results must be bit-identical for every thread count.
+func TestLinearThreadCountsAgree(t *testing.T) {
+	defer SetThreads(Threads())
+	forEachImpl(t, func(t *testing.T, im *Impl) {
+		r := rand.New(rand.NewPCG(9, 10))
+		for _, s := range []struct{ m, in, out int }{{37, 129, 300}, {128, 256, 257}, {7, 1000, 77}, {1, 768, 768}} {
+			x, w, b := randSlice(r, s.m*s.in), randSlice(r, s.out*s.in), randSlice(r, s.out)
+			pw, err := im.Pack(w, s.out, s.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []float32
+			for _, n := range []int{1, 2, 3, 7} {
+				SetThreads(n)
+				got := make([]float32, s.m*s.out)
+				im.Linear(got, x, s.m, pw, b, ActGELU)
+				if want == nil {
+					want = got
+					continue
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("%+v: %d threads differ from 1 thread at %d", s, n, i)
+					}
+				}
+			}
+		}
+	})
+}

@@ -21,9 +21,9 @@ type Sequence struct {
 type workspace struct {
 	x, tmp, q, k, v, ctx []float32 // [tokens][dim]
 	hidden               []float32 // [tokens][hidden_dim]
-	scores               []float32 // [max sequence length]
 	cls, pooled          []float32 // [batch][dim]
 	offsets              []int     // start row of each sequence, plus the total
+	attn                 []kernels.AttnSeq
 	trace                traceFunc
 }
 
@@ -104,7 +104,6 @@ func (m *Model) forward(batch []Sequence, logits []float32, trace traceFunc) err
 	ws.v = grow(ws.v, tokens*d)
 	ws.ctx = grow(ws.ctx, tokens*d)
 	ws.hidden = grow(ws.hidden, tokens*c.HiddenDim)
-	ws.scores = grow(ws.scores, maxLen)
 	ws.cls = grow(ws.cls, len(batch)*d)
 	ws.pooled = grow(ws.pooled, len(batch)*d)
 
@@ -163,7 +162,7 @@ func (m *Model) layerForward(ws *workspace, l *layer, batch []Sequence, tokens i
 		copy(ws.x, ws.cls[:rows*d])
 	}
 	k.Linear(ws.q, ws.x, rows, l.q.w, l.q.b, kernels.ActNone)
-	m.attention(ws, batch, clsOnly)
+	m.attention(ws, batch, rows, clsOnly)
 	k.Linear(ws.tmp, ws.ctx, rows, l.out.w, l.out.b, kernels.ActNone)
 	k.AddLayerNorm(ws.tmp[:rows*d], ws.x, d, l.saNorm.gamma, l.saNorm.beta, c.LayerNormEps)
 	ws.x, ws.tmp = ws.tmp, ws.x
@@ -175,44 +174,24 @@ func (m *Model) layerForward(ws *workspace, l *layer, batch []Sequence, tokens i
 }
 
 // attention computes softmax(q·kᵀ/√d_head + mask)·v per sequence and head
-// into ws.ctx. Masked keys get float32's lowest value, as Hugging Face does,
-// so a fully masked row degrades to a uniform average exactly like PyTorch.
-// With clsOnly, ws.q holds one query row per sequence (its [CLS]).
-func (m *Model) attention(ws *workspace, batch []Sequence, clsOnly bool) {
-	c, k := &m.Config, m.kernels
-	d, hd := c.Dim, c.HeadDim()
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	for si, s := range batch {
-		start, n := ws.offsets[si], len(s.IDs)
-		qStart, qn := start, n
-		if clsOnly {
-			qStart, qn = si, 1
-		}
-		scores := ws.scores[:n]
-		for qi := 0; qi < qn; qi++ {
-			qrow := ws.q[(qStart+qi)*d : (qStart+qi)*d+d]
-			crow := ws.ctx[(qStart+qi)*d : (qStart+qi)*d+d]
-			clear(crow)
-			for h := 0; h < c.NHeads; h++ {
-				qh := qrow[h*hd : h*hd+hd]
-				for j := range scores {
-					if s.Mask != nil && !s.Mask[j] {
-						scores[j] = -math.MaxFloat32
-						continue
-					}
-					krow := ws.k[(start+j)*d+h*hd : (start+j)*d+h*hd+hd]
-					scores[j] = k.Dot(qh, krow) * scale
-				}
-				k.Softmax(scores)
-				ch := crow[h*hd : h*hd+hd]
-				for j, p := range scores {
-					if p != 0 {
-						k.Axpy(p, ws.v[(start+j)*d+h*hd:(start+j)*d+h*hd+hd], ch)
-					}
-				}
-			}
-		}
+// into ws.ctx (see kernels.Attention). With clsOnly, ws.q holds one query
+// row per sequence (its [CLS]), at row i for sequence i.
+func (m *Model) attention(ws *workspace, batch []Sequence, rows int, clsOnly bool) {
+	c := &m.Config
+	// Hugging Face scales q, not the scores: q / √d_head.
+	scale := float32(1 / math.Sqrt(float64(c.HeadDim())))
+	for i, v := range ws.q[:rows*c.Dim] {
+		ws.q[i] = v * scale
 	}
+	ws.attn = ws.attn[:0]
+	for si, s := range batch {
+		a := kernels.AttnSeq{Q: ws.offsets[si], NQ: len(s.IDs), K: ws.offsets[si], NK: len(s.IDs), Mask: s.Mask}
+		if clsOnly {
+			a.Q, a.NQ = si, 1
+		}
+		ws.attn = append(ws.attn, a)
+	}
+	m.kernels.Attention(ws.ctx, ws.q, ws.k, ws.v, c.Dim, c.NHeads, c.HeadDim(), ws.attn)
 }
 
 // classify: logits = classifier(ReLU(pre_classifier(x[CLS]))). When

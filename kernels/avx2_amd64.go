@@ -17,11 +17,11 @@ var avx2 = &Impl{
 	pack:         packPanels16,
 	packA:        packRowsAVX2,
 	gemm:         gemmAVX2,
-	Dot:          dotGeneric,
-	Axpy:         axpyGeneric,
+	Dot:          dotAVX2Slice,
+	Axpy:         axpyAVX2Slice,
 	AddLayerNorm: addLayerNormGeneric,
-	Softmax:      softmaxGeneric,
-	GELU:         geluGeneric,
+	Softmax:      softmaxAVX2,
+	GELU:         geluAVX2Slice,
 }
 
 func init() { register(avx2) }
@@ -33,15 +33,35 @@ const (
 )
 
 // packPanels16 lays W[out][in] out as ⌈out/16⌉ panels of [in][16], so the
-// micro-kernel reads 16 output columns of one k with two aligned-size
-// loads. The last panel is zero-padded.
-func packPanels16(w []float32, out, in int) []float32 {
+// micro-kernel reads 16 output columns of one k with two loads. The last
+// panel is zero-padded. W[o][i] is w[o*ld+i], or w[i*ld+o] when transposed
+// (then each panel row is a contiguous copy).
+func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 {
 	panels := (out + panelWidth - 1) / panelWidth
-	p := make([]float32, panels*in*panelWidth)
+	n := panels * in * panelWidth
+	if cap(dst) < n {
+		dst = make([]float32, n)
+	}
+	p := dst[:n]
+	if transposed {
+		for panel := 0; panel < panels; panel++ {
+			col := panel * panelWidth
+			cols := min(panelWidth, out-col)
+			for k := 0; k < in; k++ {
+				d := p[(panel*in+k)*panelWidth : (panel*in+k+1)*panelWidth]
+				copy(d, w[k*ld+col:k*ld+col+cols])
+				clear(d[cols:])
+			}
+		}
+		return p
+	}
+	if out%panelWidth != 0 {
+		clear(p[(panels-1)*in*panelWidth:])
+	}
 	for j := 0; j < out; j++ {
 		panel, col := j/panelWidth, j%panelWidth
 		base := panel * in * panelWidth
-		row := w[j*in : j*in+in]
+		row := w[j*ld : j*ld+in]
 		for k, v := range row {
 			p[base+k*panelWidth+col] = v
 		}
@@ -52,7 +72,7 @@ func packPanels16(w []float32, out, in int) []float32 {
 // packRowsAVX2 lays x out for gemmAVX2: for each K slice of kBlock, the
 // rows in groups of 6, k-major within a group ([kc][6]), rows past m zero.
 // The micro-kernel then reads one contiguous stream instead of six.
-func packRowsAVX2(buf, x []float32, m, in int) []float32 {
+func packRowsAVX2(buf, x []float32, m, in, ldx int) []float32 {
 	groups := (m + microRows - 1) / microRows
 	need := groups * microRows * in
 	if cap(buf) < need {
@@ -72,7 +92,7 @@ func packRowsAVX2(buf, x []float32, m, in int) []float32 {
 					}
 					continue
 				}
-				for k, v := range x[row*in+k0 : row*in+k0+kc] {
+				for k, v := range x[row*ldx+k0 : row*ldx+k0+kc] {
 					dst[k*microRows+r] = v
 				}
 			}
@@ -84,8 +104,8 @@ func packRowsAVX2(buf, x []float32, m, in int) []float32 {
 // gemmAVX2 computes dst[:, c0:c1] BLIS-style: per K slice, each packed W
 // panel slice (16 KiB, L1-resident) is swept over every row group of the
 // packed A. Blocks that overhang M or N go through a scratch tile.
-func gemmAVX2(dst, a []float32, m int, w *Matrix, c0, c1 int) {
-	in, out := w.In, w.Out
+func gemmAVX2(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 int) {
+	in, out := w.In, ldd
 	groups := (m + microRows - 1) / microRows
 	var tile [microRows * panelWidth]float32
 	for k0 := 0; k0 < in; k0 += kBlock {

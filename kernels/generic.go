@@ -10,8 +10,8 @@ var generic = &Impl{
 	Priority:     0,
 	Supported:    func() bool { return true },
 	panel:        4,
-	pack:         func(w []float32, _, _ int) []float32 { return w },
-	packA:        func(_, x []float32, _, _ int) []float32 { return x },
+	pack:         packGeneric,
+	packA:        func(_, x []float32, _, _, _ int) []float32 { return x },
 	gemm:         gemmGeneric,
 	Dot:          dotGeneric,
 	Axpy:         axpyGeneric,
@@ -29,14 +29,14 @@ func Generic() *Impl { return generic }
 // product of two contiguous rows. A 4×2 block (four rows of x against two
 // rows of W) keeps eight sums in registers (the most amd64's sixteen vector
 // registers hold without spilling) and uses every loaded value 2-4 times.
-func gemmGeneric(dst, x []float32, m int, w *Matrix, c0, c1 int) {
-	in, out := w.In, w.Out
+func gemmGeneric(dst []float32, ldd int, x []float32, ldx, m int, w *Matrix, c0, c1 int) {
+	in, out := w.In, ldd
 	i := 0
 	for ; i+4 <= m; i += 4 {
-		x0 := x[i*in : i*in+in]
-		x1 := x[(i+1)*in : (i+1)*in+in][:len(x0)]
-		x2 := x[(i+2)*in : (i+2)*in+in][:len(x0)]
-		x3 := x[(i+3)*in : (i+3)*in+in][:len(x0)]
+		x0 := x[i*ldx : i*ldx+in]
+		x1 := x[(i+1)*ldx : (i+1)*ldx+in][:len(x0)]
+		x2 := x[(i+2)*ldx : (i+2)*ldx+in][:len(x0)]
+		x3 := x[(i+3)*ldx : (i+3)*ldx+in][:len(x0)]
 		j := c0
 		for ; j+2 <= c1; j += 2 {
 			w0 := w.data[j*in : j*in+in][:len(x0)]
@@ -75,11 +75,34 @@ func gemmGeneric(dst, x []float32, m int, w *Matrix, c0, c1 int) {
 		}
 	}
 	for ; i < m; i++ {
-		xr := x[i*in : i*in+in]
+		xr := x[i*ldx : i*ldx+in]
 		for j := c0; j < c1; j++ {
 			dst[i*out+j] = dotGeneric(xr, w.data[j*in:j*in+in])
 		}
 	}
+}
+
+// packGeneric keeps W as [out][in] row-major: untouched (zero copy) when
+// it already is, else copied compactly into dst.
+func packGeneric(dst, w []float32, out, in, ld int, transposed bool) []float32 {
+	if !transposed && ld == in {
+		return w[:out*in]
+	}
+	if cap(dst) < out*in {
+		dst = make([]float32, out*in)
+	}
+	dst = dst[:out*in]
+	for o := 0; o < out; o++ {
+		row := dst[o*in : o*in+in]
+		for i := range row {
+			if transposed {
+				row[i] = w[i*ld+o]
+			} else {
+				row[i] = w[o*ld+i]
+			}
+		}
+	}
+	return dst
 }
 
 func dotGeneric(a, b []float32) float32 {

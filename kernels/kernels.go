@@ -35,7 +35,8 @@ func (a Activation) String() string {
 type Matrix struct {
 	Out, In int
 	impl    string
-	data    []float32 // layout chosen by impl
+	data    []float32 // layout chosen by impl; may alias the caller's weights
+	own     []float32 // a buffer of our own that repack may reuse
 }
 
 // Impl is one complete kernel set.
@@ -50,14 +51,16 @@ type Impl struct {
 	// panel is the column granularity of gemm: chunks of a parallel Linear
 	// start on multiples of it.
 	panel int
-	// pack lays out w ([out][in] row-major) for gemm; it may return w itself.
-	pack func(w []float32, out, in int) []float32
-	// packA lays out x ([m][in]) once per Linear call for gemm, using buf
-	// when it is large enough; it may return x itself.
-	packA func(buf, x []float32, m, in int) []float32
+	// pack lays out the [out][in] matrix W for gemm, where W[o][i] is
+	// w[o*ld+i], or w[i*ld+o] when transposed. It reuses dst when large
+	// enough and may return w itself (untransposed, ld == in).
+	pack func(dst, w []float32, out, in, ld int, transposed bool) []float32
+	// packA lays out x ([m][in], rows ldx apart) for gemm, using buf when
+	// large enough; it may return x itself.
+	packA func(buf, x []float32, m, in, ldx int) []float32
 	// gemm computes dst[:, c0:c1] = A · W[c0:c1]ᵀ for all m rows (no bias),
-	// A as returned by packA; dst rows are w.Out apart.
-	gemm func(dst, a []float32, m int, w *Matrix, c0, c1 int)
+	// A as returned by packA (rows lda apart if not repacked), dst rows ldd apart.
+	gemm func(dst []float32, ldd int, a []float32, lda, m int, w *Matrix, c0, c1 int)
 
 	// Dot returns Σ a[i]·b[i] over len(a) elements (len(b) ≥ len(a)).
 	Dot func(a, b []float32) float32
@@ -77,7 +80,28 @@ func (im *Impl) Pack(w []float32, out, in int) (*Matrix, error) {
 	if out <= 0 || in <= 0 || len(w) != out*in {
 		return nil, fmt.Errorf("kernels: pack: %d values for a %dx%d matrix", len(w), out, in)
 	}
-	return &Matrix{Out: out, In: in, impl: im.Name, data: im.pack(w, out, in)}, nil
+	return &Matrix{Out: out, In: in, impl: im.Name, data: im.pack(nil, w, out, in, in, false)}, nil
+}
+
+// repack fills mat (reusing its buffer) with W[o][i] = w[o*ld+i], or
+// w[i*ld+o] when transposed: attention packs per-head slices of K and V
+// this way without copying them out first.
+func (im *Impl) repack(mat *Matrix, w []float32, out, in, ld int, transposed bool) {
+	mat.Out, mat.In, mat.impl = out, in, im.Name
+	mat.data = im.pack(mat.own[:0], w, out, in, ld, transposed)
+	keepBuffer(&mat.own, mat.data, w)
+}
+
+// keepBuffer remembers got as a reusable scratch buffer unless it is the
+// caller's input returned as is: packers may return their input instead of
+// a copy, and such an alias must never be written to later.
+func keepBuffer(buf *[]float32, got, input []float32) {
+	if len(got) > 0 && len(input) > 0 && &got[0] == &input[0] {
+		return
+	}
+	if cap(got) > cap(*buf) {
+		*buf = got
+	}
 }
 
 // Linear computes dst[m][w.Out] = act(x[m][w.In] · Wᵀ + bias).
@@ -96,10 +120,8 @@ func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act A
 		return
 	}
 	bufp := aBufPool.Get().(*[]float32)
-	a := im.packA(*bufp, x[:m*w.In], m, w.In)
-	if len(a) > len(*bufp) && &a[0] != &x[0] {
-		*bufp = a // keep the grown buffer for the next call
-	}
+	a := im.packA(*bufp, x[:m*w.In], m, w.In, w.In)
+	keepBuffer(bufp, a, x)
 	panels := (w.Out + im.panel - 1) / im.panel
 	chunks := 1
 	if Threads() > 1 && m*w.In*w.Out >= parallelMinMACs {
@@ -108,7 +130,7 @@ func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act A
 	parallelFor(chunks, func(c int) {
 		c0 := c * panels / chunks * im.panel
 		c1 := min((c+1)*panels/chunks*im.panel, w.Out)
-		im.gemm(dst, a, m, w, c0, c1)
+		im.gemm(dst, w.Out, a, w.In, m, w, c0, c1)
 		im.finish(dst, m, w.Out, c0, c1, bias, act)
 	})
 	aBufPool.Put(bufp)

@@ -167,6 +167,11 @@ func TestSoftmaxGELUAllImplementations(t *testing.T) {
 			if n > 2 {
 				x[1] = -math.MaxFloat32 // masked key, as the model writes it
 			}
+			if n%3 == 0 {
+				for i := range x {
+					x[i] = -math.MaxFloat32 // fully masked row: uniform
+				}
+			}
 			want := make([]float32, n)
 			mx := math.Inf(-1)
 			for _, v := range x {
@@ -248,6 +253,83 @@ func TestLinearThreadCountsAgree(t *testing.T) {
 				for i := range got {
 					if got[i] != want[i] {
 						t.Fatalf("%+v: %d threads differ from 1 thread at %d", s, n, i)
+					}
+				}
+			}
+		}
+	})
+}
+
+// attentionRef is a float64 reference of masked multi-head attention.
+func attentionRef(q, k, v []float32, ld, heads, hd int, s AttnSeq) []float64 {
+	out := make([]float64, s.NQ*ld)
+	for h := 0; h < heads; h++ {
+		for i := 0; i < s.NQ; i++ {
+			sc := make([]float64, s.NK)
+			mx := math.Inf(-1)
+			for j := range sc {
+				if s.Mask != nil && !s.Mask[j] {
+					sc[j] = -math.MaxFloat32
+				} else {
+					for d := 0; d < hd; d++ {
+						sc[j] += float64(q[(s.Q+i)*ld+h*hd+d]) * float64(k[(s.K+j)*ld+h*hd+d])
+					}
+				}
+				mx = math.Max(mx, sc[j])
+			}
+			var sum float64
+			for j := range sc {
+				sc[j] = math.Exp(sc[j] - mx)
+				sum += sc[j]
+			}
+			for j := range sc {
+				for d := 0; d < hd; d++ {
+					out[i*ld+h*hd+d] += sc[j] / sum * float64(v[(s.K+j)*ld+h*hd+d])
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestAttentionAllImplementations(t *testing.T) {
+	defer SetThreads(Threads())
+	forEachImpl(t, func(t *testing.T, im *Impl) {
+		r := rand.New(rand.NewPCG(11, 12))
+		for trial := 0; trial < 30; trial++ {
+			heads := 1 + r.IntN(4)
+			hd := sizes[r.IntN(12)]
+			ld := heads * hd
+			var seqs []AttnSeq
+			rows := 0
+			for n := 1 + r.IntN(3); n > 0; n-- {
+				nk := 1 + r.IntN(70)
+				s := AttnSeq{Q: rows, NQ: nk, K: rows, NK: nk}
+				if r.IntN(3) == 0 { // only the first query row, as the model's last layer
+					s.NQ = 1
+				}
+				if r.IntN(2) == 0 {
+					s.Mask = make([]bool, nk)
+					for j := range s.Mask {
+						s.Mask[j] = r.IntN(4) != 0
+					}
+					if r.IntN(5) == 0 {
+						clear(s.Mask) // fully masked: uniform average
+					}
+				}
+				seqs = append(seqs, s)
+				rows += nk
+			}
+			q, k, v := randSlice(r, rows*ld), randSlice(r, rows*ld), randSlice(r, rows*ld)
+			ctx := make([]float32, rows*ld)
+			SetThreads(1 + r.IntN(3))
+			im.Attention(ctx, q, k, v, ld, heads, hd, seqs)
+			for si, s := range seqs {
+				want := attentionRef(q, k, v, ld, heads, hd, s)
+				got := ctx[s.Q*ld : (s.Q+s.NQ)*ld]
+				for i := range want {
+					if d := math.Abs(float64(got[i]) - want[i]); d > 1e-4 {
+						t.Fatalf("trial %d seq %d (heads %d hd %d nq %d nk %d): element %d off by %g", trial, si, heads, hd, s.NQ, s.NK, i, d)
 					}
 				}
 			}

@@ -20,6 +20,7 @@ Usage:
   distilbert predict  [--model DIR] [TEXT...] [--input FILE.jsonl] [--output FILE] [--ids]
   distilbert tokenize [--model DIR] [TEXT...] [--input FILE.jsonl] [--output FILE]
   distilbert inspect  [--model DIR] [--json]
+  distilbert bench    [--model DIR] [--seq 16,64,128] [--batch 1,8,32] [--threads N] [--min-time 1s] [--json]
   distilbert version
 
 Without --model the embedded sst2-mini model is used. Input lines are JSON
@@ -47,6 +48,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdTokenize(rest, stdin, stdout)
 	case "inspect":
 		err = cmdInspect(rest, stdout)
+	case "bench":
+		err = cmdBench(rest, stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "distilbert", version)
 	case "help", "-h", "--help":

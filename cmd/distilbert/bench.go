@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/distilbert-go/distilbert/distilbert"
+	"github.com/distilbert-go/distilbert/kernels"
+)
+
+// benchRow is one line of `bench --json`; the field names are a contract
+// shared with tools/baseline (ONNX Runtime prints the same shape).
+type benchRow struct {
+	Batch       int     `json:"batch"`
+	Seq         int     `json:"seq"`
+	Threads     int     `json:"threads"`
+	Kernels     string  `json:"kernels"`
+	P50ms       float64 `json:"p50_ms"`
+	P90ms       float64 `json:"p90_ms"`
+	SeqsPerS    float64 `json:"seqs_per_s"`
+	GFLOPS      float64 `json:"gflops"`
+	Iters       int     `json:"iters"`
+	AllocsPerOp float64 `json:"allocs_per_op"`
+}
+
+func parseInts(flagName, s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, usageError{fmt.Errorf("--%s: %q is not a positive integer", flagName, f)}
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// benchIDs is the input both this command and tools/baseline feed the
+// model: [CLS], then 1000+((i·7919+row·31) mod 20000) for i in 1..seq-2,
+// then [SEP]. Real token ids, no padding, every row different.
+func benchIDs(row, seq int) []int32 {
+	ids := make([]int32, seq)
+	ids[0] = 101
+	for i := 1; i < seq-1; i++ {
+		ids[i] = int32(1000 + (i*7919+row*31)%20000)
+	}
+	ids[seq-1] = 102
+	return ids
+}
+
+// modelMACs counts multiply-adds of one full DistilBERT sequence: the
+// linear layers, Q·Kᵀ and P·V per layer, and the head. GFLOP/s figures use
+// it for every engine alike (2 flops per MAC), whatever work an engine skips.
+func modelMACs(c *distilbert.Config, seq int) float64 {
+	s, d, h := float64(seq), float64(c.Dim), float64(c.HiddenDim)
+	perLayer := s*(4*d*d+2*d*h) + 2*s*s*d
+	return float64(c.NLayers)*perLayer + d*d + d*float64(len(c.Labels))
+}
+
+func cmdBench(args []string, stdout io.Writer) error {
+	fs := newFlagSet("bench")
+	model := fs.String("model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
+	seqs := fs.String("seq", "16,64,128", "sequence lengths in tokens, incl. [CLS] and [SEP]")
+	batches := fs.String("batch", "1", "batch sizes")
+	threadList := fs.String("threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "cores to use (a list runs each)")
+	minTime := fs.Duration("min-time", time.Second, "measure each row at least this long")
+	minIters := fs.Int("min-iters", 5, "measure each row at least this many times")
+	asJSON := fs.Bool("json", false, "print one JSON object per row")
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("bench takes no arguments, got %q", rest[0])}
+	}
+	seqList, err := parseInts("seq", *seqs)
+	if err != nil {
+		return err
+	}
+	batchList, err := parseInts("batch", *batches)
+	if err != nil {
+		return err
+	}
+	threadsList, err := parseInts("threads", *threadList)
+	if err != nil {
+		return err
+	}
+	c, err := loadClassifier(*model)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m := c.Model()
+	for _, s := range seqList {
+		if s < 2 || s > m.Config.MaxPositionEmbeddings {
+			return usageError{fmt.Errorf("--seq %d: must be 2..%d for this model", s, m.Config.MaxPositionEmbeddings)}
+		}
+	}
+
+	var rows []benchRow
+	enc := json.NewEncoder(stdout)
+	for _, th := range threadsList {
+		kernels.SetThreads(th)
+		for _, b := range batchList {
+			for _, s := range seqList {
+				row, err := benchOne(m, b, s, *minTime, *minIters)
+				if err != nil {
+					return err
+				}
+				row.Threads = th
+				if *asJSON {
+					if err := enc.Encode(row); err != nil {
+						return err
+					}
+				}
+				rows = append(rows, row)
+			}
+		}
+	}
+	if *asJSON {
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "model %s, kernels %s, cpu %s\t\n", c.Name(), m.Kernels().Name, kernels.CPU().Brand)
+	fmt.Fprintln(tw, "batch\tseq\tthreads\tp50 ms\tp90 ms\tseqs/s\tGFLOP/s\titers\tallocs/op\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%d\t%.1f\t\n",
+			r.Batch, r.Seq, r.Threads, r.P50ms, r.P90ms, r.SeqsPerS, r.GFLOPS, r.Iters, r.AllocsPerOp)
+	}
+	return tw.Flush()
+}
+
+// benchOne times Model.Forward on one batch shape: two warm-up runs, then
+// at least minIters runs and minTime.
+func benchOne(m *distilbert.Model, batch, seq int, minTime time.Duration, minIters int) (benchRow, error) {
+	seqs := make([]distilbert.Sequence, batch)
+	for i := range seqs {
+		seqs[i] = distilbert.Sequence{IDs: benchIDs(i, seq)}
+	}
+	logits := make([]float32, batch*len(m.Config.Labels))
+	for i := 0; i < 2; i++ {
+		if err := m.Forward(seqs, logits); err != nil {
+			return benchRow{}, err
+		}
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var times []time.Duration
+	start := time.Now()
+	for len(times) < minIters || time.Since(start) < minTime {
+		t0 := time.Now()
+		if err := m.Forward(seqs, logits); err != nil {
+			return benchRow{}, err
+		}
+		times = append(times, time.Since(t0))
+		if len(times) >= 100000 {
+			break
+		}
+	}
+	runtime.ReadMemStats(&after)
+	slices.Sort(times)
+	pct := func(p float64) float64 {
+		return float64(times[int(p*float64(len(times)-1))].Microseconds()) / 1000
+	}
+	p50 := pct(0.5)
+	return benchRow{
+		Batch: batch, Seq: seq, Kernels: m.Kernels().Name,
+		P50ms: p50, P90ms: pct(0.9),
+		SeqsPerS:    float64(batch) / (p50 / 1000),
+		GFLOPS:      2 * modelMACs(&m.Config, seq) * float64(batch) / (p50 / 1000) / 1e9,
+		Iters:       len(times),
+		AllocsPerOp: float64(after.Mallocs-before.Mallocs) / float64(len(times)),
+	}, nil
+}

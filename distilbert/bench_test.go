@@ -1,0 +1,39 @@
+package distilbert
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/distilbert-go/distilbert/kernels"
+)
+
+// BenchmarkForward times the embedded model's forward pass per kernel
+// implementation; -benchmem shows the steady-state allocations.
+func BenchmarkForward(b *testing.B) {
+	for _, im := range kernels.Available() {
+		c := loadEmbedded(b, im)
+		m := c.Model()
+		for _, shape := range []struct{ batch, seq int }{{1, 16}, {1, 128}, {8, 64}} {
+			b.Run(fmt.Sprintf("%s/batch%d/seq%d", im.Name, shape.batch, shape.seq), func(b *testing.B) {
+				batch := make([]Sequence, shape.batch)
+				for i := range batch {
+					ids := make([]int32, shape.seq)
+					for j := range ids {
+						ids[j] = int32(1000 + (j*7919+i*31)%20000)
+					}
+					ids[0], ids[shape.seq-1] = 101, 102
+					batch[i] = Sequence{IDs: ids}
+				}
+				logits := make([]float32, shape.batch*len(m.Config.Labels))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := m.Forward(batch, logits); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(shape.batch)*float64(b.N)/b.Elapsed().Seconds(), "seqs/s")
+			})
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package kernels
+
+import (
+	"math"
+	"sync"
+)
+
+// AttnSeq is one sequence of a stacked batch, for Attention.
+type AttnSeq struct {
+	Q, NQ int    // first row and number of its query rows in q and ctx
+	K, NK int    // first row and number of its key rows in k and v
+	Mask  []bool // nil, or NK flags: false masks that key out
+}
+
+// attnScratch is one worker's buffers for one (sequence, head) item.
+type attnScratch struct {
+	kMat, vMat Matrix
+	a, p       []float32
+	scores     []float32
+}
+
+var attnScratchPool = sync.Pool{New: func() any { return new(attnScratch) }}
+
+// Attention computes, for every sequence and head h,
+//
+//	ctx_h = softmax(q_h · k_hᵀ + mask) · v_h
+//
+// where q, k, v and ctx are [rows][ld] with the heads side by side (head h
+// in columns h·headDim … h·headDim+headDim-1). q must already carry the
+// 1/√headDim scale. Masked keys get float32's lowest value, as Hugging Face
+// does, so a fully masked row averages v uniformly exactly like PyTorch.
+// Both products run on the implementation's GEMM: K and V slices are packed
+// straight from their strided rows, so nothing is transposed or copied out
+// first. (sequence, head) items are spread over the worker pool.
+func (im *Impl) Attention(ctx, q, k, v []float32, ld, heads, headDim int, seqs []AttnSeq) {
+	items := len(seqs) * heads
+	work := 0
+	for _, s := range seqs {
+		work += s.NQ * s.NK * headDim * heads
+	}
+	run := func(i int) { im.attentionItem(ctx, q, k, v, ld, headDim, &seqs[i/heads], i%heads) }
+	if work < parallelMinMACs {
+		for i := 0; i < items; i++ {
+			run(i)
+		}
+		return
+	}
+	parallelFor(items, run)
+}
+
+func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h int) {
+	sc := attnScratchPool.Get().(*attnScratch)
+	defer attnScratchPool.Put(sc)
+	off := h * hd
+	// scores[NQ][NK] = q_h · k_hᵀ
+	im.repack(&sc.kMat, k[s.K*ld+off:], s.NK, hd, ld, false)
+	qh := q[s.Q*ld+off:]
+	a := im.packA(sc.a[:0], qh, s.NQ, hd, ld)
+	keepBuffer(&sc.a, a, qh)
+	if cap(sc.scores) < s.NQ*s.NK {
+		sc.scores = make([]float32, s.NQ*s.NK)
+	}
+	scores := sc.scores[:s.NQ*s.NK]
+	im.gemm(scores, s.NK, a, ld, s.NQ, &sc.kMat, 0, s.NK)
+	for r := 0; r < s.NQ; r++ {
+		row := scores[r*s.NK : r*s.NK+s.NK]
+		if s.Mask != nil {
+			for j, keep := range s.Mask[:len(row)] {
+				if !keep {
+					row[j] = -math.MaxFloat32
+				}
+			}
+		}
+		im.Softmax(row)
+	}
+	// ctx_h[NQ][hd] = scores · v_h, written in place into ctx's head columns.
+	im.repack(&sc.vMat, v[s.K*ld+off:], hd, s.NK, ld, true)
+	p := im.packA(sc.p[:0], scores, s.NQ, s.NK, s.NK)
+	keepBuffer(&sc.p, p, scores)
+	im.gemm(ctx[s.Q*ld+off:], ld, p, s.NK, s.NQ, &sc.vMat, 0, hd)
+}

@@ -1,0 +1,191 @@
+//go:build arm64 && !purego
+
+#include "textflag.h"
+
+// FMLA_ELEM(d, n, m, i) is
+//
+//	FMLA Vd.4S, Vn.4S, Vm.S[i]
+//
+// (fused multiply-add by element, single precision, 128-bit), which Go's
+// assembler has no mnemonic for. Encoding (Arm ARM C7.2.109, "FMLA (by
+// element)", Q=1, U=0, sz=0): 0x4F801000 | L<<21 | M:Rm<<16 | H<<11 |
+// Rn<<5 | Rd, where the lane index i = H:L and M:Rm is the five-bit
+// register number m (any of V0-V31 for .S lanes).
+// Example: FMLA_ELEM(0, 24, 27, 0) = WORD $0x4F9B1300.
+#define FMLA_ELEM(d, n, m, i) WORD $(0x4F801000 | (((i)&1)<<21) | ((m)<<16) | (((i)>>1)<<11) | ((n)<<5) | (d))
+
+// KSTEP does one k of the 8×12 micro-kernel: loads B[k][0:12] into
+// V24-V26 and A[k][0:8] into V27 (rows 0-3) and V28 (rows 4-7), then
+// V(3r+c) += V(24+c) · A[r] for the 8 rows r and 3 column quads c.
+#define KSTEP \
+	VLD1.P 48(R1), [V24.S4, V25.S4, V26.S4]; \
+	VLD1.P 32(R0), [V27.S4, V28.S4]; \
+	FMLA_ELEM(0, 24, 27, 0); \
+	FMLA_ELEM(1, 25, 27, 0); \
+	FMLA_ELEM(2, 26, 27, 0); \
+	FMLA_ELEM(3, 24, 27, 1); \
+	FMLA_ELEM(4, 25, 27, 1); \
+	FMLA_ELEM(5, 26, 27, 1); \
+	FMLA_ELEM(6, 24, 27, 2); \
+	FMLA_ELEM(7, 25, 27, 2); \
+	FMLA_ELEM(8, 26, 27, 2); \
+	FMLA_ELEM(9, 24, 27, 3); \
+	FMLA_ELEM(10, 25, 27, 3); \
+	FMLA_ELEM(11, 26, 27, 3); \
+	FMLA_ELEM(12, 24, 28, 0); \
+	FMLA_ELEM(13, 25, 28, 0); \
+	FMLA_ELEM(14, 26, 28, 0); \
+	FMLA_ELEM(15, 24, 28, 1); \
+	FMLA_ELEM(16, 25, 28, 1); \
+	FMLA_ELEM(17, 26, 28, 1); \
+	FMLA_ELEM(18, 24, 28, 2); \
+	FMLA_ELEM(19, 25, 28, 2); \
+	FMLA_ELEM(20, 26, 28, 2); \
+	FMLA_ELEM(21, 24, 28, 3); \
+	FMLA_ELEM(22, 25, 28, 3); \
+	FMLA_ELEM(23, 26, 28, 3)
+
+// func gemm8x12NEON(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
+//
+// C[8][12] (+)= A[8][k] · B[k][12], with A packed k-major ([k][8]: the
+// eight row values of one k are adjacent), B a packed panel ([k][12]) and C
+// rows ldc floats apart. The 24 accumulators V0-V23 hold the 8×12 block,
+// row r in V(3r), V(3r+1), V(3r+2). With accumulate, they start from C
+// (so C + Σ is one FMA chain per element), else from zero. Unrolled by two.
+TEXT ·gemm8x12NEON(SB), NOSPLIT, $0-41
+	MOVD  k+0(FP), R3
+	MOVD  a+8(FP), R0
+	MOVD  b+16(FP), R1
+	MOVD  c+24(FP), R2
+	MOVD  ldc+32(FP), R4
+	LSL   $2, R4, R4               // row stride in bytes
+	MOVBU accumulate+40(FP), R5
+
+	CBZ R5, zero
+	MOVD R2, R6
+	VLD1.P (R6)(R4), [V0.S4, V1.S4, V2.S4]
+	VLD1.P (R6)(R4), [V3.S4, V4.S4, V5.S4]
+	VLD1.P (R6)(R4), [V6.S4, V7.S4, V8.S4]
+	VLD1.P (R6)(R4), [V9.S4, V10.S4, V11.S4]
+	VLD1.P (R6)(R4), [V12.S4, V13.S4, V14.S4]
+	VLD1.P (R6)(R4), [V15.S4, V16.S4, V17.S4]
+	VLD1.P (R6)(R4), [V18.S4, V19.S4, V20.S4]
+	VLD1   (R6), [V21.S4, V22.S4, V23.S4]
+	B      loopstart
+
+zero:
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+
+loopstart:
+	LSR $1, R3, R7                 // R7 = k/2 double steps
+	CBZ R7, tail
+
+loop2:
+	KSTEP
+	KSTEP
+	SUBS $1, R7, R7
+	BNE  loop2
+
+tail:
+	TBZ $0, R3, store              // k even: done
+	KSTEP
+
+store:
+	VST1.P [V0.S4, V1.S4, V2.S4], (R2)(R4)
+	VST1.P [V3.S4, V4.S4, V5.S4], (R2)(R4)
+	VST1.P [V6.S4, V7.S4, V8.S4], (R2)(R4)
+	VST1.P [V9.S4, V10.S4, V11.S4], (R2)(R4)
+	VST1.P [V12.S4, V13.S4, V14.S4], (R2)(R4)
+	VST1.P [V15.S4, V16.S4, V17.S4], (R2)(R4)
+	VST1.P [V18.S4, V19.S4, V20.S4], (R2)(R4)
+	VST1   [V21.S4, V22.S4, V23.S4], (R2)
+	RET
+
+// func fmaLoopNEON(n int)
+//
+// n iterations of 24 independent 4-wide FMAs (192 flops): enough chains to
+// hide a 4-cycle FMA latency on up to four 128-bit FMA pipes (Neoverse
+// V1/V2, Apple cores), so it measures the core's fp32 peak.
+TEXT ·fmaLoopNEON(SB), NOSPLIT, $0-8
+	MOVD n+0(FP), R0
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V30.B16, V30.B16, V30.B16
+	VEOR V31.B16, V31.B16, V31.B16
+	CBZ  R0, done
+
+fmaloop:
+	VFMLA V30.S4, V31.S4, V0.S4
+	VFMLA V30.S4, V31.S4, V1.S4
+	VFMLA V30.S4, V31.S4, V2.S4
+	VFMLA V30.S4, V31.S4, V3.S4
+	VFMLA V30.S4, V31.S4, V4.S4
+	VFMLA V30.S4, V31.S4, V5.S4
+	VFMLA V30.S4, V31.S4, V6.S4
+	VFMLA V30.S4, V31.S4, V7.S4
+	VFMLA V30.S4, V31.S4, V8.S4
+	VFMLA V30.S4, V31.S4, V9.S4
+	VFMLA V30.S4, V31.S4, V10.S4
+	VFMLA V30.S4, V31.S4, V11.S4
+	VFMLA V30.S4, V31.S4, V12.S4
+	VFMLA V30.S4, V31.S4, V13.S4
+	VFMLA V30.S4, V31.S4, V14.S4
+	VFMLA V30.S4, V31.S4, V15.S4
+	VFMLA V30.S4, V31.S4, V16.S4
+	VFMLA V30.S4, V31.S4, V17.S4
+	VFMLA V30.S4, V31.S4, V18.S4
+	VFMLA V30.S4, V31.S4, V19.S4
+	VFMLA V30.S4, V31.S4, V20.S4
+	VFMLA V30.S4, V31.S4, V21.S4
+	VFMLA V30.S4, V31.S4, V22.S4
+	VFMLA V30.S4, V31.S4, V23.S4
+	SUBS  $1, R0, R0
+	BNE   fmaloop
+
+done:
+	RET

@@ -1,0 +1,85 @@
+//go:build amd64 && !purego
+
+package kernels
+
+//go:noescape
+func expSubSumAVX2(x *float32, n int, sub float32) float32
+
+//go:noescape
+func geluAVX2(x *float32, n int)
+
+//go:noescape
+func axpyAVX2(alpha float32, x *float32, y *float32, n int)
+
+//go:noescape
+func dotAVX2(a *float32, b *float32, n int) float32
+
+// The assembly handles multiples of 8; the wrappers finish tails through
+// an 8-element buffer padded with values that cannot change the result.
+
+func softmaxAVX2(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	mx := x[0]
+	for _, v := range x[1:] {
+		mx = max(mx, v)
+	}
+	n8 := len(x) &^ 7
+	var sum float32
+	if n8 > 0 {
+		sum = expSubSumAVX2(&x[0], n8, mx)
+	}
+	if tail := x[n8:]; len(tail) > 0 {
+		// The padding is left out of the sum: no pad value is neutral for
+		// every max (a fully masked row has max = -MaxFloat32).
+		var buf [8]float32
+		copy(buf[:], tail)
+		expSubSumAVX2(&buf[0], 8, mx)
+		for _, v := range buf[:len(tail)] {
+			sum += v
+		}
+		copy(tail, buf[:])
+	}
+	inv := 1 / sum
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+func geluAVX2Slice(x []float32) {
+	n8 := len(x) &^ 7
+	if n8 > 0 {
+		geluAVX2(&x[0], n8)
+	}
+	if tail := x[n8:]; len(tail) > 0 {
+		var buf [8]float32
+		copy(buf[:], tail)
+		geluAVX2(&buf[0], 8)
+		copy(tail, buf[:])
+	}
+}
+
+func axpyAVX2Slice(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	n8 := len(x) &^ 7
+	if n8 > 0 {
+		axpyAVX2(alpha, &x[0], &y[0], n8)
+	}
+	for i := n8; i < len(x); i++ {
+		y[i] += alpha * x[i]
+	}
+}
+
+func dotAVX2Slice(a, b []float32) float32 {
+	b = b[:len(a)]
+	n8 := len(a) &^ 7
+	var s float32
+	if n8 > 0 {
+		s = dotAVX2(&a[0], &b[0], n8)
+	}
+	for i := n8; i < len(a); i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}

@@ -1,0 +1,370 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Vector exp and exact-enough GELU for the AVX2 implementation. Each
+// constant is replicated 8 times so it can be a 256-bit memory operand.
+DATA mathc<>+0(SB)/4, $0x42b0c0a5
+DATA mathc<>+4(SB)/4, $0x42b0c0a5
+DATA mathc<>+8(SB)/4, $0x42b0c0a5
+DATA mathc<>+12(SB)/4, $0x42b0c0a5
+DATA mathc<>+16(SB)/4, $0x42b0c0a5
+DATA mathc<>+20(SB)/4, $0x42b0c0a5
+DATA mathc<>+24(SB)/4, $0x42b0c0a5
+DATA mathc<>+28(SB)/4, $0x42b0c0a5
+DATA mathc<>+32(SB)/4, $0xc2aeac4f
+DATA mathc<>+36(SB)/4, $0xc2aeac4f
+DATA mathc<>+40(SB)/4, $0xc2aeac4f
+DATA mathc<>+44(SB)/4, $0xc2aeac4f
+DATA mathc<>+48(SB)/4, $0xc2aeac4f
+DATA mathc<>+52(SB)/4, $0xc2aeac4f
+DATA mathc<>+56(SB)/4, $0xc2aeac4f
+DATA mathc<>+60(SB)/4, $0xc2aeac4f
+DATA mathc<>+64(SB)/4, $0x3fb8aa3b
+DATA mathc<>+68(SB)/4, $0x3fb8aa3b
+DATA mathc<>+72(SB)/4, $0x3fb8aa3b
+DATA mathc<>+76(SB)/4, $0x3fb8aa3b
+DATA mathc<>+80(SB)/4, $0x3fb8aa3b
+DATA mathc<>+84(SB)/4, $0x3fb8aa3b
+DATA mathc<>+88(SB)/4, $0x3fb8aa3b
+DATA mathc<>+92(SB)/4, $0x3fb8aa3b
+DATA mathc<>+96(SB)/4, $0x3f318000
+DATA mathc<>+100(SB)/4, $0x3f318000
+DATA mathc<>+104(SB)/4, $0x3f318000
+DATA mathc<>+108(SB)/4, $0x3f318000
+DATA mathc<>+112(SB)/4, $0x3f318000
+DATA mathc<>+116(SB)/4, $0x3f318000
+DATA mathc<>+120(SB)/4, $0x3f318000
+DATA mathc<>+124(SB)/4, $0x3f318000
+DATA mathc<>+128(SB)/4, $0xb95e8083
+DATA mathc<>+132(SB)/4, $0xb95e8083
+DATA mathc<>+136(SB)/4, $0xb95e8083
+DATA mathc<>+140(SB)/4, $0xb95e8083
+DATA mathc<>+144(SB)/4, $0xb95e8083
+DATA mathc<>+148(SB)/4, $0xb95e8083
+DATA mathc<>+152(SB)/4, $0xb95e8083
+DATA mathc<>+156(SB)/4, $0xb95e8083
+DATA mathc<>+160(SB)/4, $0x39506967
+DATA mathc<>+164(SB)/4, $0x39506967
+DATA mathc<>+168(SB)/4, $0x39506967
+DATA mathc<>+172(SB)/4, $0x39506967
+DATA mathc<>+176(SB)/4, $0x39506967
+DATA mathc<>+180(SB)/4, $0x39506967
+DATA mathc<>+184(SB)/4, $0x39506967
+DATA mathc<>+188(SB)/4, $0x39506967
+DATA mathc<>+192(SB)/4, $0x3ab743ce
+DATA mathc<>+196(SB)/4, $0x3ab743ce
+DATA mathc<>+200(SB)/4, $0x3ab743ce
+DATA mathc<>+204(SB)/4, $0x3ab743ce
+DATA mathc<>+208(SB)/4, $0x3ab743ce
+DATA mathc<>+212(SB)/4, $0x3ab743ce
+DATA mathc<>+216(SB)/4, $0x3ab743ce
+DATA mathc<>+220(SB)/4, $0x3ab743ce
+DATA mathc<>+224(SB)/4, $0x3c088908
+DATA mathc<>+228(SB)/4, $0x3c088908
+DATA mathc<>+232(SB)/4, $0x3c088908
+DATA mathc<>+236(SB)/4, $0x3c088908
+DATA mathc<>+240(SB)/4, $0x3c088908
+DATA mathc<>+244(SB)/4, $0x3c088908
+DATA mathc<>+248(SB)/4, $0x3c088908
+DATA mathc<>+252(SB)/4, $0x3c088908
+DATA mathc<>+256(SB)/4, $0x3d2aa9c1
+DATA mathc<>+260(SB)/4, $0x3d2aa9c1
+DATA mathc<>+264(SB)/4, $0x3d2aa9c1
+DATA mathc<>+268(SB)/4, $0x3d2aa9c1
+DATA mathc<>+272(SB)/4, $0x3d2aa9c1
+DATA mathc<>+276(SB)/4, $0x3d2aa9c1
+DATA mathc<>+280(SB)/4, $0x3d2aa9c1
+DATA mathc<>+284(SB)/4, $0x3d2aa9c1
+DATA mathc<>+288(SB)/4, $0x3e2aaaaa
+DATA mathc<>+292(SB)/4, $0x3e2aaaaa
+DATA mathc<>+296(SB)/4, $0x3e2aaaaa
+DATA mathc<>+300(SB)/4, $0x3e2aaaaa
+DATA mathc<>+304(SB)/4, $0x3e2aaaaa
+DATA mathc<>+308(SB)/4, $0x3e2aaaaa
+DATA mathc<>+312(SB)/4, $0x3e2aaaaa
+DATA mathc<>+316(SB)/4, $0x3e2aaaaa
+DATA mathc<>+320(SB)/4, $0x3f000000
+DATA mathc<>+324(SB)/4, $0x3f000000
+DATA mathc<>+328(SB)/4, $0x3f000000
+DATA mathc<>+332(SB)/4, $0x3f000000
+DATA mathc<>+336(SB)/4, $0x3f000000
+DATA mathc<>+340(SB)/4, $0x3f000000
+DATA mathc<>+344(SB)/4, $0x3f000000
+DATA mathc<>+348(SB)/4, $0x3f000000
+DATA mathc<>+352(SB)/4, $0x3f800000
+DATA mathc<>+356(SB)/4, $0x3f800000
+DATA mathc<>+360(SB)/4, $0x3f800000
+DATA mathc<>+364(SB)/4, $0x3f800000
+DATA mathc<>+368(SB)/4, $0x3f800000
+DATA mathc<>+372(SB)/4, $0x3f800000
+DATA mathc<>+376(SB)/4, $0x3f800000
+DATA mathc<>+380(SB)/4, $0x3f800000
+DATA mathc<>+384(SB)/4, $0x3f000000
+DATA mathc<>+388(SB)/4, $0x3f000000
+DATA mathc<>+392(SB)/4, $0x3f000000
+DATA mathc<>+396(SB)/4, $0x3f000000
+DATA mathc<>+400(SB)/4, $0x3f000000
+DATA mathc<>+404(SB)/4, $0x3f000000
+DATA mathc<>+408(SB)/4, $0x3f000000
+DATA mathc<>+412(SB)/4, $0x3f000000
+DATA mathc<>+416(SB)/4, $0x3f3504f3
+DATA mathc<>+420(SB)/4, $0x3f3504f3
+DATA mathc<>+424(SB)/4, $0x3f3504f3
+DATA mathc<>+428(SB)/4, $0x3f3504f3
+DATA mathc<>+432(SB)/4, $0x3f3504f3
+DATA mathc<>+436(SB)/4, $0x3f3504f3
+DATA mathc<>+440(SB)/4, $0x3f3504f3
+DATA mathc<>+444(SB)/4, $0x3f3504f3
+DATA mathc<>+448(SB)/4, $0x3ea7ba05
+DATA mathc<>+452(SB)/4, $0x3ea7ba05
+DATA mathc<>+456(SB)/4, $0x3ea7ba05
+DATA mathc<>+460(SB)/4, $0x3ea7ba05
+DATA mathc<>+464(SB)/4, $0x3ea7ba05
+DATA mathc<>+468(SB)/4, $0x3ea7ba05
+DATA mathc<>+472(SB)/4, $0x3ea7ba05
+DATA mathc<>+476(SB)/4, $0x3ea7ba05
+DATA mathc<>+480(SB)/4, $0x3e827906
+DATA mathc<>+484(SB)/4, $0x3e827906
+DATA mathc<>+488(SB)/4, $0x3e827906
+DATA mathc<>+492(SB)/4, $0x3e827906
+DATA mathc<>+496(SB)/4, $0x3e827906
+DATA mathc<>+500(SB)/4, $0x3e827906
+DATA mathc<>+504(SB)/4, $0x3e827906
+DATA mathc<>+508(SB)/4, $0x3e827906
+DATA mathc<>+512(SB)/4, $0xbe91a98e
+DATA mathc<>+516(SB)/4, $0xbe91a98e
+DATA mathc<>+520(SB)/4, $0xbe91a98e
+DATA mathc<>+524(SB)/4, $0xbe91a98e
+DATA mathc<>+528(SB)/4, $0xbe91a98e
+DATA mathc<>+532(SB)/4, $0xbe91a98e
+DATA mathc<>+536(SB)/4, $0xbe91a98e
+DATA mathc<>+540(SB)/4, $0xbe91a98e
+DATA mathc<>+544(SB)/4, $0x3fb5f0e3
+DATA mathc<>+548(SB)/4, $0x3fb5f0e3
+DATA mathc<>+552(SB)/4, $0x3fb5f0e3
+DATA mathc<>+556(SB)/4, $0x3fb5f0e3
+DATA mathc<>+560(SB)/4, $0x3fb5f0e3
+DATA mathc<>+564(SB)/4, $0x3fb5f0e3
+DATA mathc<>+568(SB)/4, $0x3fb5f0e3
+DATA mathc<>+572(SB)/4, $0x3fb5f0e3
+DATA mathc<>+576(SB)/4, $0xbfba00e3
+DATA mathc<>+580(SB)/4, $0xbfba00e3
+DATA mathc<>+584(SB)/4, $0xbfba00e3
+DATA mathc<>+588(SB)/4, $0xbfba00e3
+DATA mathc<>+592(SB)/4, $0xbfba00e3
+DATA mathc<>+596(SB)/4, $0xbfba00e3
+DATA mathc<>+600(SB)/4, $0xbfba00e3
+DATA mathc<>+604(SB)/4, $0xbfba00e3
+DATA mathc<>+608(SB)/4, $0x3f87dc22
+DATA mathc<>+612(SB)/4, $0x3f87dc22
+DATA mathc<>+616(SB)/4, $0x3f87dc22
+DATA mathc<>+620(SB)/4, $0x3f87dc22
+DATA mathc<>+624(SB)/4, $0x3f87dc22
+DATA mathc<>+628(SB)/4, $0x3f87dc22
+DATA mathc<>+632(SB)/4, $0x3f87dc22
+DATA mathc<>+636(SB)/4, $0x3f87dc22
+DATA mathc<>+640(SB)/4, $0x7fffffff
+DATA mathc<>+644(SB)/4, $0x7fffffff
+DATA mathc<>+648(SB)/4, $0x7fffffff
+DATA mathc<>+652(SB)/4, $0x7fffffff
+DATA mathc<>+656(SB)/4, $0x7fffffff
+DATA mathc<>+660(SB)/4, $0x7fffffff
+DATA mathc<>+664(SB)/4, $0x7fffffff
+DATA mathc<>+668(SB)/4, $0x7fffffff
+DATA mathc<>+672(SB)/4, $0x0000007f
+DATA mathc<>+676(SB)/4, $0x0000007f
+DATA mathc<>+680(SB)/4, $0x0000007f
+DATA mathc<>+684(SB)/4, $0x0000007f
+DATA mathc<>+688(SB)/4, $0x0000007f
+DATA mathc<>+692(SB)/4, $0x0000007f
+DATA mathc<>+696(SB)/4, $0x0000007f
+DATA mathc<>+700(SB)/4, $0x0000007f
+DATA mathc<>+704(SB)/4, $0x80000000
+DATA mathc<>+708(SB)/4, $0x80000000
+DATA mathc<>+712(SB)/4, $0x80000000
+DATA mathc<>+716(SB)/4, $0x80000000
+DATA mathc<>+720(SB)/4, $0x80000000
+DATA mathc<>+724(SB)/4, $0x80000000
+DATA mathc<>+728(SB)/4, $0x80000000
+DATA mathc<>+732(SB)/4, $0x80000000
+GLOBL mathc<>(SB), RODATA|NOPTR, $736
+
+// EXP(X) computes exp(X) in place, X a YMM register, with the Cephes expf
+// method: X = n·ln2 + r, |r| ≤ ln2/2, exp(r) by a degree-7 polynomial,
+// 2^n by building the float's exponent. Relative error ~1e-7. Inputs below
+// -87.3 give exactly 0 (as float32 exp underflows), so masked scores of
+// -MaxFloat32 vanish exactly. Clobbers Y10-Y14.
+#define EXP(X) \
+	VCMPPS       $1, mathc<>+32(SB), X, Y14 \
+	VMINPS       mathc<>+0(SB), X, X \
+	VMAXPS       mathc<>+32(SB), X, X \
+	VMULPS       mathc<>+64(SB), X, Y10 \
+	VROUNDPS     $0, Y10, Y10 \
+	VFNMADD231PS mathc<>+96(SB), Y10, X \
+	VFNMADD231PS mathc<>+128(SB), Y10, X \
+	VBROADCASTSS mathc<>+160(SB), Y11 \
+	VFMADD213PS  mathc<>+192(SB), X, Y11 \
+	VFMADD213PS  mathc<>+224(SB), X, Y11 \
+	VFMADD213PS  mathc<>+256(SB), X, Y11 \
+	VFMADD213PS  mathc<>+288(SB), X, Y11 \
+	VFMADD213PS  mathc<>+320(SB), X, Y11 \
+	VMULPS       X, X, Y12 \
+	VFMADD213PS  X, Y12, Y11 \
+	VADDPS       mathc<>+352(SB), Y11, Y11 \
+	VCVTPS2DQ    Y10, Y13 \
+	VPADDD       mathc<>+672(SB), Y13, Y13 \
+	VPSLLD       $23, Y13, Y13 \
+	VMULPS       Y13, Y11, X \
+	VANDNPS      X, Y14, X
+
+// func expSubSumAVX2(x *float32, n int, sub float32) float32
+// x[i] = exp(x[i] - sub) for n (a multiple of 8) elements; returns the sum.
+TEXT ·expSubSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS sub+16(FP), Y9
+	VXORPS       Y8, Y8, Y8
+	SHRQ         $3, CX
+	JZ           expdone
+
+exploop:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y9, Y0, Y0
+	EXP(Y0)
+	VMOVUPS Y0, (SI)
+	VADDPS  Y0, Y8, Y8
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     exploop
+
+expdone:
+	VEXTRACTF128 $1, Y8, X1
+	VADDPS       X1, X8, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func geluAVX2(x *float32, n int)
+// x = x·Φ(x) for n (a multiple of 8) elements, Φ from erfc with
+// Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7): with z = |x|/√2,
+// erfc(z) = t·(a1+t·(a2+t·(a3+t·(a4+t·a5))))·exp(-z²), t = 1/(1+p·z);
+// Φ(x) = erfc(z)/2 for x < 0 and 1 - erfc(z)/2 otherwise. Taking the
+// x < 0 side from erfc avoids cancellation in 1+erf(x).
+TEXT ·geluAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $3, CX
+	JZ   geludone
+
+geluloop:
+	VMOVUPS      (SI), Y1
+	VANDPS       mathc<>+640(SB), Y1, Y2
+	VMULPS       mathc<>+416(SB), Y2, Y2
+	VMULPS       mathc<>+448(SB), Y2, Y3
+	VADDPS       mathc<>+352(SB), Y3, Y3
+	VBROADCASTSS mathc<>+352(SB), Y4
+	VDIVPS       Y3, Y4, Y3
+	VBROADCASTSS mathc<>+608(SB), Y5
+	VFMADD213PS  mathc<>+576(SB), Y3, Y5
+	VFMADD213PS  mathc<>+544(SB), Y3, Y5
+	VFMADD213PS  mathc<>+512(SB), Y3, Y5
+	VFMADD213PS  mathc<>+480(SB), Y3, Y5
+	VMULPS       Y3, Y5, Y5
+	VMULPS       Y2, Y2, Y0
+	VXORPS       mathc<>+704(SB), Y0, Y0
+	EXP(Y0)
+	VMULPS       Y0, Y5, Y5
+	VMULPS       mathc<>+384(SB), Y5, Y5
+	VBROADCASTSS mathc<>+352(SB), Y6
+	VSUBPS       Y5, Y6, Y6
+	VXORPS       Y7, Y7, Y7
+	VCMPPS       $1, Y7, Y1, Y7
+	VBLENDVPS    Y7, Y5, Y6, Y6
+	VMULPS       Y6, Y1, Y1
+	VMOVUPS      Y1, (SI)
+	ADDQ         $32, SI
+	DECQ         CX
+	JNZ          geluloop
+
+geludone:
+	VZEROUPPER
+	RET
+
+// func axpyAVX2(alpha float32, x *float32, y *float32, n int)
+// y[i] += alpha·x[i] for n (a multiple of 8) elements.
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-32
+	VBROADCASTSS alpha+0(FP), Y0
+	MOVQ         x+8(FP), SI
+	MOVQ         y+16(FP), DI
+	MOVQ         n+24(FP), CX
+	SHRQ         $3, CX
+	JZ           axpydone
+
+axpyloop:
+	VMOVUPS     (DI), Y1
+	VFMADD231PS (SI), Y0, Y1
+	VMOVUPS     Y1, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         axpyloop
+
+axpydone:
+	VZEROUPPER
+	RET
+
+// func dotAVX2(a *float32, b *float32, n int) float32
+// Σ a[i]·b[i] for n (a multiple of 8) elements, four accumulator chains.
+TEXT ·dotAVX2(SB), NOSPLIT, $0-28
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   CX, BX
+	SHRQ   $5, BX
+	JZ     dot8
+
+dot32:
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VMOVUPS     64(SI), Y6
+	VMOVUPS     96(SI), Y7
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	DECQ        BX
+	JNZ         dot32
+
+dot8:
+	ANDQ $31, CX
+	SHRQ $3, CX
+	JZ   dotsum
+
+dot8loop:
+	VMOVUPS     (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         dot8loop
+
+dotsum:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, ret+24(FP)
+	VZEROUPPER
+	RET

@@ -1,0 +1,130 @@
+//go:build arm64 && !purego
+
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func skipWithoutNEON(t *testing.T) {
+	if !neon.Supported() {
+		t.Skip("no ASIMD on this CPU")
+	}
+}
+
+// The micro-kernel on its own: every k parity, both store modes, and a C
+// stride wider than the tile so that writes outside the 8×12 block show.
+func TestGemm8x12NEONKernel(t *testing.T) {
+	skipWithoutNEON(t)
+	r := rand.New(rand.NewPCG(21, 22))
+	const ldc = 15
+	for _, k := range []int{0, 1, 2, 3, 4, 7, 64, 255, 256} {
+		for _, acc := range []bool{false, true} {
+			a, b := randSlice(r, k*neonRows+1), randSlice(r, k*neonPanel+1)
+			c := randSlice(r, neonRows*ldc)
+			orig := append([]float32(nil), c...)
+			gemm8x12NEON(k, &a[0], &b[0], &c[0], ldc, acc)
+			for i := 0; i < neonRows; i++ {
+				for j := 0; j < ldc; j++ {
+					got := c[i*ldc+j]
+					if j >= neonPanel {
+						if got != orig[i*ldc+j] {
+							t.Fatalf("k=%d acc=%v: wrote outside the tile at (%d,%d)", k, acc, i, j)
+						}
+						continue
+					}
+					var want float64
+					if acc {
+						want = float64(orig[i*ldc+j])
+					}
+					for p := 0; p < k; p++ {
+						want += float64(a[p*neonRows+i]) * float64(b[p*neonPanel+j])
+					}
+					if d := math.Abs(float64(got) - want); d > 1e-5*math.Sqrt(float64(k+1))*4 {
+						t.Fatalf("k=%d acc=%v: (%d,%d) = %g, want %g", k, acc, i, j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Every tail of the 8-row groups and 12-column panels, with K inside one
+// slice, exactly one slice, and spilling into a second and third slice
+// (accumulation across K slices, through both the direct and the tile path).
+func TestLinearNEONTails(t *testing.T) {
+	skipWithoutNEON(t)
+	r := rand.New(rand.NewPCG(23, 24))
+	ms := []int{1, 2, 3, 5, 7, 8, 9, 15, 16, 17}
+	outs := []int{1, 2, 4, 5, 11, 12, 13, 23, 24, 25, 37}
+	for _, in := range []int{1, 3, 256, 257, 600} {
+		for _, m := range ms {
+			for _, out := range outs {
+				x, w, b := randSlice(r, m*in), randSlice(r, out*in), randSlice(r, out)
+				pw, err := neon.Pack(w, out, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dst := make([]float32, m*out+5)
+				for i := range dst {
+					dst[i] = 777
+				}
+				neon.Linear(dst[:m*out], x, m, pw, b, ActNone)
+				want := linearRef(x, w, b, m, in, out, ActNone)
+				if d := maxAbsDiff(dst[:m*out], want); d > 1e-5*math.Sqrt(float64(in))*4 {
+					t.Fatalf("m=%d in=%d out=%d: max diff %g", m, in, out, d)
+				}
+				for _, v := range dst[m*out:] {
+					if v != 777 {
+						t.Fatalf("m=%d in=%d out=%d: wrote past dst", m, in, out)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Packing from a strided or transposed source into a dirty, reused buffer
+// must give the same panels as packing the compact matrix.
+func TestPackPanelsNEONStridedTransposed(t *testing.T) {
+	skipWithoutNEON(t)
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, s := range []struct{ out, in int }{{1, 1}, {5, 3}, {12, 7}, {13, 64}, {64, 13}, {25, 30}} {
+		w := randSlice(r, s.out*s.in)
+		want := packPanelsNEON(nil, w, s.out, s.in, s.in, false)
+		dirty := func() []float32 {
+			d := make([]float32, len(want)+7)
+			for i := range d {
+				d[i] = float32(math.NaN())
+			}
+			return d[:0]
+		}
+		ld := s.in + 3
+		strided := make([]float32, s.out*ld)
+		for o := 0; o < s.out; o++ {
+			copy(strided[o*ld:], w[o*s.in:o*s.in+s.in])
+		}
+		ldT := s.out + 2
+		trans := make([]float32, s.in*ldT)
+		for o := 0; o < s.out; o++ {
+			for i := 0; i < s.in; i++ {
+				trans[i*ldT+o] = w[o*s.in+i]
+			}
+		}
+		for name, got := range map[string][]float32{
+			"strided":    packPanelsNEON(dirty(), strided, s.out, s.in, ld, false),
+			"transposed": packPanelsNEON(dirty(), trans, s.out, s.in, ldT, true),
+		} {
+			if len(got) != len(want) {
+				t.Fatalf("%+v %s: %d values, want %d", s, name, len(got), len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] { // a NaN left from the dirty buffer fails too
+					t.Fatalf("%+v %s: value %d is %g, want %g", s, name, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -38,14 +38,31 @@ func (im *Impl) Attention(ctx, q, k, v []float32, ld, heads, headDim int, seqs [
 	for _, s := range seqs {
 		work += s.NQ * s.NK * headDim * heads
 	}
-	run := func(i int) { im.attentionItem(ctx, q, k, v, ld, headDim, &seqs[i/heads], i%heads) }
+	at := attnTaskPool.Get().(*attnTask)
+	*at = attnTask{im: im, ctx: ctx, q: q, k: k, v: v, ld: ld, heads: heads, hd: headDim, seqs: seqs}
 	if work < parallelMinMACs {
 		for i := 0; i < items; i++ {
-			run(i)
+			at.run(i)
 		}
-		return
+	} else {
+		parallelFor(items, at)
 	}
-	parallelFor(items, run)
+	*at = attnTask{}
+	attnTaskPool.Put(at)
+}
+
+// attnTask is one Attention call split into (sequence, head) items.
+type attnTask struct {
+	im            *Impl
+	ctx, q, k, v  []float32
+	ld, heads, hd int
+	seqs          []AttnSeq
+}
+
+var attnTaskPool = sync.Pool{New: func() any { return new(attnTask) }}
+
+func (t *attnTask) run(i int) {
+	t.im.attentionItem(t.ctx, t.q, t.k, t.v, t.ld, t.hd, &t.seqs[i/t.heads], i%t.heads)
 }
 
 func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h int) {

@@ -84,15 +84,29 @@ func packRowsAVX2(buf, x []float32, m, in, ldx int) []float32 {
 		slice := buf[groups*microRows*k0 : groups*microRows*(k0+kc)]
 		for g := 0; g < groups; g++ {
 			dst := slice[g*microRows*kc : (g+1)*microRows*kc]
+			row := g * microRows
+			if row+microRows <= m {
+				// Six row streams in, one sequential stream out.
+				r0 := x[row*ldx+k0 : row*ldx+k0+kc]
+				r1 := x[(row+1)*ldx+k0 : (row+1)*ldx+k0+kc][:len(r0)]
+				r2 := x[(row+2)*ldx+k0 : (row+2)*ldx+k0+kc][:len(r0)]
+				r3 := x[(row+3)*ldx+k0 : (row+3)*ldx+k0+kc][:len(r0)]
+				r4 := x[(row+4)*ldx+k0 : (row+4)*ldx+k0+kc][:len(r0)]
+				r5 := x[(row+5)*ldx+k0 : (row+5)*ldx+k0+kc][:len(r0)]
+				for k := range r0 {
+					d := dst[k*microRows : k*microRows+microRows : k*microRows+microRows]
+					d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
+				}
+				continue
+			}
 			for r := 0; r < microRows; r++ {
-				row := g*microRows + r
-				if row >= m {
+				if row+r >= m {
 					for k := 0; k < kc; k++ {
 						dst[k*microRows+r] = 0
 					}
 					continue
 				}
-				for k, v := range x[row*ldx+k0 : row*ldx+k0+kc] {
+				for k, v := range x[(row+r)*ldx+k0 : (row+r)*ldx+k0+kc] {
 					dst[k*microRows+r] = v
 				}
 			}

@@ -127,13 +127,32 @@ func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act A
 	if Threads() > 1 && m*w.In*w.Out >= parallelMinMACs {
 		chunks = min(panels, 4*Threads())
 	}
-	parallelFor(chunks, func(c int) {
-		c0 := c * panels / chunks * im.panel
-		c1 := min((c+1)*panels/chunks*im.panel, w.Out)
-		im.gemm(dst, w.Out, a, w.In, m, w, c0, c1)
-		im.finish(dst, m, w.Out, c0, c1, bias, act)
-	})
+	lt := linearTaskPool.Get().(*linearTask)
+	*lt = linearTask{im: im, dst: dst, a: a, m: m, w: w, bias: bias, act: act, panels: panels, chunks: chunks}
+	parallelFor(chunks, lt)
+	*lt = linearTask{}
+	linearTaskPool.Put(lt)
 	aBufPool.Put(bufp)
+}
+
+// linearTask is one Linear call split into column chunks.
+type linearTask struct {
+	im             *Impl
+	dst, a, bias   []float32
+	m              int
+	w              *Matrix
+	act            Activation
+	panels, chunks int
+}
+
+var linearTaskPool = sync.Pool{New: func() any { return new(linearTask) }}
+
+func (t *linearTask) run(c int) {
+	im, w := t.im, t.w
+	c0 := c * t.panels / t.chunks * im.panel
+	c1 := min((c+1)*t.panels/t.chunks*im.panel, w.Out)
+	im.gemm(t.dst, w.Out, t.a, w.In, t.m, w, c0, c1)
+	im.finish(t.dst, t.m, w.Out, c0, c1, t.bias, t.act)
 }
 
 // parallelMinMACs is the smallest product worth splitting across cores

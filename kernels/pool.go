@@ -11,10 +11,11 @@ import (
 // oversubscribing them. A caller blocks while its chunks run.
 
 var (
-	threads   atomic.Int32
-	poolMu    sync.Mutex
-	poolTasks chan func()
-	poolSize  int
+	threads  atomic.Int32
+	poolMu   sync.Mutex
+	poolJobs chan *job
+	poolSize int
+	jobPool  = sync.Pool{New: func() any { return new(job) }}
 )
 
 func init() { threads.Store(int32(runtime.GOMAXPROCS(0))) }
@@ -25,51 +26,69 @@ func SetThreads(n int) { threads.Store(int32(max(n, 1))) }
 // Threads returns the number of cores kernels use.
 func Threads() int { return int(threads.Load()) }
 
+// task is a unit of parallel work: run(i) for i in [0, n). Tasks are
+// pooled structs, not closures, so a parallel call allocates nothing.
+type task interface{ run(i int) }
+
+// job is one parallelFor call shared by the workers that help with it:
+// they pull indices from next until n is reached.
+type job struct {
+	t    task
+	n    int64
+	next atomic.Int64
+	wg   sync.WaitGroup
+}
+
+func (j *job) work() {
+	for {
+		i := j.next.Add(1) - 1
+		if i >= j.n {
+			break
+		}
+		j.t.run(int(i))
+	}
+	j.wg.Done()
+}
+
 // ensureWorkers starts workers up to n; they live for the process.
-func ensureWorkers(n int) chan func() {
+func ensureWorkers(n int) chan *job {
 	poolMu.Lock()
 	defer poolMu.Unlock()
-	if poolTasks == nil {
-		poolTasks = make(chan func(), 256)
+	if poolJobs == nil {
+		poolJobs = make(chan *job, 256)
 	}
 	for ; poolSize < n; poolSize++ {
 		go func() {
-			for task := range poolTasks {
-				task()
+			for j := range poolJobs {
+				j.work()
 			}
 		}()
 	}
-	return poolTasks
+	return poolJobs
 }
 
-// parallelFor runs f(0) … f(n-1) on up to Threads() cores and returns when
-// all are done. With one thread, or one task, it runs inline.
-func parallelFor(n int, f func(i int)) {
-	t := Threads()
-	if t <= 1 || n <= 1 {
+// parallelFor runs t.run(0) … t.run(n-1) on up to Threads() cores and
+// returns when all are done. With one thread, or one index, it runs inline.
+// Tasks must not call parallelFor themselves (the workers would wait on
+// each other).
+func parallelFor(n int, t task) {
+	th := Threads()
+	if th <= 1 || n <= 1 {
 		for i := 0; i < n; i++ {
-			f(i)
+			t.run(i)
 		}
 		return
 	}
-	tasks := ensureWorkers(t)
-	// Workers pull indices from a shared counter: t tasks, each looping,
-	// balances uneven chunks without one channel send per chunk.
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	workers := min(t, n)
-	wg.Add(workers)
-	for w := 0; w < workers; w++ {
-		tasks <- func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		}
+	jobs := ensureWorkers(th)
+	j := jobPool.Get().(*job)
+	j.t, j.n = t, int64(n)
+	j.next.Store(0)
+	helpers := min(th, n)
+	j.wg.Add(helpers)
+	for w := 0; w < helpers; w++ {
+		jobs <- j
 	}
-	wg.Wait()
+	j.wg.Wait()
+	j.t = nil
+	jobPool.Put(j)
 }

@@ -19,7 +19,7 @@ var avx2 = &Impl{
 	gemm:         gemmAVX2,
 	Dot:          dotAVX2Slice,
 	Axpy:         axpyAVX2Slice,
-	AddLayerNorm: addLayerNormGeneric,
+	AddLayerNorm: addLayerNormAVX2,
 	Softmax:      softmaxAVX2,
 	GELU:         geluAVX2Slice,
 }

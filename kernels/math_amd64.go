@@ -2,6 +2,8 @@
 
 package kernels
 
+import "math"
+
 //go:noescape
 func expSubSumAVX2(x *float32, n int, sub float32) float32
 
@@ -82,4 +84,35 @@ func dotAVX2Slice(a, b []float32) float32 {
 		s += a[i] * b[i]
 	}
 	return s
+}
+
+//go:noescape
+func addSumAVX2(x *float32, res *float32, n int) float32
+
+//go:noescape
+func sqDevSumAVX2(x *float32, n int, mean float32) float32
+
+//go:noescape
+func normAVX2(x *float32, gamma *float32, beta *float32, n int, mean float32, inv float32)
+
+// addLayerNormAVX2 is x = LayerNorm(x + residual) per row in float32 with
+// a two-pass variance. Rows whose length is not a multiple of 8 take the
+// generic path.
+func addLayerNormAVX2(x, residual []float32, n int, gamma, beta []float32, eps float32) {
+	if n%8 != 0 {
+		addLayerNormGeneric(x, residual, n, gamma, beta, eps)
+		return
+	}
+	gamma, beta = gamma[:n], beta[:n]
+	for r := 0; r+n <= len(x); r += n {
+		var res *float32
+		if residual != nil {
+			res = &residual[r : r+n][0]
+		}
+		sum := addSumAVX2(&x[r], res, n)
+		mean := sum / float32(n)
+		variance := sqDevSumAVX2(&x[r], n, mean) / float32(n)
+		inv := float32(1 / math.Sqrt(float64(variance)+float64(eps)))
+		normAVX2(&x[r], &gamma[0], &beta[0], n, mean, inv)
+	}
 }

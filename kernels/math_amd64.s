@@ -368,3 +368,101 @@ dotsum:
 	MOVSS        X0, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func addSumAVX2(x *float32, res *float32, n int) float32
+// x[i] += res[i] (res may be nil) for n (a multiple of 8) elements;
+// returns Σ x[i] after the add.
+TEXT ·addSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), SI
+	MOVQ   res+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	SHRQ   $3, CX
+	JZ     addsumdone
+	TESTQ  DI, DI
+	JZ     sumloop
+
+addsumloop:
+	VMOVUPS (SI), Y2
+	VADDPS  (DI), Y2, Y2
+	VMOVUPS Y2, (SI)
+	VADDPS  Y2, Y0, Y0
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     addsumloop
+	JMP     addsumdone
+
+sumloop:
+	VADDPS (SI), Y0, Y0
+	ADDQ   $32, SI
+	DECQ   CX
+	JNZ    sumloop
+
+addsumdone:
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sqDevSumAVX2(x *float32, n int, mean float32) float32
+// Σ (x[i]-mean)² for n (a multiple of 8) elements: the two-pass variance,
+// free of the cancellation that E[x²]-E[x]² suffers.
+TEXT ·sqDevSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS mean+16(FP), Y3
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	SHRQ         $3, CX
+	JZ           sqdone
+
+sqloop:
+	VMOVUPS     (SI), Y2
+	VSUBPS      Y3, Y2, Y2
+	VFMADD231PS Y2, Y2, Y0
+	ADDQ        $32, SI
+	DECQ        CX
+	JNZ         sqloop
+
+sqdone:
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func normAVX2(x *float32, gamma *float32, beta *float32, n int, mean float32, inv float32)
+// x[i] = (x[i]-mean)·inv·gamma[i] + beta[i] for n (a multiple of 8) elements.
+TEXT ·normAVX2(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         gamma+8(FP), DI
+	MOVQ         beta+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS mean+32(FP), Y3
+	VBROADCASTSS inv+36(FP), Y4
+	SHRQ         $3, CX
+	JZ           normdone
+
+normloop:
+	VMOVUPS     (SI), Y2
+	VSUBPS      Y3, Y2, Y2
+	VMULPS      Y4, Y2, Y2
+	VMULPS      (DI), Y2, Y2
+	VADDPS      (DX), Y2, Y2
+	VMOVUPS     Y2, (SI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, DX
+	DECQ        CX
+	JNZ         normloop
+
+normdone:
+	VZEROUPPER
+	RET

@@ -30,6 +30,11 @@ const (
 	panelWidth = 16  // columns of W per packed panel: two YMM registers
 	microRows  = 6   // rows of x per micro-kernel call: 12 accumulators
 	kBlock     = 256 // K slice kept hot in L1: a 16 KiB panel slice
+	// smallMGroups: up to this many 6-row groups, W panels stream whole.
+	smallMGroups = 16
+	// rowBlockGroups bounds the rows whose packed A slice stays in L2:
+	// 24 groups × 6 rows × 256 × 4 B = 144 KiB.
+	rowBlockGroups = 24
 )
 
 // packPanels16 lays W[out][in] out as ⌈out/16⌉ panels of [in][16], so the
@@ -115,31 +120,57 @@ func packRowsAVX2(buf, x []float32, m, in, ldx int) []float32 {
 	return buf
 }
 
-// gemmAVX2 computes dst[:, c0:c1] BLIS-style: per K slice, each packed W
-// panel slice (16 KiB, L1-resident) is swept over every row group of the
-// packed A. Blocks that overhang M or N go through a scratch tile.
+// gemmAVX2 computes dst[:, c0:c1] with one of two loop orders:
+//
+//   - few rows (≤ smallM groups, e.g. batch-1 requests): each W panel is
+//     streamed once, front to back through every K slice, which the
+//     hardware prefetcher follows; the packed A stays in L1/L2.
+//   - many rows: BLIS order. Per K slice, blocks of rowBlockGroups groups
+//     (their packed A slice, ~150 KiB, stays in L2) meet every panel slice
+//     (16 KiB, stays in L1 while each 6-row group of the block uses it).
+//
+// Tiles that overhang M or N go through a scratch tile.
 func gemmAVX2(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 int) {
-	in, out := w.In, ldd
+	in := w.In
 	groups := (m + microRows - 1) / microRows
-	var tile [microRows * panelWidth]float32
-	for k0 := 0; k0 < in; k0 += kBlock {
-		kc := min(kBlock, in-k0)
-		slice := a[groups*microRows*k0:]
-		acc := k0 > 0
+	if groups <= smallMGroups {
 		for col := c0; col < c1; col += panelWidth {
-			bp := &w.data[(col/panelWidth*in+k0)*panelWidth]
-			cols := min(panelWidth, c1-col)
-			for g := 0; g < groups; g++ {
-				ap := &slice[g*microRows*kc]
-				row := g * microRows
-				rows := min(microRows, m-row)
-				if rows == microRows && cols == panelWidth {
-					gemm6x16AVX2(kc, ap, bp, &dst[row*out+col], out, acc)
-				} else {
-					gemm6x16AVX2(kc, ap, bp, &tile[0], panelWidth, false)
-					mergeTile(dst, tile[:], row, rows, col, cols, out, acc)
-				}
+			for k0 := 0; k0 < in; k0 += kBlock {
+				gemmBlock(dst, ldd, a, m, w, col, min(col+panelWidth, c1), k0, 0, groups)
 			}
+		}
+		return
+	}
+	for k0 := 0; k0 < in; k0 += kBlock {
+		for g0 := 0; g0 < groups; g0 += rowBlockGroups {
+			g1 := min(g0+rowBlockGroups, groups)
+			for col := c0; col < c1; col += panelWidth {
+				gemmBlock(dst, ldd, a, m, w, col, min(col+panelWidth, c1), k0, g0, g1)
+			}
+		}
+	}
+}
+
+// gemmBlock runs the micro-kernel for one panel (columns col…col1-1), one
+// K slice starting at k0, and row groups g0…g1-1.
+func gemmBlock(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, g0, g1 int) {
+	in := w.In
+	groups := (m + microRows - 1) / microRows
+	kc := min(kBlock, in-k0)
+	cols := col1 - col
+	slice := a[groups*microRows*k0:]
+	bp := &w.data[(col/panelWidth*in+k0)*panelWidth]
+	acc := k0 > 0
+	var tile [microRows * panelWidth]float32
+	for g := g0; g < g1; g++ {
+		ap := &slice[g*microRows*kc]
+		row := g * microRows
+		rows := min(microRows, m-row)
+		if rows == microRows && cols == panelWidth {
+			gemm6x16AVX2(kc, ap, bp, &dst[row*ldd+col], ldd, acc)
+		} else {
+			gemm6x16AVX2(kc, ap, bp, &tile[0], panelWidth, false)
+			mergeTile(dst, tile[:], row, rows, col, cols, ldd, acc)
 		}
 	}
 }

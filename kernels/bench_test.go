@@ -11,7 +11,7 @@ import (
 // implementation this CPU supports.
 func BenchmarkLinear(b *testing.B) {
 	shapes := []struct{ m, k, n int }{
-		{16, 256, 256}, {64, 256, 1024}, {64, 1024, 256},
+		{16, 256, 256}, {64, 256, 1024}, {64, 1024, 256}, {16, 768, 768}, {16, 768, 3072}, {16, 3072, 768},
 		{128, 768, 768}, {128, 768, 3072}, {128, 3072, 768},
 	}
 	defer SetThreads(Threads())

@@ -127,8 +127,8 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if *asJSON {
 		return nil
 	}
+	fmt.Fprintf(stdout, "model %s, kernels %s, cpu %s\n", c.Name(), m.Kernels().Name, kernels.CPU().Brand)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "model %s, kernels %s, cpu %s\t\n", c.Name(), m.Kernels().Name, kernels.CPU().Brand)
 	fmt.Fprintln(tw, "batch\tseq\tthreads\tp50 ms\tp90 ms\tseqs/s\tGFLOP/s\titers\tallocs/op\t")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%d\t%.1f\t\n",

@@ -188,3 +188,33 @@ func TestParseInterspersed(t *testing.T) {
 		t.Fatalf("got %q %v %v", pos, *b, err)
 	}
 }
+
+func TestBenchJSON(t *testing.T) {
+	code, out, errs := runCLI(t, "", "bench", "--model", "../../testdata/models/tiny-odd", "--seq", "8,64", "--batch", "1,3",
+		"--threads", "1,2", "--min-time", "1ms", "--min-iters", "2", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	type row struct {
+		Batch, Seq, Threads int
+		Kernels             string
+		P50                 float64 `json:"p50_ms"`
+		P90                 float64 `json:"p90_ms"`
+		SeqsPerS            float64 `json:"seqs_per_s"`
+		GFLOPS              float64 `json:"gflops"`
+		Iters               int     `json:"iters"`
+		AllocsPerOp         float64 `json:"allocs_per_op"`
+	}
+	rows := decodeLines[row](t, out)
+	if len(rows) != 8 {
+		t.Fatalf("%d rows, want 8:\n%s", len(rows), out)
+	}
+	for _, r := range rows {
+		if r.Kernels == "" || r.P50 <= 0 || r.P90 < r.P50 || r.SeqsPerS <= 0 || r.GFLOPS <= 0 || r.Iters < 2 {
+			t.Errorf("implausible row %+v", r)
+		}
+	}
+	if code, _, errs := runCLI(t, "", "bench", "--model", "../../testdata/models/tiny-odd", "--seq", "65"); code != 2 || !strings.Contains(errs, "2..64") {
+		t.Errorf("seq past the model's positions: exit %d, %s", code, errs)
+	}
+}

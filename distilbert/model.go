@@ -175,14 +175,22 @@ func newModel(c *Config, f *weights.File, impl *kernels.Impl) (*Model, error) {
 	act, _ := activationOf(c.Activation)
 	m := &Model{Config: *c, kernels: impl, file: f}
 	get := func(name string) []float32 { return found[prefix+name].Data }
-	head := func(name string) []float32 { return found[name].Data }
 	var packErr error
-	lin := func(w, b []float32, out, in int) linear {
-		pm, err := impl.Pack(w, out, in)
-		if err != nil && packErr == nil {
-			packErr = err
+	// lin packs a linear layer; when packing copied the weights, their
+	// mapped pages are released so they do not count twice in memory.
+	lin := func(wName, bName string, out, in int) linear {
+		t := found[wName]
+		pm, err := impl.Pack(t.Data, out, in)
+		if err != nil {
+			if packErr == nil {
+				packErr = err
+			}
+			return linear{}
 		}
-		return linear{w: pm, b: b}
+		if !pm.Aliases(t.Data) {
+			f.Evict(t)
+		}
+		return linear{w: pm, b: found[bName].Data}
 	}
 	d, h := c.Dim, c.HiddenDim
 	m.wordEmb = get("embeddings.word_embeddings.weight")
@@ -195,18 +203,18 @@ func newModel(c *Config, f *weights.File, impl *kernels.Impl) (*Model, error) {
 	for i := 0; i < c.NLayers; i++ {
 		p := "transformer.layer." + strconv.Itoa(i) + "."
 		l := layer{activationKind: act}
-		l.q = lin(get(p+"attention.q_lin.weight"), get(p+"attention.q_lin.bias"), d, d)
-		l.k = lin(get(p+"attention.k_lin.weight"), get(p+"attention.k_lin.bias"), d, d)
-		l.v = lin(get(p+"attention.v_lin.weight"), get(p+"attention.v_lin.bias"), d, d)
-		l.out = lin(get(p+"attention.out_lin.weight"), get(p+"attention.out_lin.bias"), d, d)
+		l.q = lin(prefix+p+"attention.q_lin.weight", prefix+p+"attention.q_lin.bias", d, d)
+		l.k = lin(prefix+p+"attention.k_lin.weight", prefix+p+"attention.k_lin.bias", d, d)
+		l.v = lin(prefix+p+"attention.v_lin.weight", prefix+p+"attention.v_lin.bias", d, d)
+		l.out = lin(prefix+p+"attention.out_lin.weight", prefix+p+"attention.out_lin.bias", d, d)
 		l.saNorm = layerNorm{get(p + "sa_layer_norm.weight"), get(p + "sa_layer_norm.bias")}
-		l.ffn1 = lin(get(p+"ffn.lin1.weight"), get(p+"ffn.lin1.bias"), h, d)
-		l.ffn2 = lin(get(p+"ffn.lin2.weight"), get(p+"ffn.lin2.bias"), d, h)
+		l.ffn1 = lin(prefix+p+"ffn.lin1.weight", prefix+p+"ffn.lin1.bias", h, d)
+		l.ffn2 = lin(prefix+p+"ffn.lin2.weight", prefix+p+"ffn.lin2.bias", d, h)
 		l.outputNorm = layerNorm{get(p + "output_layer_norm.weight"), get(p + "output_layer_norm.bias")}
 		m.layers = append(m.layers, l)
 	}
-	m.preClassifier = lin(head("pre_classifier.weight"), head("pre_classifier.bias"), d, d)
-	m.classifier = lin(head("classifier.weight"), head("classifier.bias"), len(c.Labels), d)
+	m.preClassifier = lin("pre_classifier.weight", "pre_classifier.bias", d, d)
+	m.classifier = lin("classifier.weight", "classifier.bias", len(c.Labels), d)
 	if packErr != nil {
 		return nil, packErr
 	}

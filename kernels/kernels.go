@@ -253,3 +253,9 @@ func Select() (*Impl, error) {
 	})
 	return selected, selectErr
 }
+
+// Aliases reports whether the packed matrix reads w's memory directly
+// (no copy was made), so the caller must keep w alive and may not evict it.
+func (m *Matrix) Aliases(w []float32) bool {
+	return len(m.data) > 0 && len(w) > 0 && &m.data[0] == &w[0]
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,5 +43,20 @@ func Open(path string) (*File, error) {
 		return nil, err
 	}
 	f.unmap = func() error { return unix.Munmap(data) }
+	base := uintptr(unsafe.Pointer(&data[0]))
+	f.evict = func(b []float32) {
+		// Only whole pages inside both the tensor and the mapping: a page
+		// shared with a neighbouring tensor must stay.
+		start := uintptr(unsafe.Pointer(&b[0]))
+		end := start + uintptr(len(b))*4
+		if start < base || end > base+uintptr(len(data)) {
+			return // not in this mapping (converted or copied)
+		}
+		page := uintptr(os.Getpagesize())
+		lo, hi := (start+page-1)&^(page-1), end&^(page-1)
+		if hi > lo {
+			unix.Madvise(data[lo-base:hi-base], unix.MADV_DONTNEED)
+		}
+	}
 	return f, nil
 }

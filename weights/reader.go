@@ -61,6 +61,20 @@ type File struct {
 	tensors map[string]*Tensor
 	names   []string // sorted
 	unmap   func() error
+	// evict drops the resident pages of a mapped byte range; nil when the
+	// data is not a file mapping.
+	evict func(b []float32)
+}
+
+// Evict tells the kernel that the tensor's mapped pages are not needed any
+// more, so a tensor whose values were copied (e.g. packed for a SIMD
+// kernel) stops counting twice in the resident set. The data stays valid:
+// a later read pages it back in from the file. No-op for copied tensors
+// and in-memory files.
+func (f *File) Evict(t *Tensor) {
+	if f.evict != nil && len(t.Data) > 0 {
+		f.evict(t.Data)
+	}
 }
 
 // Names returns the tensor names, sorted.

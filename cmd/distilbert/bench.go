@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -28,6 +29,22 @@ type benchRow struct {
 	GFLOPS      float64 `json:"gflops"`
 	Iters       int     `json:"iters"`
 	AllocsPerOp float64 `json:"allocs_per_op"`
+	RSSMiB      float64 `json:"rss_mib,omitempty"` // process resident set after the row
+}
+
+// residentMiB reads the process's resident set size (Linux; 0 elsewhere).
+func residentMiB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 func parseInts(flagName, s string) ([]int, error) {
@@ -98,6 +115,11 @@ func cmdBench(args []string, stdout io.Writer) error {
 	}
 	defer c.Close()
 	m := c.Model()
+	var weightBytes int64
+	for _, t := range m.Tensors() {
+		weightBytes += int64(t.Elements) * 4
+	}
+	loadRSS := residentMiB()
 	for _, s := range seqList {
 		if s < 2 || s > m.Config.MaxPositionEmbeddings {
 			return usageError{fmt.Errorf("--seq %d: must be 2..%d for this model", s, m.Config.MaxPositionEmbeddings)}
@@ -115,6 +137,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 					return err
 				}
 				row.Threads = th
+				row.RSSMiB = residentMiB()
 				if *asJSON {
 					if err := enc.Encode(row); err != nil {
 						return err
@@ -128,6 +151,8 @@ func cmdBench(args []string, stdout io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(stdout, "model %s, kernels %s, cpu %s\n", c.Name(), m.Kernels().Name, kernels.CPU().Brand)
+	fmt.Fprintf(stdout, "fp32 weights %.1f MiB; resident after load %.1f MiB (%.2fx)\n",
+		float64(weightBytes)/(1<<20), loadRSS, loadRSS*(1<<20)/float64(weightBytes))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "batch\tseq\tthreads\tp50 ms\tp90 ms\tseqs/s\tGFLOP/s\titers\tallocs/op\t")
 	for _, r := range rows {

@@ -204,6 +204,7 @@ func TestBenchJSON(t *testing.T) {
 		GFLOPS              float64 `json:"gflops"`
 		Iters               int     `json:"iters"`
 		AllocsPerOp         float64 `json:"allocs_per_op"`
+		RSSMiB              float64 `json:"rss_mib"`
 	}
 	rows := decodeLines[row](t, out)
 	if len(rows) != 8 {

@@ -33,6 +33,8 @@ TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-41
 	SHRQ $1, BX
 	JZ   tail
 
+	PCALIGN $64
+
 loop2:
 	VMOVUPS      (DI), Y12
 	VMOVUPS      32(DI), Y13

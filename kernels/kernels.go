@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -224,8 +225,15 @@ func Lookup(name string) (*Impl, error) {
 			return im, nil
 		}
 	}
+	if plannedNames[name] {
+		return nil, fmt.Errorf("kernels: %q is not built for %s/%s (available here: %s)", name, runtime.GOOS, runtime.GOARCH, strings.Join(names, ", "))
+	}
 	return nil, fmt.Errorf("kernels: unknown implementation %q (known: %s)", name, strings.Join(names, ", "))
 }
+
+// plannedNames are the implementation names DISTILBERT_KERNELS documents,
+// whatever this build contains, for a precise error message.
+var plannedNames = map[string]bool{"generic": true, "avx2": true, "avx512": true, "neon": true}
 
 // EnvVar names the environment variable that forces an implementation.
 const EnvVar = "DISTILBERT_KERNELS"

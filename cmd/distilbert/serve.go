@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/distilbert-go/distilbert/server"
+)
+
+// cmdServe runs the HTTP service until SIGTERM or SIGINT, then drains.
+// Every flag also reads DISTILBERT_<FLAG> (e.g. DISTILBERT_MAX_QUEUE) when
+// not given on the command line; API keys come from --api-keys-file and/or
+// DISTILBERT_API_KEYS (comma-separated).
+func cmdServe(args []string, stdout io.Writer) error {
+	fs := newFlagSet("serve")
+	model := fs.String("model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
+	cfg := server.DefaultConfig()
+	cfg.Version = version
+	var keysFile string
+	cfg.RegisterFlags(fs, &keysFile)
+	rest, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, "Usage: distilbert serve [--model DIR] [--addr HOST:PORT] [flags]\n\n"+
+			"Every flag can also be set as DISTILBERT_<NAME> (e.g. DISTILBERT_MAX_QUEUE=64); the command line wins.\n"+
+			"API keys: --api-keys-file and/or DISTILBERT_API_KEYS=key1,key2.\n\nFlags:\n")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("serve takes no arguments, got %q", rest[0])}
+	}
+	if err := server.ApplyEnv(fs, os.LookupEnv); err != nil {
+		return usageError{err}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	cfg.APIKeys, err = server.LoadAPIKeys(keysFile, os.Getenv("DISTILBERT_API_KEYS"))
+	if err != nil {
+		return err
+	}
+	c, err := loadClassifier(*model)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	s, err := server.New(c, cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	go func() {
+		// After the first signal, a second one kills at once.
+		<-ctx.Done()
+		stop()
+	}()
+	return s.Run(ctx)
+}

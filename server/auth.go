@@ -1,0 +1,99 @@
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"math"
+	"sync"
+	"time"
+)
+
+// keyring checks API keys in constant time: every configured key is
+// compared (as SHA-256 digests, so lengths leak nothing) on every request.
+type keyring struct {
+	digests [][sha256.Size]byte
+	ids     []string // short non-secret id of each key, for logs and rate limiting
+}
+
+func newKeyring(keys []string) *keyring {
+	if len(keys) == 0 {
+		return nil
+	}
+	k := &keyring{}
+	for _, key := range keys {
+		d := sha256.Sum256([]byte(key))
+		k.digests = append(k.digests, d)
+		k.ids = append(k.ids, "key:"+hex.EncodeToString(d[:4]))
+	}
+	return k
+}
+
+// check returns the id of the key, or "" when it matches none.
+func (k *keyring) check(key []byte) string {
+	d := sha256.Sum256(key)
+	found := -1
+	for i := range k.digests {
+		if subtle.ConstantTimeCompare(d[:], k.digests[i][:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 || len(key) == 0 {
+		return ""
+	}
+	return k.ids[found]
+}
+
+// limiter is a token-bucket rate limiter per client (API key id or IP).
+type limiter struct {
+	rate  float64 // tokens per second
+	burst float64
+
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	lastSweep time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(rate float64, burst int) *limiter {
+	if rate <= 0 {
+		return nil
+	}
+	b := float64(burst)
+	if burst <= 0 {
+		b = math.Max(1, rate)
+	}
+	return &limiter{rate: rate, burst: b, buckets: map[string]*bucket{}, lastSweep: time.Now()}
+}
+
+// allow takes one token from client's bucket; when there is none it
+// returns false and how long until there is.
+func (l *limiter) allow(client string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.buckets) > 10000 && now.Sub(l.lastSweep) > time.Second {
+		// Forget clients whose bucket has refilled: they are as new.
+		l.lastSweep = now
+		for k, b := range l.buckets {
+			if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+				delete(l.buckets, k)
+			}
+		}
+	}
+	b, ok := l.buckets[client]
+	if !ok {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[client] = b
+	}
+	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}

@@ -1,0 +1,332 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/distilbert-go/distilbert/distilbert"
+	"github.com/distilbert-go/distilbert/distilbert/tokenize"
+)
+
+var (
+	errQueueFull  = errors.New("queue full")
+	errClientGone = errors.New("client went away")
+	errStopped    = errors.New("service stopping")
+)
+
+// predictFunc runs the engine on one batch (Classifier.PredictEncoded).
+type predictFunc func(ctx context.Context, encs []tokenize.Encoding) ([]distilbert.Prediction, error)
+
+// job is the part of one request that needs the engine: its encoded texts
+// and where the predictions go. The batcher goroutine owns remaining, closed
+// and writes preds and err; the handler reads them after done is closed.
+type job struct {
+	encs     []tokenize.Encoding
+	preds    []distilbert.Prediction
+	enqueued time.Time
+	deadline time.Time
+	conn     net.Conn // for the client-went-away check; may be nil
+
+	cancelled atomic.Bool // set by the handler when it gave up (timeout)
+	done      chan struct{}
+	err       error
+
+	remaining int  // batcher-owned
+	closed    bool // batcher-owned
+	checked   uint64
+}
+
+func newJob(encs []tokenize.Encoding, deadline time.Time, conn net.Conn) *job {
+	return &job{
+		encs: encs, preds: make([]distilbert.Prediction, len(encs)),
+		deadline: deadline, conn: conn, done: make(chan struct{}), remaining: len(encs),
+	}
+}
+
+// item is one queued sequence: encoding i of job j, n tokens long.
+type item struct {
+	j *job
+	i int
+	n int
+}
+
+// batcher is the one queue in front of the engine and the one goroutine
+// that runs it. Whenever the engine is free it takes the oldest queued
+// sequence and the queued sequences closest to it in length, up to
+// maxSize sequences and maxTokens padded tokens, and runs them as one
+// batch. Admission is bounded by maxQueue sequences.
+type batcher struct {
+	predict   predictFunc
+	maxSize   int
+	maxTokens int
+	maxWait   time.Duration
+	maxQueue  int
+	window    int         // how many queued sequences are considered for a batch
+	noWait    atomic.Bool // draining: run what is queued without waiting for more
+	metrics   *serverMetrics
+	log       *slog.Logger
+
+	mu      sync.Mutex
+	items   []item
+	stopped bool
+	wake    chan struct{}
+	stop    chan struct{}
+	exited  chan struct{}
+	round   uint64 // batcher-owned: one per batch taken
+}
+
+func newBatcher(predict predictFunc, cfg *Config, m *serverMetrics, log *slog.Logger) *batcher {
+	return &batcher{
+		predict: predict, maxSize: cfg.MaxBatchSize, maxTokens: cfg.MaxBatchTokens,
+		maxWait: cfg.MaxWait, maxQueue: cfg.MaxQueue, window: max(8*cfg.MaxBatchSize, 64),
+		metrics: m, log: log,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
+	}
+}
+
+// depth is the number of queued sequences.
+func (b *batcher) depth() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.items)
+}
+
+// submit queues a job's sequences, or returns errQueueFull at once. A job
+// larger than the whole queue is still taken when the queue is empty.
+func (b *batcher) submit(j *job) error {
+	j.enqueued = time.Now()
+	b.mu.Lock()
+	if b.stopped {
+		b.mu.Unlock()
+		return errStopped
+	}
+	if len(b.items) > 0 && len(b.items)+len(j.encs) > b.maxQueue {
+		b.mu.Unlock()
+		return errQueueFull
+	}
+	for i, e := range j.encs {
+		b.items = append(b.items, item{j: j, i: i, n: len(e.IDs)})
+	}
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// run is the batcher goroutine; it returns after close.
+func (b *batcher) run() {
+	defer close(b.exited)
+	var timer *time.Timer
+	for {
+		batch, wait := b.take()
+		if len(batch) > 0 {
+			b.execute(batch)
+			continue
+		}
+		var tc <-chan time.Time
+		if wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			tc = timer.C
+		}
+		select {
+		case <-b.wake:
+		case <-tc:
+		case <-b.stop:
+			b.fail(errStopped)
+			return
+		}
+	}
+}
+
+// flushNow makes the batcher stop waiting for batches to fill (drain).
+func (b *batcher) flushNow() {
+	b.noWait.Store(true)
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close stops the batcher after the batch in progress; jobs still queued
+// fail with errStopped. It waits for the goroutine to exit.
+func (b *batcher) close() {
+	b.mu.Lock()
+	if !b.stopped {
+		b.stopped = true
+		close(b.stop)
+	}
+	b.mu.Unlock()
+	<-b.exited
+}
+
+func (b *batcher) fail(err error) {
+	b.mu.Lock()
+	items := b.items
+	b.items = nil
+	b.mu.Unlock()
+	for _, it := range items {
+		b.finish(it.j, err)
+	}
+}
+
+// finish completes a job with an error (once).
+func (b *batcher) finish(j *job, err error) {
+	if j.closed {
+		return
+	}
+	j.closed = true
+	j.err = err
+	close(j.done)
+}
+
+// take picks the next batch. With nothing runnable it returns how long to
+// wait before trying again (0: until woken).
+func (b *batcher) take() ([]item, time.Duration) {
+	b.round++
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+
+	// Drop sequences nobody waits for any more: the handler gave up, the
+	// deadline passed, or (checked once per job per batch, for the jobs
+	// that could be in it) the client closed its connection.
+	w := 0
+	var skipped int
+	for k, it := range b.items {
+		j := it.j
+		drop := j.closed || j.cancelled.Load() || now.After(j.deadline)
+		if !drop && k < b.window && j.conn != nil && j.checked != b.round {
+			j.checked = b.round
+			if connClosed(j.conn) {
+				b.finish(j, errClientGone)
+				b.metrics.clientGone.Inc()
+			}
+			drop = j.closed
+		}
+		if drop {
+			skipped++
+			continue
+		}
+		b.items[w] = it
+		w++
+	}
+	clear(b.items[w:])
+	b.items = b.items[:w]
+	if skipped > 0 {
+		b.metrics.skipped.Add(skipped)
+	}
+	if len(b.items) == 0 {
+		return nil, 0
+	}
+	if b.maxWait > 0 && len(b.items) < b.maxSize && !b.noWait.Load() {
+		if until := b.items[0].j.enqueued.Add(b.maxWait); now.Before(until) {
+			return nil, until.Sub(now)
+		}
+	}
+
+	// The oldest sequence always goes; then the others of the window in
+	// order of length distance to it, while the limits allow.
+	anchor := b.items[0]
+	win := min(len(b.items), b.window)
+	cand := make([]int, 0, win)
+	for k := 1; k < win; k++ {
+		cand = append(cand, k)
+	}
+	dist := func(k int) int {
+		d := b.items[k].n - anchor.n
+		if d < 0 {
+			return -d
+		}
+		return d
+	}
+	slices.SortStableFunc(cand, func(x, y int) int { return dist(x) - dist(y) })
+	picked := make([]bool, win)
+	picked[0] = true
+	batch := []item{anchor}
+	longest := anchor.n
+	for _, k := range cand {
+		if len(batch) >= b.maxSize {
+			break
+		}
+		l := max(longest, b.items[k].n)
+		if (len(batch)+1)*l > b.maxTokens {
+			continue
+		}
+		longest = l
+		picked[k] = true
+		batch = append(batch, b.items[k])
+	}
+	w = 0
+	for k, it := range b.items {
+		if k < win && picked[k] {
+			continue
+		}
+		b.items[w] = it
+		w++
+	}
+	clear(b.items[w:])
+	b.items = b.items[:w]
+	return batch, 0
+}
+
+// execute runs one batch on the engine and hands out the predictions.
+func (b *batcher) execute(batch []item) {
+	start := time.Now()
+	encs := make([]tokenize.Encoding, len(batch))
+	longest := 0
+	for k, it := range batch {
+		encs[k] = it.j.encs[it.i]
+		longest = max(longest, it.n)
+		b.metrics.queueWait.Update(start.Sub(it.j.enqueued).Seconds())
+	}
+	preds, err := b.safePredict(encs)
+	b.metrics.inference.UpdateDuration(start)
+	b.metrics.batchSize.Update(float64(len(batch)))
+	b.metrics.batchTokens.Update(float64(len(batch) * longest))
+	b.metrics.batches.Inc()
+	if err == nil && len(preds) != len(batch) {
+		err = fmt.Errorf("engine returned %d predictions for %d sequences", len(preds), len(batch))
+	}
+	for k, it := range batch {
+		j := it.j
+		if j.closed {
+			continue
+		}
+		if err != nil {
+			b.finish(j, err)
+			continue
+		}
+		j.preds[it.i] = preds[k]
+		if j.remaining--; j.remaining == 0 {
+			j.closed = true
+			close(j.done)
+		}
+	}
+}
+
+// safePredict calls the engine, turning a panic into an error: a panic in
+// this goroutine would take the whole process down.
+func (b *batcher) safePredict(encs []tokenize.Encoding) (preds []distilbert.Prediction, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.metrics.panics.Inc()
+			b.log.Error("panic in the engine", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			preds, err = nil, fmt.Errorf("engine panic: %v", r)
+		}
+	}()
+	return b.predict(context.Background(), encs)
+}

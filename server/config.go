@@ -1,0 +1,231 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is everything the service can be told at start-up. The zero value
+// is not usable: start from DefaultConfig.
+type Config struct {
+	Addr string // listen address, HOST:PORT (":8080"); port 0 picks a free one
+
+	// Dynamic batching.
+	MaxBatchSize   int           // sequences per engine call
+	MaxBatchTokens int           // padded tokens (sequences × longest) per engine call
+	MaxWait        time.Duration // how long the batcher may wait to fill a batch (0: never wait)
+	MaxQueue       int           // queued sequences; beyond it requests get 503
+
+	// Limits.
+	RequestTimeout time.Duration // per-request deadline (queue + inference) → 504
+	MaxBodyBytes   int           // → 413
+	MaxBatchItems  int           // texts per /predict/batch → 413
+	MaxTextChars   int           // characters (code points) per text → 413
+
+	// Security.
+	APIKeys     []string // empty: no authentication
+	RateLimit   float64  // requests per second per API key (else per client IP); 0: off
+	RateBurst   int      // bucket size; 0: max(1, RateLimit)
+	CORSOrigins []string // allowed Origin values; "*" allows any
+	TLSCert     string
+	TLSKey      string
+	LogTexts    bool // include request texts in logs
+
+	CacheSize     int           // LRU entries (0: no cache)
+	ShutdownGrace time.Duration // SIGTERM → exit within this
+	ReadTimeout   time.Duration // time to read one request (headers and body)
+	IdleTimeout   time.Duration // keep-alive connections idle longer are closed
+	AccessLog     bool          // one log line per request
+	LogLevel      string        // debug, info, warn, error
+
+	Version string       // reported by /info
+	Logger  *slog.Logger // nil: JSON to stderr at LogLevel
+}
+
+// DefaultConfig returns the defaults documented in `distilbert serve --help`.
+func DefaultConfig() Config {
+	return Config{
+		Addr:           ":8080",
+		MaxBatchSize:   32,
+		MaxBatchTokens: 8192,
+		MaxQueue:       1024,
+		RequestTimeout: 30 * time.Second,
+		MaxBodyBytes:   1 << 20,
+		MaxBatchItems:  256,
+		MaxTextChars:   10000,
+		ShutdownGrace:  15 * time.Second,
+		ReadTimeout:    30 * time.Second,
+		IdleTimeout:    60 * time.Second,
+		AccessLog:      true,
+		LogLevel:       "info",
+		Version:        "dev",
+	}
+}
+
+// listFlag is a comma-separated list flag.
+type listFlag struct{ dst *[]string }
+
+func (l listFlag) String() string {
+	if l.dst == nil {
+		return ""
+	}
+	return strings.Join(*l.dst, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	*l.dst = nil
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			*l.dst = append(*l.dst, f)
+		}
+	}
+	return nil
+}
+
+// RegisterFlags adds the service's flags to fs, with c's values as defaults.
+// The API keys themselves are not a flag (they would show in ps): use
+// --api-keys-file or DISTILBERT_API_KEYS; see LoadAPIKeys.
+func (c *Config) RegisterFlags(fs *flag.FlagSet, apiKeysFile *string) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address HOST:PORT")
+	fs.IntVar(&c.MaxBatchSize, "max-batch-size", c.MaxBatchSize, "most sequences per engine call")
+	fs.IntVar(&c.MaxBatchTokens, "max-batch-tokens", c.MaxBatchTokens, "most padded tokens (sequences x longest) per engine call")
+	fs.DurationVar(&c.MaxWait, "max-wait", c.MaxWait, "how long to wait for more requests to fill a batch (0: run what is queued at once)")
+	fs.IntVar(&c.MaxQueue, "max-queue", c.MaxQueue, "most queued sequences; beyond it requests get 503")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "per-request deadline (queue wait + inference), then 504")
+	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body, then 413")
+	fs.IntVar(&c.MaxBatchItems, "max-batch-items", c.MaxBatchItems, "most texts in one /predict/batch, then 413")
+	fs.IntVar(&c.MaxTextChars, "max-text-chars", c.MaxTextChars, "longest text in characters, then 413")
+	fs.StringVar(apiKeysFile, "api-keys-file", *apiKeysFile, "file of API keys, one per line (# comments); also DISTILBERT_API_KEYS=k1,k2")
+	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "requests per second per API key (else per client IP), 0: off")
+	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "rate-limit bucket size (0: max(1, rate-limit))")
+	fs.Var(listFlag{&c.CORSOrigins}, "cors-origins", "comma-separated allowed CORS origins, or *")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM); with --tls-key serves HTTPS")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
+	fs.BoolVar(&c.LogTexts, "log-texts", c.LogTexts, "include request texts in the logs")
+	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, "LRU response cache entries (0: off)")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "on SIGTERM, drain in-flight requests for at most this long")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time allowed to read one request")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close keep-alive connections idle this long")
+	fs.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+}
+
+// EnvName is the environment variable that stands for a flag:
+// "max-batch-size" → DISTILBERT_MAX_BATCH_SIZE.
+func EnvName(flagName string) string {
+	return "DISTILBERT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// ApplyEnv sets every flag of fs that was not given on the command line
+// from its DISTILBERT_* variable, if set. Call it after fs.Parse.
+func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		name := EnvName(f.Name)
+		if v, ok := lookup(name); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", name, v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// LoadAPIKeys reads API keys from a file (one per line; blank lines and
+// lines starting with # are skipped) and from env, a comma-separated list
+// (DISTILBERT_API_KEYS). Either may be empty.
+func LoadAPIKeys(path, env string) ([]string, error) {
+	var keys []string
+	for _, k := range strings.Split(env, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if path == "" {
+		return keys, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("api keys: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.ContainsAny(line, " \t") {
+			return nil, fmt.Errorf("api keys: %s:%d: a key must not contain spaces", path, n)
+		}
+		keys = append(keys, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("api keys: %s: %w", path, err)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("api keys: %s has no keys", path)
+	}
+	return keys, nil
+}
+
+// Validate reports the first nonsensical setting.
+func (c *Config) Validate() error {
+	var errs []error
+	pos := func(name string, v int) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive, got %d", name, v))
+		}
+	}
+	pos("max-batch-size", c.MaxBatchSize)
+	pos("max-batch-tokens", c.MaxBatchTokens)
+	pos("max-queue", c.MaxQueue)
+	pos("max-body-bytes", c.MaxBodyBytes)
+	pos("max-batch-items", c.MaxBatchItems)
+	pos("max-text-chars", c.MaxTextChars)
+	if c.CacheSize < 0 {
+		errs = append(errs, fmt.Errorf("--cache-size must not be negative, got %d", c.CacheSize))
+	}
+	if c.RateLimit < 0 || c.RateBurst < 0 {
+		errs = append(errs, errors.New("--rate-limit and --rate-burst must not be negative"))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"request-timeout", c.RequestTimeout}, {"shutdown-grace", c.ShutdownGrace}, {"read-timeout", c.ReadTimeout}, {"idle-timeout", c.IdleTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive, got %v", d.name, d.v))
+		}
+	}
+	if c.MaxWait < 0 {
+		errs = append(errs, fmt.Errorf("--max-wait must not be negative, got %v", c.MaxWait))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level: %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Side-by-side latency: distilbert-go vs ONNX Runtime on the same full-size
+# random DistilBERT and the same inputs. See README.md.
+#
+#   tools/baseline/run.sh [--seq 16,64,128] [--batch 1,8] [--threads 1,2]
+#                         [--model DIR] [--min-time 2s] [--no-check] [--ort-only]
+#
+# The same settings can come from the environment: SEQ, BATCH, THREADS,
+# MODEL_DIR, MIN_TIME, CHECK=0, ORT_ONLY=1. Runs are sequential (never two
+# benchmarks at once).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+SEQ=${SEQ:-16,64,128}
+BATCH=${BATCH:-1,8}
+THREADS=${THREADS:-1,2}
+MODEL_DIR=${MODEL_DIR:-/tmp/distilbert-base-random}
+MIN_TIME=${MIN_TIME:-2s}
+CHECK=${CHECK:-1}
+ORT_ONLY=${ORT_ONLY:-0}
+PYTHON=/usr/bin/python3
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--seq) SEQ=$2; shift 2 ;;
+	--batch) BATCH=$2; shift 2 ;;
+	--threads) THREADS=$2; shift 2 ;;
+	--model) MODEL_DIR=$2; shift 2 ;;
+	--min-time) MIN_TIME=$2; shift 2 ;;
+	--no-check) CHECK=0; shift ;;
+	--ort-only) ORT_ONLY=1; shift ;;
+	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+
+log() { echo "run.sh: $*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# (a) dependencies: Debian torch + OpenBLAS for the export, onnxruntime-node for the bench.
+if ! "$PYTHON" -c 'import torch, numpy' 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
+	log "installing python3-torch libopenblas0-pthread (apt)"
+	as_root apt-get update -q
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch libopenblas0-pthread
+fi
+if [ ! -d "$here/node_modules/onnxruntime-node" ]; then
+	log "installing onnxruntime-node (npm ci)"
+	(cd "$here" && ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --no-audit --no-fund)
+fi
+
+# (b) the random DistilBERT-base checkpoint, (c) its ONNX export.
+if [ ! -f "$MODEL_DIR/model.safetensors" ]; then
+	log "generating $MODEL_DIR"
+	(cd "$root" && go run ./tools/genmodel --out "$MODEL_DIR")
+fi
+if [ ! -f "$MODEL_DIR/model.onnx" ]; then
+	log "exporting $MODEL_DIR/model.onnx"
+	"$PYTHON" "$here/export_onnx.py" --model "$MODEL_DIR" --out "$MODEL_DIR/model.onnx.tmp" 2> >(grep -v -e TracerWarning -e 'masked_fill' >&2)
+	mv "$MODEL_DIR/model.onnx.tmp" "$MODEL_DIR/model.onnx"
+fi
+
+results="$MODEL_DIR/results"
+mkdir -p "$results"
+: >"$results/ours.jsonl"
+: >"$results/ort.jsonl"
+
+bin="$results/distilbert"
+if [ "$ORT_ONLY" != 1 ]; then
+	log "building cmd/distilbert"
+	(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$bin" ./cmd/distilbert)
+fi
+
+# Both engines on the same two texts: the comparison is only fair if they agree.
+if [ "$CHECK" = 1 ] && [ "$ORT_ONLY" != 1 ]; then
+	node "$here/ort_bench.js" --onnx "$MODEL_DIR/model.onnx" --model "$MODEL_DIR" --check >"$results/check-ort.jsonl" 2>/dev/null
+	node -e '
+		const fs = require("fs");
+		const ort = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+		const { execFileSync } = require("child_process");
+		const out = execFileSync(process.argv[2], ["predict", "--model", process.argv[3], "--ids", ...ort.map((r) => r.text)], { encoding: "utf8" });
+		const ours = out.trim().split("\n").map(JSON.parse);
+		let worst = 0;
+		ort.forEach((r, i) => {
+			if (JSON.stringify(ours[i].input_ids) !== JSON.stringify(r.input_ids)) throw new Error("input_ids differ for " + JSON.stringify(r.text));
+			r.logits.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - ours[i].logits[j])); });
+		});
+		console.error(`run.sh: check: ours vs ORT logits on ${ort.length} texts, max abs diff ${worst.toExponential(2)}` + (worst > 1e-4 ? "  ** ABOVE 1e-4 **" : ""));
+	' "$results/check-ort.jsonl" "$bin" "$MODEL_DIR"
+fi
+
+# (d) the benchmarks, one thread count at a time, ours then ORT.
+IFS=, read -ra thread_list <<<"$THREADS"
+for t in "${thread_list[@]}"; do
+	if [ "$ORT_ONLY" != 1 ]; then
+		log "ours: threads $t, batch $BATCH, seq $SEQ"
+		if ! "$bin" bench --model "$MODEL_DIR" --seq "$SEQ" --batch "$BATCH" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ours.jsonl"; then
+			log "ours: bench failed (threads $t); continuing with ORT only"
+		fi
+	fi
+	log "onnxruntime: threads $t, batch $BATCH, seq $SEQ"
+	node "$here/ort_bench.js" --onnx "$MODEL_DIR/model.onnx" --model "$MODEL_DIR" \
+		--seq "$SEQ" --batch "$BATCH" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ort.jsonl"
+done
+
+# (e) the table.
+node -e '
+	const fs = require("fs");
+	const read = (f) => fs.readFileSync(f, "utf8").split("\n").filter((l) => l.trim().startsWith("{")).map(JSON.parse);
+	const key = (r) => `${r.batch}/${r.seq}/${r.threads}`;
+	const ours = new Map(read(process.argv[1]).map((r) => [key(r), r]));
+	const ort = read(process.argv[2]);
+	const f = (v, d = 2) => (v === undefined || v === null || !isFinite(v) ? "-" : v.toFixed(d));
+	const rows = [["batch", "seq", "thr", "ours p50", "ours p90", "ORT p50", "ORT p90", "p50 ours/ORT", "seq/s ours/ORT", "ours kernels"]];
+	for (const o of ort) {
+		const u = ours.get(key(o)) || {};
+		rows.push([o.batch, o.seq, o.threads, f(u.p50_ms), f(u.p90_ms), f(o.p50_ms), f(o.p90_ms),
+			f(u.p50_ms / o.p50_ms, 3), f(u.seqs_per_s / o.seqs_per_s, 3), u.kernels || "-"].map(String));
+	}
+	const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+	for (const r of rows) console.log(r.map((s, c) => (c < 3 || c === 9 ? s.padEnd(w[c]) : s.padStart(w[c]))).join("  ").trimEnd());
+	console.log("times in ms (p50/p90 of the per-run wall time); ratios < 1 for p50 and > 1 for seq/s mean ours is faster");
+' "$results/ours.jsonl" "$results/ort.jsonl"
+log "raw rows: $results/ours.jsonl $results/ort.jsonl"

@@ -8,5 +8,7 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o /distilbert ./cmd/disti
 
 FROM scratch
 COPY --from=build /distilbert /distilbert
+EXPOSE 8080
 ENTRYPOINT ["/distilbert"]
-CMD ["predict", "a charming and often affecting journey"]
+# The embedded sst2-mini model; mount a checkpoint and add --model /model for another.
+CMD ["serve", "--addr", ":8080"]

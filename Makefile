@@ -5,27 +5,38 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build run test test-short vet fmt-check fuzz cross clean
+.PHONY: all build run predict test deps test-short vet fmt-check fuzz cross clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/distilbert
 
-# Predict with the embedded model (no download, no flags). Pass TEXT="..." to change the input.
-TEXT ?= a charming and often affecting journey
+# Serve the embedded model on :8080 (no download, no flags).
 run: build
+	./$(BIN) serve
+
+# Predict one text with the embedded model. Pass TEXT="..." to change it.
+TEXT ?= a charming and often affecting journey
+predict: build
 	./$(BIN) predict "$(TEXT)"
 
 # The whole test suite: formatting, vet, race-enabled tests, the plain run
 # (the race build checks a subset of the large golden sets, too slow under
 # the race detector on the generic kernels), cross builds and a short fuzz
 # of every parser.
-test: fmt-check vet
+test: deps fmt-check vet
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 ./...
 	$(MAKE) cross
+	$(MAKE) test-arm64
 	$(MAKE) fuzz
+
+# What the tests use beyond Go, from Debian: chromium (page test) and
+# qemu-user-static (arm64 tests). Both scripts are idempotent.
+deps:
+	./scripts/install-browser-deps.sh
+	./scripts/install-test-deps.sh
 
 test-short:
 	$(GO) test -count=1 ./...
@@ -40,6 +51,7 @@ fmt-check:
 fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./weights
 	$(GO) test -run=NONE -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./distilbert/tokenize
+	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
 
 # Static builds for both architectures, and the generic-only build.
 cross:
@@ -49,3 +61,64 @@ cross:
 
 clean:
 	rm -rf bin
+
+# arm64 tests under user-mode emulation (qemu-aarch64-static, installed by
+# scripts/install-test-deps.sh when missing): the kernels on every path
+# this emulated CPU has (generic and neon), weights, the tokenizer (less its
+# wall-clock limits, meaningless under emulation) and the model goldens
+# that fit in a few minutes: tiny-odd, the per-layer goldens, the padded
+# tiny-odd batch and the SST-2 edge cases on the neon kernels. Test binaries
+# run from their package directory because tests read ../testdata.
+QEMU_ARM64 ?= qemu-aarch64-static
+ARM64_TESTBIN := $(CURDIR)/bin/test-arm64
+ARM64_TESTFLAGS ?= -test.count=1 -test.timeout=15m
+
+.PHONY: test-arm64
+test-arm64:
+	./scripts/install-test-deps.sh
+	@mkdir -p $(ARM64_TESTBIN)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) vet ./kernels
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -c -o $(ARM64_TESTBIN)/kernels.test ./kernels
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -c -o $(ARM64_TESTBIN)/weights.test ./weights
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -c -o $(ARM64_TESTBIN)/tokenize.test ./distilbert/tokenize
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -c -o $(ARM64_TESTBIN)/distilbert.test ./distilbert
+	cd kernels && $(QEMU_ARM64) $(ARM64_TESTBIN)/kernels.test $(ARM64_TESTFLAGS)
+	cd weights && $(QEMU_ARM64) $(ARM64_TESTBIN)/weights.test $(ARM64_TESTFLAGS)
+	cd distilbert/tokenize && $(QEMU_ARM64) $(ARM64_TESTBIN)/tokenize.test $(ARM64_TESTFLAGS) -test.skip 'TestHugeInputs'
+	cd distilbert && $(QEMU_ARM64) $(ARM64_TESTBIN)/distilbert.test $(ARM64_TESTFLAGS) \
+		-test.run 'TinyOdd|Layers|PaddedBatch|Unprefixed|HalfPrecision|LoadErrors|LoadCorrupt|RejectsBadInput' \
+		-test.skip 'TestPaddedBatchGolden/sst2-mini-batch.json'
+	cd distilbert && $(QEMU_ARM64) $(ARM64_TESTBIN)/distilbert.test $(ARM64_TESTFLAGS) -test.run 'TestSST2EdgeGolden/neon'
+
+# --- HTTP service (distilbert serve, server/) ---
+.PHONY: serve test-server test-browser fuzz-server loadtest
+SERVE_FLAGS ?=
+# Run the service on :8080 with the embedded model (SERVE_FLAGS="--cache-size 1000" etc.).
+serve: build
+	./$(BIN) serve $(SERVE_FLAGS)
+
+# The service's tests (they build and start the real binary), race-enabled.
+test-server:
+	$(GO) test -race -count=1 ./server/...
+
+# Install Debian's chromium if needed, then the headless-browser test of /.
+test-browser:
+	./scripts/install-browser-deps.sh
+	$(GO) test -count=1 -run 'TestBrowserPage' -v ./server/
+
+fuzz-server:
+	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
+
+# Load test against a local service on 127.0.0.1:$(LOAD_PORT): concurrency
+# $(LOAD_C), $(LOAD_D) per level, then the engine alone at batch $(LOAD_BATCH).
+LOAD_PORT  ?= 18080
+LOAD_C     ?= 1,8,64
+LOAD_D     ?= 10s
+LOAD_BATCH ?= 32
+LOAD_LOG   ?= /dev/null
+loadtest: build
+	$(GO) build -o bin/loadtest ./tools/loadtest
+	@./$(BIN) serve --addr 127.0.0.1:$(LOAD_PORT) $(SERVE_FLAGS) 2>$(LOAD_LOG) & pid=$$!; \
+	./bin/loadtest -url http://127.0.0.1:$(LOAD_PORT) -wait 60s -c $(LOAD_C) -d $(LOAD_D); rc=$$?; \
+	kill -TERM $$pid; wait $$pid; \
+	[ $$rc -eq 0 ] && ./bin/loadtest -engine -batch-size $(LOAD_BATCH) -d $(LOAD_D)

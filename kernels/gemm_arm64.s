@@ -189,3 +189,69 @@ fmaloop:
 
 done:
 	RET
+
+// FADD_S4(d, n, m) is FADD Vd.4S, Vn.4S, Vm.4S, which Go's assembler has no
+// mnemonic for: 0x4E20D400 | Rm<<16 | Rn<<5 | Rd (Arm ARM C7.2.80, Q=1, sz=0).
+#define FADD_S4(d, n, m) WORD $(0x4E20D400 | ((m)<<16) | ((n)<<5) | (d))
+
+// FADDP_S4(d, n, m) is FADDP Vd.4S, Vn.4S, Vm.4S (pairwise add):
+// 0x6E20D400 | Rm<<16 | Rn<<5 | Rd (Arm ARM C7.2.82, Q=1, sz=0).
+#define FADDP_S4(d, n, m) WORD $(0x6E20D400 | ((m)<<16) | ((n)<<5) | (d))
+
+// FADDP_S2S(d, n) is the scalar FADDP Sd, Vn.2S: 0x7E30D800 | Rn<<5 | Rd
+// (Arm ARM C7.2.81, sz=0).
+#define FADDP_S2S(d, n) WORD $(0x7E30D800 | ((n)<<5) | (d))
+
+// func dot16NEON(a *float32, b *float32, blocks int) float32
+//
+// Σ a[i]·b[i] over 16·blocks elements (blocks ≥ 1) in four 4-wide
+// accumulators, reduced as ((acc0+acc1)+(acc2+acc3)) then pairwise.
+TEXT ·dot16NEON(SB), NOSPLIT, $0-28
+	MOVD a+0(FP), R0
+	MOVD b+8(FP), R1
+	MOVD blocks+16(FP), R2
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+
+dotloop:
+	VLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R1), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA  V0.S4, V4.S4, V16.S4
+	VFMLA  V1.S4, V5.S4, V17.S4
+	VFMLA  V2.S4, V6.S4, V18.S4
+	VFMLA  V3.S4, V7.S4, V19.S4
+	SUBS   $1, R2, R2
+	BNE    dotloop
+
+	FADD_S4(16, 16, 17)   // FADD V16.4S, V16.4S, V17.4S
+	FADD_S4(18, 18, 19)   // FADD V18.4S, V18.4S, V19.4S
+	FADD_S4(16, 16, 18)   // FADD V16.4S, V16.4S, V18.4S
+	FADDP_S4(16, 16, 16)  // FADDP V16.4S, V16.4S, V16.4S
+	FADDP_S2S(16, 16)     // FADDP S16, V16.2S
+	FMOVS  F16, ret+24(FP)
+	RET
+
+// func axpy16NEON(alpha float32, x *float32, y *float32, blocks int)
+//
+// y[i] += alpha·x[i] over 16·blocks elements (blocks ≥ 1), one fused
+// multiply-add per element, as the compiler's fused generic loop does.
+TEXT ·axpy16NEON(SB), NOSPLIT, $0-32
+	FMOVS alpha+0(FP), F0
+	VDUP  V0.S[0], V0.S4
+	MOVD  x+8(FP), R0
+	MOVD  y+16(FP), R1
+	MOVD  blocks+24(FP), R2
+
+axpyloop:
+	VLD1.P 64(R0), [V1.S4, V2.S4, V3.S4, V4.S4]
+	VLD1   (R1), [V5.S4, V6.S4, V7.S4, V8.S4]
+	VFMLA  V0.S4, V1.S4, V5.S4
+	VFMLA  V0.S4, V2.S4, V6.S4
+	VFMLA  V0.S4, V3.S4, V7.S4
+	VFMLA  V0.S4, V4.S4, V8.S4
+	VST1.P [V5.S4, V6.S4, V7.S4, V8.S4], 64(R1)
+	SUBS   $1, R2, R2
+	BNE    axpyloop
+	RET

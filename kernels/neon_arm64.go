@@ -17,8 +17,8 @@ var neon = &Impl{
 	pack:         packPanelsNEON,
 	packA:        packRowsNEON,
 	gemm:         gemmNEON,
-	Dot:          dotGeneric,
-	Axpy:         axpyGeneric,
+	Dot:          dotNEON,
+	Axpy:         axpyNEON,
 	AddLayerNorm: addLayerNormGeneric,
 	Softmax:      softmaxGeneric,
 	GELU:         geluGeneric,
@@ -101,11 +101,13 @@ func packRowsNEON(buf, x []float32, m, in, ldx int) []float32 {
 	return buf
 }
 
-// gemmNEON computes dst[:, c0:c1] BLIS-style: per K slice, each packed W
-// panel slice (L1-resident) is swept over every row group of the packed A.
-// dst rows are ldd apart. Blocks that overhang M or N go through a scratch tile that is loaded from
-// dst first when accumulating, so every element gets exactly the same
-// operations (C + Σ in one FMA chain) whichever path computes it.
+// gemmNEON computes dst[:, c0:c1] (rows ldd apart) BLIS-style: per K slice,
+// each packed W panel slice (L1-resident) is swept over every row group of
+// the packed A. Blocks that overhang M or N go through a scratch tile that
+// is loaded from dst first when accumulating, so every element gets exactly
+// the same operations (C + Σ in one FMA chain) whichever path computes it,
+// and no write leaves [c0, c1): attention fills adjacent heads' columns
+// concurrently.
 func gemmNEON(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 int) {
 	in, out := w.In, ldd
 	groups := (m + neonRows - 1) / neonRows
@@ -143,6 +145,38 @@ func gemmNEON(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 i
 func loadTileNEON(tile *[neonRows * neonPanel]float32, dst []float32, row, rows, col, cols, ldc int) {
 	for r := 0; r < rows; r++ {
 		copy(tile[r*neonPanel:r*neonPanel+cols], dst[(row+r)*ldc+col:(row+r)*ldc+col+cols])
+	}
+}
+
+//go:noescape
+func dot16NEON(a *float32, b *float32, blocks int) float32
+
+//go:noescape
+func axpy16NEON(alpha float32, x *float32, y *float32, blocks int)
+
+// dotNEON runs whole blocks of 16 in assembly and the rest in Go.
+func dotNEON(a, b []float32) float32 {
+	b = b[:len(a)]
+	n := len(a) &^ 15
+	var s float32
+	if n > 0 {
+		s = dot16NEON(&a[0], &b[0], n/16)
+	}
+	for i := n; i < len(a); i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// axpyNEON runs whole blocks of 16 in assembly and the rest in Go.
+func axpyNEON(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	n := len(x) &^ 15
+	if n > 0 {
+		axpy16NEON(alpha, &x[0], &y[0], n/16)
+	}
+	for i := n; i < len(x); i++ {
+		y[i] += alpha * x[i]
 	}
 }
 

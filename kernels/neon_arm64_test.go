@@ -5,8 +5,20 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
+
+// Linux requires FP/ASIMD on arm64, so a missing neon there is a detection
+// bug, and would silently turn every "neon" test into a no-op.
+func TestNEONAvailableOnLinux(t *testing.T) {
+	if runtime.GOOS == "linux" && !neon.Supported() {
+		t.Fatalf("cpuid reports no ASIMD on linux/arm64 (features: %v)", CPUFeatures())
+	}
+	if neon.Supported() && Available()[0] == Generic() {
+		t.Fatal("generic chosen over neon")
+	}
+}
 
 func skipWithoutNEON(t *testing.T) {
 	if !neon.Supported() {

@@ -9,6 +9,25 @@ import (
 //go:noescape
 func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
 
+//go:noescape
+func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
+
+//go:noescape
+func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
+
+// microKernel picks the kernel for a group with rows valid rows: the
+// partial last group skips the FMAs of padding rows (a 16-token request
+// is 6+6+4 rows, not 18).
+func microKernel(rows int) func(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool) {
+	switch {
+	case rows <= 2:
+		return gemm2x16AVX2
+	case rows <= 4:
+		return gemm4x16AVX2
+	}
+	return gemm6x16AVX2
+}
+
 var avx2 = &Impl{
 	Name:         "avx2",
 	Priority:     20,
@@ -166,10 +185,13 @@ func gemmBlock(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1,
 		ap := &slice[g*microRows*kc]
 		row := g * microRows
 		rows := min(microRows, m-row)
-		if rows == microRows && cols == panelWidth {
+		switch {
+		case rows == microRows && cols == panelWidth:
 			gemm6x16AVX2(kc, ap, bp, &dst[row*ldd+col], ldd, acc)
-		} else {
-			gemm6x16AVX2(kc, ap, bp, &tile[0], panelWidth, false)
+		case cols == panelWidth && (rows == 4 || rows == 2):
+			microKernel(rows)(kc, ap, bp, &dst[row*ldd+col], ldd, acc)
+		default:
+			microKernel(rows)(kc, ap, bp, &tile[0], panelWidth, false)
 			mergeTile(dst, tile[:], row, rows, col, cols, ldd, acc)
 		}
 	}

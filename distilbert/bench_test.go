@@ -37,3 +37,26 @@ func BenchmarkForward(b *testing.B) {
 		}
 	}
 }
+
+// TestForwardDoesNotAllocate: after warm-up, a forward pass takes every
+// buffer from the model's pools; a per-request allocation is a bug (one
+// crept in once through a func-value call that made a scratch tile escape).
+func TestForwardDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	for _, im := range kernels.Available() {
+		c := loadEmbedded(t, im)
+		m := c.Model()
+		batch := []Sequence{{IDs: []int32{101, 2009, 1005, 1055, 1037, 11951, 1998, 2411, 12473, 4990, 1012, 102}}, {IDs: []int32{101, 2204, 102}}}
+		logits := make([]float32, 4)
+		allocs := testing.AllocsPerRun(20, func() {
+			if err := m.Forward(batch, logits); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs >= 1 {
+			t.Errorf("%s: %.1f allocations per forward pass, want 0", im.Name, allocs)
+		}
+	}
+}

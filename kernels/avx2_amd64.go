@@ -15,17 +15,19 @@ func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate
 //go:noescape
 func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
 
-// microKernel picks the kernel for a group with rows valid rows: the
-// partial last group skips the FMAs of padding rows (a 16-token request
-// is 6+6+4 rows, not 18).
-func microKernel(rows int) func(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool) {
+// microKernel runs the kernel for a group with rows valid rows: the
+// partial last group skips the FMAs of padding rows (a 16-token request is
+// 6+6+4 rows, not 18). Direct calls, not a func value, so that escape
+// analysis keeps the caller's scratch tile on the stack.
+func microKernel(rows, k int, a, b, c *float32, ldc int, accumulate bool) {
 	switch {
 	case rows <= 2:
-		return gemm2x16AVX2
+		gemm2x16AVX2(k, a, b, c, ldc, accumulate)
 	case rows <= 4:
-		return gemm4x16AVX2
+		gemm4x16AVX2(k, a, b, c, ldc, accumulate)
+	default:
+		gemm6x16AVX2(k, a, b, c, ldc, accumulate)
 	}
-	return gemm6x16AVX2
 }
 
 var avx2 = &Impl{
@@ -189,9 +191,9 @@ func gemmBlock(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1,
 		case rows == microRows && cols == panelWidth:
 			gemm6x16AVX2(kc, ap, bp, &dst[row*ldd+col], ldd, acc)
 		case cols == panelWidth && (rows == 4 || rows == 2):
-			microKernel(rows)(kc, ap, bp, &dst[row*ldd+col], ldd, acc)
+			microKernel(rows, kc, ap, bp, &dst[row*ldd+col], ldd, acc)
 		default:
-			microKernel(rows)(kc, ap, bp, &tile[0], panelWidth, false)
+			microKernel(rows, kc, ap, bp, &tile[0], panelWidth, false)
 			mergeTile(dst, tile[:], row, rows, col, cols, ldd, acc)
 		}
 	}

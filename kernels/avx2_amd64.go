@@ -7,7 +7,7 @@ import (
 )
 
 //go:noescape
-func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
+func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32)
 
 //go:noescape
 func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
@@ -19,14 +19,14 @@ func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate
 // partial last group skips the FMAs of padding rows (a 16-token request is
 // 6+6+4 rows, not 18). Direct calls, not a func value, so that escape
 // analysis keeps the caller's scratch tile on the stack.
-func microKernel(rows, k int, a, b, c *float32, ldc int, accumulate bool) {
+func microKernel(rows, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32) {
 	switch {
 	case rows <= 2:
 		gemm2x16AVX2(k, a, b, c, ldc, accumulate)
 	case rows <= 4:
 		gemm4x16AVX2(k, a, b, c, ldc, accumulate)
 	default:
-		gemm6x16AVX2(k, a, b, c, ldc, accumulate)
+		gemm6x16AVX2(k, a, b, c, ldc, accumulate, pf)
 	}
 }
 
@@ -157,7 +157,8 @@ func gemmAVX2(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 i
 	if groups <= smallMGroups {
 		for col := c0; col < c1; col += panelWidth {
 			for k0 := 0; k0 < in; k0 += kBlock {
-				gemmBlock(dst, ldd, a, m, w, col, min(col+panelWidth, c1), k0, 0, groups)
+				// The next slice in memory order is the next one used.
+				gemmBlock(dst, ldd, a, m, w, col, min(col+panelWidth, c1), k0, 0, groups, prefetchAt(w, col, k0+kBlock))
 			}
 		}
 		return
@@ -166,15 +167,27 @@ func gemmAVX2(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 i
 		for g0 := 0; g0 < groups; g0 += rowBlockGroups {
 			g1 := min(g0+rowBlockGroups, groups)
 			for col := c0; col < c1; col += panelWidth {
-				gemmBlock(dst, ldd, a, m, w, col, min(col+panelWidth, c1), k0, g0, g1)
+				gemmBlock(dst, ldd, a, m, w, col, min(col+panelWidth, c1), k0, g0, g1, nil)
 			}
 		}
 	}
 }
 
+// prefetchAt returns the start of the packed W slice (panel of column col,
+// K from k0), clamped into the matrix: prefetching past it is harmless but
+// the pointer must stay inside the allocation.
+func prefetchAt(w *Matrix, col, k0 int) *float32 {
+	off := col/panelWidth*w.In*panelWidth + k0*panelWidth
+	// The kernel prefetches up to kBlock lines (16 floats each) ahead of it.
+	if off+kBlock*panelWidth > len(w.data) {
+		off = max(0, len(w.data)-kBlock*panelWidth)
+	}
+	return &w.data[off]
+}
+
 // gemmBlock runs the micro-kernel for one panel (columns col…col1-1), one
 // K slice starting at k0, and row groups g0…g1-1.
-func gemmBlock(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, g0, g1 int) {
+func gemmBlock(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, g0, g1 int, pf *float32) {
 	in := w.In
 	groups := (m + microRows - 1) / microRows
 	kc := min(kBlock, in-k0)
@@ -189,11 +202,11 @@ func gemmBlock(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1,
 		rows := min(microRows, m-row)
 		switch {
 		case rows == microRows && cols == panelWidth:
-			gemm6x16AVX2(kc, ap, bp, &dst[row*ldd+col], ldd, acc)
+			gemm6x16AVX2(kc, ap, bp, &dst[row*ldd+col], ldd, acc, pf)
 		case cols == panelWidth && (rows == 4 || rows == 2):
-			microKernel(rows, kc, ap, bp, &dst[row*ldd+col], ldd, acc)
+			microKernel(rows, kc, ap, bp, &dst[row*ldd+col], ldd, acc, pf)
 		default:
-			microKernel(rows, kc, ap, bp, &tile[0], panelWidth, false)
+			microKernel(rows, kc, ap, bp, &tile[0], panelWidth, false, pf)
 			mergeTile(dst, tile[:], row, rows, col, cols, ldd, acc)
 		}
 	}

@@ -2,18 +2,24 @@
 
 #include "textflag.h"
 
-// func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
+// func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32)
 //
 // C[6][16] (+)= A[6][k] · B[k][16], with A packed k-major ([k][6]: the six
 // row values of one k are adjacent), B a packed panel ([k][16]) and C rows
 // ldc floats apart. Twelve accumulators Y0-Y11 hold the 6×16 block; Y12/Y13
 // hold the B row, Y14/Y15 the broadcast A values. Unrolled by two.
-TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-41
+// pf, unless nil, is the next B slice the caller will use: one line of it
+// is prefetched per k, so its memory traffic overlaps this call's
+// arithmetic (groups after the first compute from L1 and leave the memory
+// system idle). Without pf the loop issues no prefetches at all, which is
+// better when B slices are reused by many row groups anyway.
+TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R9
+	MOVQ pf+48(FP), R10
 	SHLQ $2, R9
 
 	VXORPS Y0, Y0, Y0
@@ -29,13 +35,18 @@ TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-41
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 
-	MOVQ CX, BX
-	SHRQ $1, BX
-	JZ   tail
+	MOVQ  CX, BX
+	SHRQ  $1, BX
+	JZ    tail
+	TESTQ R10, R10
+	JZ    loop2np
 
 	PCALIGN $64
 
 loop2:
+	PREFETCHT0   (R10)
+	PREFETCHT0   64(R10)
+	ADDQ         $128, R10
 	VMOVUPS      (DI), Y12
 	VMOVUPS      32(DI), Y13
 	VBROADCASTSS (SI), Y14
@@ -80,6 +91,56 @@ loop2:
 	ADDQ         $128, DI
 	DECQ         BX
 	JNZ          loop2
+
+	JMP          tail
+
+	PCALIGN $64
+
+loop2np:
+	VMOVUPS      (DI), Y12
+	VMOVUPS      32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	VMOVUPS      64(DI), Y12
+	VMOVUPS      96(DI), Y13
+	VBROADCASTSS 24(SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 28(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 32(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 36(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 40(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 44(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         $48, SI
+	ADDQ         $128, DI
+	DECQ         BX
+	JNZ          loop2np
 
 tail:
 	ANDQ $1, CX

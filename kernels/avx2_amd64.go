@@ -35,6 +35,7 @@ var avx2 = &Impl{
 	Priority:     20,
 	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) },
 	panel:        panelWidth,
+	aRows:        microRows,
 	pack:         packPanels16,
 	packA:        packRowsAVX2,
 	gemm:         gemmAVX2,
@@ -95,9 +96,11 @@ func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 
 	return p
 }
 
-// packRowsAVX2 lays x out for gemmAVX2: for each K slice of kBlock, the
-// rows in groups of 6, k-major within a group ([kc][6]), rows past m zero.
-// The micro-kernel then reads one contiguous stream instead of six.
+// packRowsAVX2 lays x out for gemmAVX2 in groups of 6 rows, group-major
+// and k-major within a group ([group][in][6]), rows past m zero: the
+// micro-kernel then reads one contiguous stream instead of six, and a
+// range of groups can be packed on its own (in parallel) into its part of
+// the buffer.
 func packRowsAVX2(buf, x []float32, m, in, ldx int) []float32 {
 	groups := (m + microRows - 1) / microRows
 	need := groups * microRows * in
@@ -105,36 +108,32 @@ func packRowsAVX2(buf, x []float32, m, in, ldx int) []float32 {
 		buf = make([]float32, need)
 	}
 	buf = buf[:need]
-	for k0 := 0; k0 < in; k0 += kBlock {
-		kc := min(kBlock, in-k0)
-		slice := buf[groups*microRows*k0 : groups*microRows*(k0+kc)]
-		for g := 0; g < groups; g++ {
-			dst := slice[g*microRows*kc : (g+1)*microRows*kc]
-			row := g * microRows
-			if row+microRows <= m {
-				// Six row streams in, one sequential stream out.
-				r0 := x[row*ldx+k0 : row*ldx+k0+kc]
-				r1 := x[(row+1)*ldx+k0 : (row+1)*ldx+k0+kc][:len(r0)]
-				r2 := x[(row+2)*ldx+k0 : (row+2)*ldx+k0+kc][:len(r0)]
-				r3 := x[(row+3)*ldx+k0 : (row+3)*ldx+k0+kc][:len(r0)]
-				r4 := x[(row+4)*ldx+k0 : (row+4)*ldx+k0+kc][:len(r0)]
-				r5 := x[(row+5)*ldx+k0 : (row+5)*ldx+k0+kc][:len(r0)]
-				for k := range r0 {
-					d := dst[k*microRows : k*microRows+microRows : k*microRows+microRows]
-					d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
+	for g := 0; g < groups; g++ {
+		dst := buf[g*microRows*in : (g+1)*microRows*in]
+		row := g * microRows
+		if row+microRows <= m {
+			// Six row streams in, one sequential stream out.
+			r0 := x[row*ldx : row*ldx+in]
+			r1 := x[(row+1)*ldx : (row+1)*ldx+in][:len(r0)]
+			r2 := x[(row+2)*ldx : (row+2)*ldx+in][:len(r0)]
+			r3 := x[(row+3)*ldx : (row+3)*ldx+in][:len(r0)]
+			r4 := x[(row+4)*ldx : (row+4)*ldx+in][:len(r0)]
+			r5 := x[(row+5)*ldx : (row+5)*ldx+in][:len(r0)]
+			for k := range r0 {
+				d := dst[k*microRows : k*microRows+microRows : k*microRows+microRows]
+				d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
+			}
+			continue
+		}
+		for r := 0; r < microRows; r++ {
+			if row+r >= m {
+				for k := 0; k < in; k++ {
+					dst[k*microRows+r] = 0
 				}
 				continue
 			}
-			for r := 0; r < microRows; r++ {
-				if row+r >= m {
-					for k := 0; k < kc; k++ {
-						dst[k*microRows+r] = 0
-					}
-					continue
-				}
-				for k, v := range x[(row+r)*ldx+k0 : (row+r)*ldx+k0+kc] {
-					dst[k*microRows+r] = v
-				}
+			for k, v := range x[(row+r)*ldx : (row+r)*ldx+in] {
+				dst[k*microRows+r] = v
 			}
 		}
 	}
@@ -189,15 +188,13 @@ func prefetchAt(w *Matrix, col, k0 int) *float32 {
 // K slice starting at k0, and row groups g0…g1-1.
 func gemmBlock(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, g0, g1 int, pf *float32) {
 	in := w.In
-	groups := (m + microRows - 1) / microRows
 	kc := min(kBlock, in-k0)
 	cols := col1 - col
-	slice := a[groups*microRows*k0:]
 	bp := &w.data[(col/panelWidth*in+k0)*panelWidth]
 	acc := k0 > 0
 	var tile [microRows * panelWidth]float32
 	for g := g0; g < g1; g++ {
-		ap := &slice[g*microRows*kc]
+		ap := &a[g*microRows*in+k0*microRows]
 		row := g * microRows
 		rows := min(microRows, m-row)
 		switch {

@@ -57,8 +57,11 @@ type Impl struct {
 	// enough and may return w itself (untransposed, ld == in).
 	pack func(dst, w []float32, out, in, ld int, transposed bool) []float32
 	// packA lays out x ([m][in], rows ldx apart) for gemm, using buf when
-	// large enough; it may return x itself.
+	// large enough; it may return x itself (aRows == 0). Otherwise the
+	// layout is group-major: groups of aRows rows, aRows·in floats each, so
+	// any range of whole groups packs independently into its own part.
 	packA func(buf, x []float32, m, in, ldx int) []float32
+	aRows int
 	// gemm computes dst[:, c0:c1] = A · W[c0:c1]ᵀ for all m rows (no bias),
 	// A as returned by packA (rows lda apart if not repacked), dst rows ldd apart.
 	gemm func(dst []float32, ldd int, a []float32, lda, m int, w *Matrix, c0, c1 int)
@@ -120,12 +123,12 @@ func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act A
 	if m == 0 {
 		return
 	}
+	parallel := Threads() > 1 && m*w.In*w.Out >= parallelMinMACs
 	bufp := aBufPool.Get().(*[]float32)
-	a := im.packA(*bufp, x[:m*w.In], m, w.In, w.In)
-	keepBuffer(bufp, a, x)
+	a := im.packInput(bufp, x[:m*w.In], m, w.In, parallel)
 	panels := (w.Out + im.panel - 1) / im.panel
 	chunks := 1
-	if Threads() > 1 && m*w.In*w.Out >= parallelMinMACs {
+	if parallel {
 		chunks = min(panels, 4*Threads())
 	}
 	lt := linearTaskPool.Get().(*linearTask)
@@ -154,6 +157,52 @@ func (t *linearTask) run(c int) {
 	c1 := min((c+1)*t.panels/t.chunks*im.panel, w.Out)
 	im.gemm(t.dst, w.Out, t.a, w.In, t.m, w, c0, c1)
 	im.finish(t.dst, t.m, w.Out, c0, c1, t.bias, t.act)
+}
+
+// packInput packs x for gemm into *bufp (grown as needed). Large inputs
+// are packed by the worker pool, a range of row groups each: done by the
+// caller alone, packing a batch of thousands of rows is a serial stretch
+// that leaves the other cores idle.
+func (im *Impl) packInput(bufp *[]float32, x []float32, m, in int, parallel bool) []float32 {
+	if im.aRows == 0 {
+		return im.packA(nil, x, m, in, in)
+	}
+	groups := (m + im.aRows - 1) / im.aRows
+	need := groups * im.aRows * in
+	if cap(*bufp) < need {
+		*bufp = make([]float32, need)
+	}
+	a := (*bufp)[:need]
+	chunks := min(groups, 4*Threads())
+	if !parallel || m*in < parallelMinPack || chunks < 2 {
+		im.packA(a, x, m, in, in)
+		return a
+	}
+	pt := packTaskPool.Get().(*packTask)
+	*pt = packTask{im: im, a: a, x: x, m: m, in: in, groups: groups, chunks: chunks}
+	parallelFor(chunks, pt)
+	*pt = packTask{}
+	packTaskPool.Put(pt)
+	return a
+}
+
+// parallelMinPack is the smallest input (floats) packed in parallel.
+const parallelMinPack = 1 << 16
+
+// packTask packs the row groups of one chunk of a Linear input.
+type packTask struct {
+	im                    *Impl
+	a, x                  []float32
+	m, in, groups, chunks int
+}
+
+var packTaskPool = sync.Pool{New: func() any { return new(packTask) }}
+
+func (t *packTask) run(c int) {
+	r := t.im.aRows
+	g0, g1 := c*t.groups/t.chunks, (c+1)*t.groups/t.chunks
+	rows := min(g1*r, t.m) - g0*r
+	t.im.packA(t.a[g0*r*t.in:g1*r*t.in], t.x[g0*r*t.in:], rows, t.in, t.in)
 }
 
 // parallelMinMACs is the smallest product worth splitting across cores

@@ -235,7 +235,7 @@ func TestLinearThreadCountsAgree(t *testing.T) {
 	defer SetThreads(Threads())
 	forEachImpl(t, func(t *testing.T, im *Impl) {
 		r := rand.New(rand.NewPCG(9, 10))
-		for _, s := range []struct{ m, in, out int }{{37, 129, 300}, {128, 256, 257}, {7, 1000, 77}, {1, 768, 768}} {
+		for _, s := range []struct{ m, in, out int }{{37, 129, 300}, {128, 256, 257}, {7, 1000, 77}, {1, 768, 768}, {301, 256, 40}, {257, 300, 33}} {
 			x, w, b := randSlice(r, s.m*s.in), randSlice(r, s.out*s.in), randSlice(r, s.out)
 			pw, err := im.Pack(w, s.out, s.in)
 			if err != nil {

@@ -14,6 +14,7 @@ var neon = &Impl{
 	Priority:     20,
 	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.ASIMD) },
 	panel:        neonPanel,
+	aRows:        neonRows,
 	pack:         packPanelsNEON,
 	packA:        packRowsNEON,
 	gemm:         gemmNEON,
@@ -69,9 +70,9 @@ func packPanelsNEON(dst, w []float32, out, in, ld int, transposed bool) []float3
 	return p
 }
 
-// packRowsNEON lays x (rows ldx apart) out for gemmNEON: for each K slice of
-// neonKBlock, the rows in groups of 8, k-major within a group ([kc][8]),
-// rows past m zero.
+// packRowsNEON lays x (rows ldx apart) out for gemmNEON in groups of 8
+// rows, group-major and k-major within a group ([group][in][8]), rows past
+// m zero, so that a range of groups can be packed on its own.
 func packRowsNEON(buf, x []float32, m, in, ldx int) []float32 {
 	groups := (m + neonRows - 1) / neonRows
 	need := groups * neonRows * in
@@ -79,22 +80,18 @@ func packRowsNEON(buf, x []float32, m, in, ldx int) []float32 {
 		buf = make([]float32, need)
 	}
 	buf = buf[:need]
-	for k0 := 0; k0 < in; k0 += neonKBlock {
-		kc := min(neonKBlock, in-k0)
-		slice := buf[groups*neonRows*k0 : groups*neonRows*(k0+kc)]
-		for g := 0; g < groups; g++ {
-			dst := slice[g*neonRows*kc : (g+1)*neonRows*kc]
-			for r := 0; r < neonRows; r++ {
-				row := g*neonRows + r
-				if row >= m {
-					for k := 0; k < kc; k++ {
-						dst[k*neonRows+r] = 0
-					}
-					continue
+	for g := 0; g < groups; g++ {
+		dst := buf[g*neonRows*in : (g+1)*neonRows*in]
+		for r := 0; r < neonRows; r++ {
+			row := g*neonRows + r
+			if row >= m {
+				for k := 0; k < in; k++ {
+					dst[k*neonRows+r] = 0
 				}
-				for k, v := range x[row*ldx+k0 : row*ldx+k0+kc] {
-					dst[k*neonRows+r] = v
-				}
+				continue
+			}
+			for k, v := range x[row*ldx : row*ldx+in] {
+				dst[k*neonRows+r] = v
 			}
 		}
 	}
@@ -114,13 +111,12 @@ func gemmNEON(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 i
 	var tile [neonRows * neonPanel]float32
 	for k0 := 0; k0 < in; k0 += neonKBlock {
 		kc := min(neonKBlock, in-k0)
-		slice := a[groups*neonRows*k0 : groups*neonRows*(k0+kc)]
 		acc := k0 > 0
 		for col := c0; col < c1; col += neonPanel {
 			panel := w.data[(col/neonPanel*in+k0)*neonPanel : (col/neonPanel*in+k0+kc)*neonPanel]
 			cols := min(neonPanel, c1-col)
 			for g := 0; g < groups; g++ {
-				ap := slice[g*neonRows*kc : (g+1)*neonRows*kc]
+				ap := a[g*neonRows*in+k0*neonRows : g*neonRows*in+(k0+kc)*neonRows]
 				row := g * neonRows
 				rows := min(neonRows, m-row)
 				if rows == neonRows && cols == neonPanel {

@@ -213,3 +213,25 @@ func TestForwardRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A checkpoint without tokenizer.json (older exports) tokenizes from
+// vocab.txt + tokenizer_config.json, with the same ids and logits.
+func TestLoadVocabOnlyCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"} {
+		data, err := os.ReadFile(filepath.Join(tinyOddDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := readJSONL[goldenCase](t, "tiny-odd.jsonl")
+	c, err := Load(dir, WithKernels(kernels.Generic()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	checkGoldens(t, c, cases)
+}

@@ -235,3 +235,44 @@ func TestLoadVocabOnlyCheckpoint(t *testing.T) {
 	defer c.Close()
 	checkGoldens(t, c, cases)
 }
+
+// sinusoidal_pos_embds checkpoints may omit the position table; it is then
+// built as Hugging Face's create_sinusoidal_embeddings does:
+// PE[pos, 2i] = sin(pos/10000^(2i/d)), PE[pos, 2i+1] = cos(pos/10000^(2i/d)).
+func TestSinusoidalPositions(t *testing.T) {
+	const positions, dim = 64, 48
+	pe := sinusoidalEmbeddings(positions, dim)
+	for _, pos := range []int{0, 1, 7, 63} {
+		for i := 0; i < dim/2; i++ {
+			angle := float64(pos) / math.Pow(10000, float64(2*i)/dim)
+			if got, want := pe[pos*dim+2*i], math.Sin(angle); math.Abs(float64(got)-want) > 1e-6 {
+				t.Fatalf("PE[%d,%d] = %g, want %g", pos, 2*i, got, want)
+			}
+			if got, want := pe[pos*dim+2*i+1], math.Cos(angle); math.Abs(float64(got)-want) > 1e-6 {
+				t.Fatalf("PE[%d,%d] = %g, want %g", pos, 2*i+1, got, want)
+			}
+		}
+	}
+	cfg, err := os.ReadFile(filepath.Join(tinyOddDir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := tinyOddTensors(t)
+	kept := ts[:0]
+	for _, tt := range ts {
+		if tt.Name != "distilbert.embeddings.position_embeddings.weight" {
+			kept = append(kept, tt)
+		}
+	}
+	// Without the flag, a missing table is an error; with it, the model loads.
+	if _, err := Load(modelDir(t, "", kept), WithKernels(kernels.Generic())); err == nil || !strings.Contains(err.Error(), "position_embeddings") {
+		t.Fatalf("missing position table accepted without sinusoidal_pos_embds: %v", err)
+	}
+	sin := strings.Replace(string(cfg), `"sinusoidal_pos_embds": false`, `"sinusoidal_pos_embds": true`, 1)
+	got := tinyOddLogits(t, modelDir(t, sin, kept))
+	for _, v := range got {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatalf("logits %v", got)
+		}
+	}
+}

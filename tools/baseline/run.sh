@@ -3,10 +3,10 @@
 # random DistilBERT and the same inputs. See README.md.
 #
 #   tools/baseline/run.sh [--seq 16,64,128] [--batch 1,8] [--threads 1,2]
-#                         [--model DIR] [--min-time 2s] [--no-check] [--ort-only]
+#                         [--model DIR] [--min-time 2s] [--rounds N] [--no-check] [--ort-only]
 #
 # The same settings can come from the environment: SEQ, BATCH, THREADS,
-# MODEL_DIR, MIN_TIME, CHECK=0, ORT_ONLY=1. Runs are sequential (never two
+# MODEL_DIR, MIN_TIME, ROUNDS, CHECK=0, ORT_ONLY=1. Runs are sequential (never two
 # benchmarks at once).
 set -euo pipefail
 
@@ -18,6 +18,7 @@ BATCH=${BATCH:-1,8}
 THREADS=${THREADS:-1,2}
 MODEL_DIR=${MODEL_DIR:-/tmp/distilbert-base-random}
 MIN_TIME=${MIN_TIME:-2s}
+ROUNDS=${ROUNDS:-1}
 CHECK=${CHECK:-1}
 ORT_ONLY=${ORT_ONLY:-0}
 PYTHON=/usr/bin/python3
@@ -29,6 +30,7 @@ while [ $# -gt 0 ]; do
 	--threads) THREADS=$2; shift 2 ;;
 	--model) MODEL_DIR=$2; shift 2 ;;
 	--min-time) MIN_TIME=$2; shift 2 ;;
+	--rounds) ROUNDS=$2; shift 2 ;;
 	--no-check) CHECK=0; shift ;;
 	--ort-only) ORT_ONLY=1; shift ;;
 	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -90,8 +92,12 @@ if [ "$CHECK" = 1 ] && [ "$ORT_ONLY" != 1 ]; then
 	' "$results/check-ort.jsonl" "$bin" "$MODEL_DIR"
 fi
 
-# (d) the benchmarks, one thread count at a time, ours then ORT.
+# (d) the benchmarks, one thread count at a time, ours then ORT; with
+# --rounds N the whole sequence repeats N times, so slow spells of a shared
+# machine hit both engines alike, and the table shows medians.
 IFS=, read -ra thread_list <<<"$THREADS"
+for round in $(seq "$ROUNDS"); do
+[ "$ROUNDS" -gt 1 ] && log "round $round of $ROUNDS"
 for t in "${thread_list[@]}"; do
 	if [ "$ORT_ONLY" != 1 ]; then
 		log "ours: threads $t, batch $BATCH, seq $SEQ"
@@ -103,23 +109,29 @@ for t in "${thread_list[@]}"; do
 	node "$here/ort_bench.js" --onnx "$MODEL_DIR/model.onnx" --model "$MODEL_DIR" \
 		--seq "$SEQ" --batch "$BATCH" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ort.jsonl"
 done
+done
 
-# (e) the table.
+# (e) the table: per row, the median over rounds of each engine's p50/p90,
+# and the ours/ORT p50 ratio of every round.
 node -e '
 	const fs = require("fs");
 	const read = (f) => fs.readFileSync(f, "utf8").split("\n").filter((l) => l.trim().startsWith("{")).map(JSON.parse);
 	const key = (r) => `${r.batch}/${r.seq}/${r.threads}`;
-	const ours = new Map(read(process.argv[1]).map((r) => [key(r), r]));
-	const ort = read(process.argv[2]);
+	const group = (rows) => { const m = new Map(); for (const r of rows) { if (!m.has(key(r))) m.set(key(r), []); m.get(key(r)).push(r); } return m; };
+	const median = (xs) => { const s = xs.filter((x) => isFinite(x)).sort((a, b) => a - b); return s.length ? s[(s.length - 1) >> 1] : NaN; };
+	const ours = group(read(process.argv[1]));
+	const ort = group(read(process.argv[2]));
 	const f = (v, d = 2) => (v === undefined || v === null || !isFinite(v) ? "-" : v.toFixed(d));
-	const rows = [["batch", "seq", "thr", "ours p50", "ours p90", "ORT p50", "ORT p90", "p50 ours/ORT", "seq/s ours/ORT", "ours kernels"]];
-	for (const o of ort) {
-		const u = ours.get(key(o)) || {};
-		rows.push([o.batch, o.seq, o.threads, f(u.p50_ms), f(u.p90_ms), f(o.p50_ms), f(o.p90_ms),
-			f(u.p50_ms / o.p50_ms, 3), f(u.seqs_per_s / o.seqs_per_s, 3), u.kernels || "-"].map(String));
+	const rows = [["batch", "seq", "thr", "ours p50", "ours p90", "ORT p50", "ORT p90", "p50 ours/ORT", "seq/s ours/ORT", "per round", "ours kernels"]];
+	for (const [k, os] of ort) {
+		const us = ours.get(k) || [];
+		const o = os[0], u50 = median(us.map((r) => r.p50_ms)), o50 = median(os.map((r) => r.p50_ms));
+		const rounds = os.map((r, i) => (us[i] ? f(us[i].p50_ms / r.p50_ms, 2) : "-")).join(",");
+		rows.push([o.batch, o.seq, o.threads, f(u50), f(median(us.map((r) => r.p90_ms))), f(o50), f(median(os.map((r) => r.p90_ms))),
+			f(u50 / o50, 3), f(median(us.map((r) => r.seqs_per_s)) / median(os.map((r) => r.seqs_per_s)), 3), rounds, (us[0] || {}).kernels || "-"].map(String));
 	}
 	const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-	for (const r of rows) console.log(r.map((s, c) => (c < 3 || c === 9 ? s.padEnd(w[c]) : s.padStart(w[c]))).join("  ").trimEnd());
-	console.log("times in ms (p50/p90 of the per-run wall time); ratios < 1 for p50 and > 1 for seq/s mean ours is faster");
+	for (const r of rows) console.log(r.map((s, c) => (c < 3 || c >= 9 ? s.padEnd(w[c]) : s.padStart(w[c]))).join("  ").trimEnd());
+	console.log("times in ms (median over rounds of p50/p90 of the per-run wall time); ratios < 1 for p50 and > 1 for seq/s mean ours is faster");
 ' "$results/ours.jsonl" "$results/ort.jsonl"
 log "raw rows: $results/ours.jsonl $results/ort.jsonl"

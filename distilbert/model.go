@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,7 +130,7 @@ func newModel(c *Config, f *weights.File, impl *kernels.Impl) (*Model, error) {
 			}
 			return
 		}
-		if !equalShape(t.Shape, s.shape) {
+		if !slices.Equal(t.Shape, s.shape) {
 			mismatched = append(mismatched, fmt.Sprintf("%s has shape %v, want %v", full, t.Shape, s.shape))
 			return
 		}
@@ -225,18 +226,6 @@ func newModel(c *Config, f *weights.File, impl *kernels.Impl) (*Model, error) {
 func isKnownName(n, prefix string) bool {
 	// Some exports keep the position_ids buffer.
 	return n == prefix+"embeddings.position_ids"
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func firstNonFinite(x []float32) int {

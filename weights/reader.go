@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
 	"unicode/utf8"
 	"unsafe"
@@ -101,7 +102,7 @@ func (f *File) Float32(name string, shape ...int) ([]float32, error) {
 		return nil, f.errorf("tensor %q: not found", name)
 	case t.Data == nil:
 		return nil, fmt.Errorf("weights: %s: tensor %q: dtype %s: %w (want F32, F16 or BF16)", f.Name, name, t.DType, ErrUnsupportedDType)
-	case len(shape) > 0 && !equalInts(shape, t.Shape):
+	case len(shape) > 0 && !slices.Equal(shape, t.Shape):
 		return nil, f.errorf("tensor %q: shape %v, want %v", name, t.Shape, shape)
 	}
 	return t.Data, nil
@@ -391,16 +392,4 @@ func tokString(tok json.Token) string {
 		return fmt.Sprintf("%q", string(d))
 	}
 	return fmt.Sprintf("%#v", tok)
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

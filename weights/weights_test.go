@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,7 +70,7 @@ func checkSample(t *testing.T, f *File) {
 		if !ok {
 			t.Fatalf("missing %s", w.Name)
 		}
-		if g.Name != w.Name || g.DType != w.DType || !equalInts(g.Shape, w.Shape) || len(g.Data) != len(w.Data) || g.NumElements() != len(w.Data) {
+		if g.Name != w.Name || g.DType != w.DType || !slices.Equal(g.Shape, w.Shape) || len(g.Data) != len(w.Data) || g.NumElements() != len(w.Data) {
 			t.Fatalf("%s: got %+v", w.Name, g)
 		}
 		if g.Bytes != int64(len(w.Data)*dtypeSizes[w.DType]) {
@@ -193,7 +194,7 @@ func TestOpenTinyOdd(t *testing.T) {
 		t.Fatalf("len = %d", len(w))
 	}
 	c, _ := f.Tensor("classifier.weight")
-	if d := c.Dense(); d == nil || !equalInts(d.Shape(), []int{3, 48}) {
+	if d := c.Dense(); d == nil || !slices.Equal(d.Shape(), []int{3, 48}) {
 		t.Errorf("Dense = %v", d)
 	}
 	if f.Len() < 10 || f.Metadata["format"] != "pt" {
@@ -230,7 +231,7 @@ func TestDense(t *testing.T) {
 	}
 	a, _ := f.Tensor("a.f32")
 	d := a.Dense()
-	if !equalInts(d.Shape(), []int{2, 3}) {
+	if !slices.Equal(d.Shape(), []int{2, 3}) {
 		t.Fatalf("shape %v", d.Shape())
 	}
 	if v, err := d.At(1, 2); err != nil || v.(float32) != 0.1 {

@@ -61,83 +61,32 @@ const (
 	rowBlockGroups = 24
 )
 
-// packPanels16 lays W[out][in] out as ⌈out/16⌉ panels of [in][16], so the
-// micro-kernel reads 16 output columns of one k with two loads. The last
-// panel is zero-padded. W[o][i] is w[o*ld+i], or w[i*ld+o] when transposed
-// (then each panel row is a contiguous copy).
+// packPanels16 lays W out in 16-column panels: two YMM loads per k.
 func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 {
-	panels := (out + panelWidth - 1) / panelWidth
-	n := panels * in * panelWidth
-	if cap(dst) < n {
-		dst = make([]float32, n)
-	}
-	p := dst[:n]
-	if transposed {
-		for panel := 0; panel < panels; panel++ {
-			col := panel * panelWidth
-			cols := min(panelWidth, out-col)
-			for k := 0; k < in; k++ {
-				d := p[(panel*in+k)*panelWidth : (panel*in+k+1)*panelWidth]
-				copy(d, w[k*ld+col:k*ld+col+cols])
-				clear(d[cols:])
-			}
-		}
-		return p
-	}
-	if out%panelWidth != 0 {
-		clear(p[(panels-1)*in*panelWidth:])
-	}
-	for j := 0; j < out; j++ {
-		panel, col := j/panelWidth, j%panelWidth
-		base := panel * in * panelWidth
-		row := w[j*ld : j*ld+in]
-		for k, v := range row {
-			p[base+k*panelWidth+col] = v
-		}
-	}
-	return p
+	return packPanels(dst, w, out, in, ld, transposed, panelWidth)
 }
 
-// packRowsAVX2 lays x out for gemmAVX2 in groups of 6 rows, group-major
-// and k-major within a group ([group][in][6]), rows past m zero: the
-// micro-kernel then reads one contiguous stream instead of six, and a
-// range of groups can be packed on its own (in parallel) into its part of
-// the buffer.
+// packRowsAVX2 is packRowGroups for 6-row groups, with full groups copied
+// by an unrolled loop: six row streams in, one sequential stream out.
 func packRowsAVX2(buf, x []float32, m, in, ldx int) []float32 {
-	groups := (m + microRows - 1) / microRows
-	need := groups * microRows * in
-	if cap(buf) < need {
-		buf = make([]float32, need)
-	}
-	buf = buf[:need]
-	for g := 0; g < groups; g++ {
+	buf = rowGroupsBuffer(buf, m, in, microRows)
+	full := m / microRows
+	for g := 0; g < full; g++ {
 		dst := buf[g*microRows*in : (g+1)*microRows*in]
 		row := g * microRows
-		if row+microRows <= m {
-			// Six row streams in, one sequential stream out.
-			r0 := x[row*ldx : row*ldx+in]
-			r1 := x[(row+1)*ldx : (row+1)*ldx+in][:len(r0)]
-			r2 := x[(row+2)*ldx : (row+2)*ldx+in][:len(r0)]
-			r3 := x[(row+3)*ldx : (row+3)*ldx+in][:len(r0)]
-			r4 := x[(row+4)*ldx : (row+4)*ldx+in][:len(r0)]
-			r5 := x[(row+5)*ldx : (row+5)*ldx+in][:len(r0)]
-			for k := range r0 {
-				d := dst[k*microRows : k*microRows+microRows : k*microRows+microRows]
-				d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
-			}
-			continue
+		r0 := x[row*ldx : row*ldx+in]
+		r1 := x[(row+1)*ldx : (row+1)*ldx+in][:len(r0)]
+		r2 := x[(row+2)*ldx : (row+2)*ldx+in][:len(r0)]
+		r3 := x[(row+3)*ldx : (row+3)*ldx+in][:len(r0)]
+		r4 := x[(row+4)*ldx : (row+4)*ldx+in][:len(r0)]
+		r5 := x[(row+5)*ldx : (row+5)*ldx+in][:len(r0)]
+		for k := range r0 {
+			d := dst[k*microRows : k*microRows+microRows : k*microRows+microRows]
+			d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
 		}
-		for r := 0; r < microRows; r++ {
-			if row+r >= m {
-				for k := 0; k < in; k++ {
-					dst[k*microRows+r] = 0
-				}
-				continue
-			}
-			for k, v := range x[(row+r)*ldx : (row+r)*ldx+in] {
-				dst[k*microRows+r] = v
-			}
-		}
+	}
+	if rest := m - full*microRows; rest > 0 {
+		packRowGroup(buf[full*microRows*in:], x[full*microRows*ldx:], rest, in, ldx, microRows)
 	}
 	return buf
 }

@@ -33,69 +33,14 @@ const (
 	neonKBlock = 256 // K slice kept hot in L1: a 12 KiB panel slice + 8 KiB of A per row group
 )
 
-// packPanelsNEON lays W[out][in] out as ⌈out/12⌉ panels of [in][12], so the
-// micro-kernel reads the 12 output columns of one k with one three-register
-// load. The last panel is zero-padded. W[o][i] is w[o*ld+i], or w[i*ld+o]
-// when transposed (then each panel row is a contiguous copy).
+// packPanelsNEON lays W out in 12-column panels: one three-register load per k.
 func packPanelsNEON(dst, w []float32, out, in, ld int, transposed bool) []float32 {
-	panels := (out + neonPanel - 1) / neonPanel
-	n := panels * in * neonPanel
-	if cap(dst) < n {
-		dst = make([]float32, n)
-	}
-	p := dst[:n]
-	if transposed {
-		for panel := 0; panel < panels; panel++ {
-			col := panel * neonPanel
-			cols := min(neonPanel, out-col)
-			for k := 0; k < in; k++ {
-				d := p[(panel*in+k)*neonPanel : (panel*in+k+1)*neonPanel]
-				copy(d, w[k*ld+col:k*ld+col+cols])
-				clear(d[cols:])
-			}
-		}
-		return p
-	}
-	if out%neonPanel != 0 {
-		clear(p[(panels-1)*in*neonPanel:])
-	}
-	for j := 0; j < out; j++ {
-		panel, col := j/neonPanel, j%neonPanel
-		base := panel * in * neonPanel
-		row := w[j*ld : j*ld+in]
-		for k, v := range row {
-			p[base+k*neonPanel+col] = v
-		}
-	}
-	return p
+	return packPanels(dst, w, out, in, ld, transposed, neonPanel)
 }
 
-// packRowsNEON lays x (rows ldx apart) out for gemmNEON in groups of 8
-// rows, group-major and k-major within a group ([group][in][8]), rows past
-// m zero, so that a range of groups can be packed on its own.
+// packRowsNEON packs x in 8-row groups for gemmNEON (see packRowGroups).
 func packRowsNEON(buf, x []float32, m, in, ldx int) []float32 {
-	groups := (m + neonRows - 1) / neonRows
-	need := groups * neonRows * in
-	if cap(buf) < need {
-		buf = make([]float32, need)
-	}
-	buf = buf[:need]
-	for g := 0; g < groups; g++ {
-		dst := buf[g*neonRows*in : (g+1)*neonRows*in]
-		for r := 0; r < neonRows; r++ {
-			row := g*neonRows + r
-			if row >= m {
-				for k := 0; k < in; k++ {
-					dst[k*neonRows+r] = 0
-				}
-				continue
-			}
-			for k, v := range x[row*ldx : row*ldx+in] {
-				dst[k*neonRows+r] = v
-			}
-		}
-	}
-	return buf
+	return packRowGroups(buf, x, m, in, ldx, neonRows)
 }
 
 // gemmNEON computes dst[:, c0:c1] (rows ldd apart) BLIS-style: per K slice,

@@ -124,11 +124,17 @@ func openOutput(path string, stdout io.Writer) (*bufio.Writer, func() error, err
 	}, nil
 }
 
-func cmdPredict(args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := newFlagSet("predict")
+// streamTexts is the shape predict and tokenize share: parse the common
+// flags (plus extra ones), load the model, then write emit's JSON lines for
+// each chunk of input texts, in order, to stdout or --output.
+func streamTexts(name string, args []string, stdin io.Reader, stdout io.Writer, extra func(*flag.FlagSet),
+	emit func(c *distilbert.Classifier, enc *json.Encoder, chunk []string) error) error {
+	fs := newFlagSet(name)
 	var iof ioFlags
 	iof.register(fs)
-	ids := fs.Bool("ids", false, "include input_ids in the output")
+	if extra != nil {
+		extra(fs)
+	}
 	texts, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -144,60 +150,46 @@ func cmdPredict(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	err = forEachChunk(texts, iof.input, stdin, func(chunk []string) error {
-		preds, err := c.Predict(context.Background(), chunk)
-		if err != nil {
-			return err
-		}
-		for i := range preds {
-			if !*ids {
-				preds[i].InputIDs = nil
-			}
-			if err := enc.Encode(&preds[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err = forEachChunk(texts, iof.input, stdin, func(chunk []string) error { return emit(c, enc, chunk) })
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
-func cmdTokenize(args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := newFlagSet("tokenize")
-	var iof ioFlags
-	iof.register(fs)
-	texts, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	c, err := loadClassifier(iof.model)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	w, closeOut, err := openOutput(iof.output, stdout)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(w)
-	err = forEachChunk(texts, iof.input, stdin, func(chunk []string) error {
-		for _, t := range chunk {
-			e := c.Encode(t)
-			if err := enc.Encode(struct {
-				InputIDs []int32 `json:"input_ids"`
-			}{e.IDs}); err != nil {
+func cmdPredict(args []string, stdin io.Reader, stdout io.Writer) error {
+	var ids *bool
+	return streamTexts("predict", args, stdin, stdout,
+		func(fs *flag.FlagSet) { ids = fs.Bool("ids", false, "include input_ids in the output") },
+		func(c *distilbert.Classifier, enc *json.Encoder, chunk []string) error {
+			preds, err := c.Predict(context.Background(), chunk)
+			if err != nil {
 				return err
 			}
-		}
-		return nil
-	})
-	if cerr := closeOut(); err == nil {
-		err = cerr
-	}
-	return err
+			for i := range preds {
+				if !*ids {
+					preds[i].InputIDs = nil
+				}
+				if err := enc.Encode(&preds[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+}
+
+func cmdTokenize(args []string, stdin io.Reader, stdout io.Writer) error {
+	return streamTexts("tokenize", args, stdin, stdout, nil,
+		func(c *distilbert.Classifier, enc *json.Encoder, chunk []string) error {
+			for _, t := range chunk {
+				if err := enc.Encode(struct {
+					InputIDs []int32 `json:"input_ids"`
+				}{c.Encode(t).IDs}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 }
 
 // inspection is what inspect prints, as text or with --json.

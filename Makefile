@@ -33,9 +33,8 @@ test: deps fmt-check vet
 	$(MAKE) fuzz
 
 # What the tests use beyond Go, from Debian: chromium (page test) and
-# qemu-user-static (arm64 tests). Both scripts are idempotent.
+# qemu-user-static (arm64 tests); idempotent.
 deps:
-	./scripts/install-browser-deps.sh
 	./scripts/install-test-deps.sh
 
 test-short:
@@ -75,7 +74,7 @@ ARM64_TESTFLAGS ?= -test.count=1 -test.timeout=15m
 
 .PHONY: test-arm64
 test-arm64:
-	./scripts/install-test-deps.sh
+	./scripts/install-test-deps.sh qemu
 	@mkdir -p $(ARM64_TESTBIN)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) vet ./kernels
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -c -o $(ARM64_TESTBIN)/kernels.test ./kernels
@@ -103,7 +102,7 @@ test-server:
 
 # Install Debian's chromium if needed, then the headless-browser test of /.
 test-browser:
-	./scripts/install-browser-deps.sh
+	./scripts/install-test-deps.sh chromium
 	$(GO) test -count=1 -run 'TestBrowserPage' -v ./server/
 
 fuzz-server:

@@ -37,7 +37,7 @@ func findChromium() string {
 func TestBrowserPage(t *testing.T) {
 	chromium := findChromium()
 	if chromium == "" {
-		t.Skip("chromium is not installed: run scripts/install-browser-deps.sh (or make test-browser)")
+		t.Skip("chromium is not installed: run scripts/install-test-deps.sh chromium (or make test-browser)")
 	}
 	t.Parallel()
 	p := start(t, nil)

@@ -1,0 +1,124 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import "sync"
+
+// blockedGemm is the cache-blocking driver shared by the amd64 SIMD
+// implementations; each brings its micro-kernels and block sizes. A panel
+// is `panel` columns of packed W ([in][panel] per panel, see packPanels),
+// a row group `rows` rows of packed A (see packRowGroups).
+type blockedGemm struct {
+	panel, rows int
+	// kBlock is the K slice of a panel kept hot in L1.
+	kBlock int
+	// smallMGroups: up to this many row groups (a 128-token request), W
+	// panels stream whole, front to back, with prefetch of the next slice.
+	smallMGroups int
+	// rowBlockGroups bounds the row groups whose packed A slice stays in
+	// L2 in the BLIS order used for more rows.
+	rowBlockGroups int
+	// kernel computes C[rows][panel] (+)= A·B for a group with `valid` real
+	// rows (it may skip the FMAs of padding rows), C rows ldc floats apart.
+	// pf, unless nil, is the next B slice to prefetch while computing.
+	kernel func(valid, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32)
+	// exactRows has bit r set when kernel, given r valid rows, writes
+	// exactly r rows of C; other counts go through a scratch tile.
+	exactRows uint64
+	// tiles holds rows×panel scratch tiles for blocks that overhang M or N:
+	// pooled, because a tile on the stack would escape through the kernel
+	// func value and cost an allocation per call.
+	tiles *sync.Pool
+}
+
+// gemm computes dst[:, c0:c1] with one of two loop orders:
+//
+//   - few rows (≤ smallMGroups, e.g. batch-1 requests): each W panel is
+//     streamed once, front to back through every K slice, which the
+//     hardware prefetcher follows; the packed A stays in L1/L2.
+//   - many rows: BLIS order. Per K slice, blocks of rowBlockGroups groups
+//     (their packed A slice stays in L2) meet every panel slice (stays in
+//     L1 while each row group of the block uses it).
+func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 int) {
+	in := w.In
+	groups := (m + g.rows - 1) / g.rows
+	if groups <= g.smallMGroups {
+		for col := c0; col < c1; col += g.panel {
+			for k0 := 0; k0 < in; k0 += g.kBlock {
+				// The next slice in memory order is the next one used.
+				g.block(dst, ldd, a, m, w, col, min(col+g.panel, c1), k0, 0, groups, g.prefetchAt(w, col, k0+g.kBlock))
+			}
+		}
+		return
+	}
+	for k0 := 0; k0 < in; k0 += g.kBlock {
+		for g0 := 0; g0 < groups; g0 += g.rowBlockGroups {
+			g1 := min(g0+g.rowBlockGroups, groups)
+			for col := c0; col < c1; col += g.panel {
+				g.block(dst, ldd, a, m, w, col, min(col+g.panel, c1), k0, g0, g1, nil)
+			}
+		}
+	}
+}
+
+// prefetchAt returns the start of the packed W slice (panel of column col,
+// K from k0), clamped into the matrix: prefetching past it is harmless but
+// the pointer must stay inside the allocation.
+func (g *blockedGemm) prefetchAt(w *Matrix, col, k0 int) *float32 {
+	off := col/g.panel*w.In*g.panel + k0*g.panel
+	// The kernel prefetches up to kBlock rows of the panel ahead of it.
+	if off+g.kBlock*g.panel > len(w.data) {
+		off = max(0, len(w.data)-g.kBlock*g.panel)
+	}
+	return &w.data[off]
+}
+
+// block runs the micro-kernel for one panel (columns col…col1-1), one K
+// slice starting at k0, and row groups g0…g1-1.
+func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, g0, g1 int, pf *float32) {
+	in := w.In
+	kc := min(g.kBlock, in-k0)
+	cols := col1 - col
+	bp := &w.data[(col/g.panel*in+k0)*g.panel]
+	acc := k0 > 0
+	var tile *[]float32
+	for grp := g0; grp < g1; grp++ {
+		ap := &a[grp*g.rows*in+k0*g.rows]
+		row := grp * g.rows
+		rows := min(g.rows, m-row)
+		if cols == g.panel && g.exactRows&(1<<rows) != 0 {
+			_ = dst[(row+rows-1)*ldd+col+cols-1] // the kernel's last write
+			g.kernel(rows, kc, ap, bp, &dst[row*ldd+col], ldd, acc, pf)
+			continue
+		}
+		if tile == nil {
+			tile = g.tiles.Get().(*[]float32)
+		}
+		g.kernel(rows, kc, ap, bp, &(*tile)[0], g.panel, false, pf)
+		mergeTile(dst, *tile, row, rows, col, cols, ldd, g.panel, acc)
+	}
+	if tile != nil {
+		g.tiles.Put(tile)
+	}
+}
+
+// newTilePool returns a pool of rows×panel float32 tiles.
+func newTilePool(rows, panel int) *sync.Pool {
+	return &sync.Pool{New: func() any { t := make([]float32, rows*panel); return &t }}
+}
+
+// mergeTile copies (or adds, when accumulating) rows×cols of a tile with
+// rows width floats apart into dst at (row, col).
+func mergeTile(dst, tile []float32, row, rows, col, cols, ldc, width int, acc bool) {
+	for r := 0; r < rows; r++ {
+		d := dst[(row+r)*ldc+col : (row+r)*ldc+col+cols]
+		t := tile[r*width : r*width+cols]
+		if acc {
+			for j := range d {
+				d[j] += t[j]
+			}
+		} else {
+			copy(d, t)
+		}
+	}
+}

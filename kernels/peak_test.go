@@ -1,6 +1,13 @@
 package kernels
 
-import "testing"
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+)
 
 // BenchmarkPeak reports the core's measured fp32 FMA peak per implementation.
 func BenchmarkPeak(b *testing.B) {
@@ -15,5 +22,53 @@ func BenchmarkPeak(b *testing.B) {
 			}
 			b.ReportMetric(g, "GFLOP/s")
 		})
+	}
+}
+
+// BenchmarkLinearVsPeak measures the GEMM efficiency shapes
+// (M=128, K=768, N=3072 and 768, one thread) as a fraction of the FMA peak,
+// pairing every GEMM call with a peak-loop run of similar length right
+// before it: on a shared machine both halves of a pair see about the same
+// interference, so the median ratio is steadier than two separate runs.
+func BenchmarkLinearVsPeak(b *testing.B) {
+	defer SetThreads(Threads())
+	for _, im := range Available() {
+		loop, ok := peakLoops[im.Name]
+		if !ok {
+			continue
+		}
+		for _, s := range []struct{ m, k, n int }{{128, 768, 3072}, {128, 768, 768}} {
+			b.Run(fmt.Sprintf("%s/M%dK%dN%d", im.Name, s.m, s.k, s.n), func(b *testing.B) {
+				SetThreads(1)
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				r := rand.New(rand.NewPCG(1, 1))
+				x, w := randSlice(r, s.m*s.k), randSlice(r, s.n*s.k)
+				dst := make([]float32, s.m*s.n)
+				pw, err := im.Pack(w, s.n, s.k)
+				if err != nil {
+					b.Fatal(err)
+				}
+				flops := 2 * float64(s.m) * float64(s.k) * float64(s.n)
+				iters := int(flops / loop.flopsPerIter)  // as long as the GEMM at peak
+				im.Linear(dst, x, s.m, pw, nil, ActNone) // warm: packed A buffer, pages
+				ratios := make([]float64, 0, b.N)
+				var best float64
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					t0 := time.Now()
+					loop.run(iters)
+					t1 := time.Now()
+					im.Linear(dst, x, s.m, pw, nil, ActNone)
+					t2 := time.Now()
+					ratio := t1.Sub(t0).Seconds() / t2.Sub(t1).Seconds()
+					ratios = append(ratios, ratio)
+					best = max(best, flops/t2.Sub(t1).Seconds()/1e9)
+				}
+				slices.Sort(ratios)
+				b.ReportMetric(100*ratios[len(ratios)/2], "%peak(median)")
+				b.ReportMetric(best, "GFLOP/s(best)")
+			})
+		}
 	}
 }

@@ -78,7 +78,7 @@ func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h 
 		sc.scores = make([]float32, s.NQ*s.NK)
 	}
 	scores := sc.scores[:s.NQ*s.NK]
-	im.gemm(scores, s.NK, a, ld, s.NQ, &sc.kMat, 0, s.NK)
+	im.gemm(scores, s.NK, a, ld, s.NQ, &sc.kMat, 0, s.NK, nil)
 	for r := 0; r < s.NQ; r++ {
 		row := scores[r*s.NK : r*s.NK+s.NK]
 		if s.Mask != nil {
@@ -94,5 +94,5 @@ func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h 
 	im.repack(&sc.vMat, v[s.K*ld+off:], hd, s.NK, ld, true)
 	p := im.packA(sc.p[:0], scores, s.NQ, s.NK, s.NK)
 	keepBuffer(&sc.p, p, scores)
-	im.gemm(ctx[s.Q*ld+off:], ld, p, s.NK, s.NQ, &sc.vMat, 0, hd)
+	im.gemm(ctx[s.Q*ld+off:], ld, p, s.NK, s.NQ, &sc.vMat, 0, hd, nil)
 }

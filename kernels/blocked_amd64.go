@@ -39,23 +39,33 @@ type blockedGemm struct {
 //   - many rows: BLIS order. Per K slice, blocks of rowBlockGroups groups
 //     (their packed A slice stays in L2) meet every panel slice (stays in
 //     L1 while each row group of the block uses it).
-func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 int) {
+//
+// The epilogue runs on each panel's block right after its last K slice,
+// while the block is still in L1/L2.
+func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 int, ep *epilogue) {
 	in := w.In
 	groups := (m + g.rows - 1) / g.rows
 	if groups <= g.smallMGroups {
 		for col := c0; col < c1; col += g.panel {
+			col1 := min(col+g.panel, c1)
 			for k0 := 0; k0 < in; k0 += g.kBlock {
 				// The next slice in memory order is the next one used.
-				g.block(dst, ldd, a, m, w, col, min(col+g.panel, c1), k0, 0, groups, g.prefetchAt(w, col, k0+g.kBlock))
+				g.block(dst, ldd, a, m, w, col, col1, k0, 0, groups, g.prefetchAt(w, col, k0+g.kBlock))
 			}
+			ep.apply(dst, ldd, 0, m, col, col1)
 		}
 		return
 	}
 	for k0 := 0; k0 < in; k0 += g.kBlock {
+		last := k0+g.kBlock >= in
 		for g0 := 0; g0 < groups; g0 += g.rowBlockGroups {
 			g1 := min(g0+g.rowBlockGroups, groups)
 			for col := c0; col < c1; col += g.panel {
-				g.block(dst, ldd, a, m, w, col, min(col+g.panel, c1), k0, g0, g1, nil)
+				col1 := min(col+g.panel, c1)
+				g.block(dst, ldd, a, m, w, col, col1, k0, g0, g1, nil)
+				if last {
+					ep.apply(dst, ldd, g0*g.rows, min(g1*g.rows, m), col, col1)
+				}
 			}
 		}
 	}

@@ -29,7 +29,7 @@ func Generic() *Impl { return generic }
 // product of two contiguous rows. A 4×2 block (four rows of x against two
 // rows of W) keeps eight sums in registers (the most amd64's sixteen vector
 // registers hold without spilling) and uses every loaded value 2-4 times.
-func gemmGeneric(dst []float32, ldd int, x []float32, ldx, m int, w *Matrix, c0, c1 int) {
+func gemmGeneric(dst []float32, ldd int, x []float32, ldx, m int, w *Matrix, c0, c1 int, ep *epilogue) {
 	in, out := w.In, ldd
 	i := 0
 	for ; i+4 <= m; i += 4 {
@@ -80,6 +80,7 @@ func gemmGeneric(dst []float32, ldd int, x []float32, ldx, m int, w *Matrix, c0,
 			dst[i*out+j] = dotGeneric(xr, w.data[j*in:j*in+in])
 		}
 	}
+	ep.apply(dst, ldd, 0, m, c0, c1)
 }
 
 // packGeneric keeps W as [out][in] row-major: untouched (zero copy) when

@@ -62,9 +62,11 @@ type Impl struct {
 	// any range of whole groups packs independently into its own part.
 	packA func(buf, x []float32, m, in, ldx int) []float32
 	aRows int
-	// gemm computes dst[:, c0:c1] = A · W[c0:c1]ᵀ for all m rows (no bias),
-	// A as returned by packA (rows lda apart if not repacked), dst rows ldd apart.
-	gemm func(dst []float32, ldd int, a []float32, lda, m int, w *Matrix, c0, c1 int)
+	// gemm computes dst[:, c0:c1] = ep(A · W[c0:c1]ᵀ) for all m rows, A as
+	// returned by packA (rows lda apart if not repacked), dst rows ldd
+	// apart. ep (bias, activation; nil for none) may be applied block by
+	// block as soon as a block's sums are final, while it is still in cache.
+	gemm func(dst []float32, ldd int, a []float32, lda, m int, w *Matrix, c0, c1 int, ep *epilogue)
 
 	// Dot returns Σ a[i]·b[i] over len(a) elements (len(b) ≥ len(a)).
 	Dot func(a, b []float32) float32
@@ -132,7 +134,7 @@ func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act A
 		chunks = min(panels, 4*Threads())
 	}
 	lt := linearTaskPool.Get().(*linearTask)
-	*lt = linearTask{im: im, dst: dst, a: a, m: m, w: w, bias: bias, act: act, panels: panels, chunks: chunks}
+	*lt = linearTask{im: im, dst: dst, a: a, m: m, w: w, ep: epilogue{im: im, bias: bias, act: act}, panels: panels, chunks: chunks}
 	parallelFor(chunks, lt)
 	*lt = linearTask{}
 	linearTaskPool.Put(lt)
@@ -142,10 +144,10 @@ func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act A
 // linearTask is one Linear call split into column chunks.
 type linearTask struct {
 	im             *Impl
-	dst, a, bias   []float32
+	dst, a         []float32
 	m              int
 	w              *Matrix
-	act            Activation
+	ep             epilogue
 	panels, chunks int
 }
 
@@ -155,8 +157,11 @@ func (t *linearTask) run(c int) {
 	im, w := t.im, t.w
 	c0 := c * t.panels / t.chunks * im.panel
 	c1 := min((c+1)*t.panels/t.chunks*im.panel, w.Out)
-	im.gemm(t.dst, w.Out, t.a, w.In, t.m, w, c0, c1)
-	im.finish(t.dst, t.m, w.Out, c0, c1, t.bias, t.act)
+	var ep *epilogue
+	if t.ep.bias != nil || t.ep.act != ActNone {
+		ep = &t.ep
+	}
+	im.gemm(t.dst, w.Out, t.a, w.In, t.m, w, c0, c1, ep)
 }
 
 // packInput packs x for gemm into *bufp (grown as needed). Large inputs
@@ -211,16 +216,30 @@ const parallelMinMACs = 1 << 18
 
 var aBufPool = sync.Pool{New: func() any { return new([]float32) }}
 
-// finish adds bias and applies act to dst[:, c0:c1].
-func (im *Impl) finish(dst []float32, m, out, c0, c1 int, bias []float32, act Activation) {
-	for r := 0; r < m; r++ {
-		row := dst[r*out+c0 : r*out+c1]
+// epilogue is what a linear layer does to its sums: add bias (nil: none)
+// and apply act, with im's kernels.
+type epilogue struct {
+	im   *Impl
+	bias []float32
+	act  Activation
+}
+
+// apply finishes dst[r0:r1, c0:c1] (rows ldd apart); a nil epilogue does
+// nothing. Every element gets the same operations whichever block it is
+// in, so results do not depend on how a product was split.
+func (e *epilogue) apply(dst []float32, ldd, r0, r1, c0, c1 int) {
+	if e == nil {
+		return
+	}
+	bias, act := e.bias, e.act
+	for r := r0; r < r1; r++ {
+		row := dst[r*ldd+c0 : r*ldd+c1]
 		if bias != nil {
-			im.Axpy(1, bias[c0:c1], row)
+			e.im.Axpy(1, bias[c0:c1], row)
 		}
 		switch act {
 		case ActGELU:
-			im.GELU(row)
+			e.im.GELU(row)
 		case ActReLU:
 			for i, v := range row {
 				if v < 0 {

@@ -50,7 +50,7 @@ func packRowsNEON(buf, x []float32, m, in, ldx int) []float32 {
 // the same operations (C + Σ in one FMA chain) whichever path computes it,
 // and no write leaves [c0, c1): attention fills adjacent heads' columns
 // concurrently.
-func gemmNEON(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 int) {
+func gemmNEON(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 int, ep *epilogue) {
 	in, out := w.In, ldd
 	groups := (m + neonRows - 1) / neonRows
 	var tile [neonRows * neonPanel]float32
@@ -79,6 +79,7 @@ func gemmNEON(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 i
 			}
 		}
 	}
+	ep.apply(dst, ldd, 0, m, c0, c1)
 }
 
 // loadTileNEON copies rows×cols of dst at (row, col) into the 8×12 tile;

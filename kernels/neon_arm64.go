@@ -3,6 +3,8 @@
 package kernels
 
 import (
+	"math"
+
 	"github.com/klauspost/cpuid/v2"
 )
 
@@ -17,7 +19,7 @@ var neon = &Impl{
 	aRows:        neonRows,
 	pack:         packPanelsNEON,
 	packA:        packRowsNEON,
-	gemm:         gemmNEON,
+	gemm:         neonGemm.gemm,
 	Dot:          dotNEON,
 	Axpy:         axpyNEON,
 	AddLayerNorm: addLayerNormGeneric,
@@ -33,6 +35,22 @@ const (
 	neonKBlock = 256 // K slice kept hot in L1: a 12 KiB panel slice + 8 KiB of A per row group
 )
 
+// neonGemm runs BLIS order for every M: per K slice, each panel slice
+// (L1-resident) sweeps the whole packed A. Neither the streaming order nor
+// row blocks have been measured on arm64 hardware yet.
+var neonGemm = &blockedGemm{
+	panel:          neonPanel,
+	rows:           neonRows,
+	kBlock:         neonKBlock,
+	smallMGroups:   0,
+	rowBlockGroups: math.MaxInt32,
+	kernel: func(_, k int, a, b, c *float32, ldc int, accumulate bool, _ *float32) {
+		gemm8x12NEON(k, a, b, c, ldc, accumulate)
+	},
+	exactRows: 1 << neonRows,
+	tiles:     newTilePool(neonRows, neonPanel),
+}
+
 // packPanelsNEON lays W out in 12-column panels: one three-register load per k.
 func packPanelsNEON(dst, w []float32, out, in, ld int, transposed bool) []float32 {
 	return packPanels(dst, w, out, in, ld, transposed, neonPanel)
@@ -41,53 +59,6 @@ func packPanelsNEON(dst, w []float32, out, in, ld int, transposed bool) []float3
 // packRowsNEON packs x in 8-row groups for gemmNEON (see packRowGroups).
 func packRowsNEON(buf, x []float32, m, in, ldx int) []float32 {
 	return packRowGroups(buf, x, m, in, ldx, neonRows)
-}
-
-// gemmNEON computes dst[:, c0:c1] (rows ldd apart) BLIS-style: per K slice,
-// each packed W panel slice (L1-resident) is swept over every row group of
-// the packed A. Blocks that overhang M or N go through a scratch tile that
-// is loaded from dst first when accumulating, so every element gets exactly
-// the same operations (C + Σ in one FMA chain) whichever path computes it,
-// and no write leaves [c0, c1): attention fills adjacent heads' columns
-// concurrently.
-func gemmNEON(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 int, ep *epilogue) {
-	in, out := w.In, ldd
-	groups := (m + neonRows - 1) / neonRows
-	var tile [neonRows * neonPanel]float32
-	for k0 := 0; k0 < in; k0 += neonKBlock {
-		kc := min(neonKBlock, in-k0)
-		acc := k0 > 0
-		for col := c0; col < c1; col += neonPanel {
-			panel := w.data[(col/neonPanel*in+k0)*neonPanel : (col/neonPanel*in+k0+kc)*neonPanel]
-			cols := min(neonPanel, c1-col)
-			for g := 0; g < groups; g++ {
-				ap := a[g*neonRows*in+k0*neonRows : g*neonRows*in+(k0+kc)*neonRows]
-				row := g * neonRows
-				rows := min(neonRows, m-row)
-				if rows == neonRows && cols == neonPanel {
-					_ = dst[(row+neonRows-1)*out+col+neonPanel-1] // the kernel's last write
-					gemm8x12NEON(kc, &ap[0], &panel[0], &dst[row*out+col], out, acc)
-					continue
-				}
-				if acc {
-					loadTileNEON(&tile, dst, row, rows, col, cols, out)
-				}
-				gemm8x12NEON(kc, &ap[0], &panel[0], &tile[0], neonPanel, acc)
-				for r := 0; r < rows; r++ {
-					copy(dst[(row+r)*out+col:(row+r)*out+col+cols], tile[r*neonPanel:r*neonPanel+cols])
-				}
-			}
-		}
-	}
-	ep.apply(dst, ldd, 0, m, c0, c1)
-}
-
-// loadTileNEON copies rows×cols of dst at (row, col) into the 8×12 tile;
-// the cells outside stay whatever they were (their results are discarded).
-func loadTileNEON(tile *[neonRows * neonPanel]float32, dst []float32, row, rows, col, cols, ldc int) {
-	for r := 0; r < rows; r++ {
-		copy(tile[r*neonPanel:r*neonPanel+cols], dst[(row+r)*ldc+col:(row+r)*ldc+col+cols])
-	}
 }
 
 //go:noescape

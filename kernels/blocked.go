@@ -1,10 +1,10 @@
-//go:build amd64 && !purego
+//go:build (amd64 || arm64) && !purego
 
 package kernels
 
 import "sync"
 
-// blockedGemm is the cache-blocking driver shared by the amd64 SIMD
+// blockedGemm is the cache-blocking driver shared by the SIMD
 // implementations; each brings its micro-kernels and block sizes. A panel
 // is `panel` columns of packed W ([in][panel] per panel, see packPanels),
 // a row group `rows` rows of packed A (see packRowGroups).

@@ -3,21 +3,41 @@
 # when its command is missing (idempotent, non-interactive, root or sudo):
 #   qemu     qemu-aarch64-static (qemu-user-static): arm64 tests, NEON kernels
 #   chromium chromium (+ fonts-dejavu-core): the browser test of the service page
-# With no arguments it installs both.
-#   scripts/install-test-deps.sh [qemu] [chromium]
+#   bochs    bochs (+ its text display, BIOS images, isolinux, xorriso): the
+#            AVX-512 tests on an emulated CPU (scripts/bochs-run.sh)
+# With no arguments it installs qemu and chromium (bochs only when named).
+#   scripts/install-test-deps.sh [qemu] [chromium] [bochs]
 set -eu
 
 [ $# -gt 0 ] || set -- qemu chromium
+
+# have WORDS: every word is a command on PATH or, starting with /, an
+# existing file (a glob is fine).
+have() {
+	for w in $1; do
+		case $w in
+		/*) [ -e "$w" ] || return 1 ;;
+		*) command -v "$w" >/dev/null 2>&1 || return 1 ;;
+		esac
+	done
+}
 
 missing=""
 for want in "$@"; do
 	case $want in
 	qemu) cmd=qemu-aarch64-static pkgs=qemu-user-static ;;
 	chromium) cmd=chromium pkgs="chromium fonts-dejavu-core" ;;
-	*) echo "install-test-deps: unknown dependency '$want' (qemu, chromium)" >&2; exit 2 ;;
+	# Debian's bochs has no headless display: bochs-term instead of the
+	# default bochs-wx (lighter, and what bochs-run.sh configures).
+	bochs)
+		cmd="bochs-bin xorriso /usr/lib/*/bochs/plugins/libbx_term_gui.so
+			/usr/share/bochs/BIOS-bochs-latest /usr/share/vgabios/vgabios.bin
+			/usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32"
+		pkgs="bochs bochs-term bochsbios vgabios isolinux syslinux-common xorriso" ;;
+	*) echo "install-test-deps: unknown dependency '$want' (qemu, chromium, bochs)" >&2; exit 2 ;;
 	esac
-	if command -v "$cmd" >/dev/null 2>&1; then
-		echo "install-test-deps: $cmd already installed"
+	if have "$cmd"; then
+		echo "install-test-deps: ${cmd%% *} already installed"
 	else
 		missing="$missing $pkgs"
 	fi

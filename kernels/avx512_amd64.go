@@ -1,0 +1,88 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import "github.com/klauspost/cpuid/v2"
+
+//go:noescape
+func gemm12x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32)
+
+//go:noescape
+func gemm8x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32)
+
+//go:noescape
+func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32)
+
+// avx512 multiplies with 512-bit FMAs; the element-wise kernels (layer
+// norm, softmax, GELU, dot, axpy) are the AVX2 ones, which every AVX-512
+// CPU runs: they are a few per cent of a forward pass and memory-bound.
+var avx512 = &Impl{
+	Name:     "avx512",
+	Priority: 30,
+	// AVX512F covers every instruction of the kernels; cpuid reports it
+	// only when the OS saves the ZMM and mask registers.
+	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX2, cpuid.FMA3) },
+	panel:        avx512Panel,
+	aRows:        avx512Rows,
+	pack:         packPanels32,
+	packA:        packRowsAVX512,
+	gemm:         avx512Gemm.gemm,
+	Dot:          dotAVX2Slice,
+	Axpy:         axpyAVX2Slice,
+	AddLayerNorm: addLayerNormAVX2,
+	Softmax:      softmaxAVX2,
+	GELU:         geluAVX2Slice,
+}
+
+func init() { register(avx512) }
+
+const (
+	avx512Panel = 32 // columns of W per packed panel: two ZMM registers
+	avx512Rows  = 12 // rows of x per micro-kernel call: 24 accumulators
+)
+
+var avx512Gemm = &blockedGemm{
+	panel: avx512Panel,
+	rows:  avx512Rows,
+	// 128 × 32 × 4 B = a 16 KiB panel slice, half of the smallest L1D
+	// among AVX-512 cores (Zen 4's 32 KiB), next to 6 KiB of A per group.
+	kBlock: 128,
+	// Up to 144 rows stream W panels whole, as on AVX2.
+	smallMGroups: 12,
+	// 12 groups × 12 rows × 128 × 4 B = 72 KiB of packed A stays in L2.
+	rowBlockGroups: 12,
+	kernel:         microKernelAVX512,
+	exactRows:      1<<(avx512Rows+1) - 2, // every count 1…12
+	tiles:          newTilePool(avx512Rows, avx512Panel),
+}
+
+// microKernelAVX512 picks the smallest kernel that covers rows.
+func microKernelAVX512(rows, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32) {
+	switch {
+	case rows <= 4:
+		gemm4x32AVX512(k, rows, a, b, c, ldc, accumulate, pf)
+	case rows <= 8:
+		gemm8x32AVX512(k, rows, a, b, c, ldc, accumulate, pf)
+	default:
+		gemm12x32AVX512(k, rows, a, b, c, ldc, accumulate, pf)
+	}
+}
+
+// packPanels32 lays W out in 32-column panels: two ZMM loads per k.
+func packPanels32(dst, w []float32, out, in, ld int, transposed bool) []float32 {
+	return packPanels(dst, w, out, in, ld, transposed, avx512Panel)
+}
+
+// packRowsAVX512 packs x in 12-row groups (see packRowGroups).
+func packRowsAVX512(buf, x []float32, m, in, ldx int) []float32 {
+	return packRowGroups(buf, x, m, in, ldx, avx512Rows)
+}
+
+//go:noescape
+func fmaLoopAVX512(n int)
+
+func init() {
+	if avx512.Supported() {
+		peakLoops[avx512.Name] = peakLoop{run: fmaLoopAVX512, flopsPerIter: 24 * 16 * 2}
+	}
+}

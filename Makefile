@@ -23,13 +23,15 @@ predict: build
 
 # The whole test suite: formatting, vet, race-enabled tests, the plain run
 # (the race build checks a subset of the large golden sets, too slow under
-# the race detector on the generic kernels), cross builds and a short fuzz
-# of every parser.
+# the race detector on the generic kernels), cross builds, the NEON path
+# under qemu-aarch64, the AVX-512 path under Bochs and a short fuzz of
+# every parser.
 test: deps fmt-check vet
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 ./...
 	$(MAKE) cross
 	$(MAKE) test-arm64
+	$(MAKE) test-avx512
 	$(MAKE) fuzz
 
 # What the tests use beyond Go, from Debian: chromium (page test) and
@@ -88,6 +90,27 @@ test-arm64:
 		-test.run 'TinyOdd|Layers|PaddedBatch|Unprefixed|HalfPrecision|LoadErrors|LoadCorrupt|RejectsBadInput' \
 		-test.skip 'TestPaddedBatchGolden/sst2-mini-batch.json'
 	cd distilbert && $(QEMU_ARM64) $(ARM64_TESTBIN)/distilbert.test $(ARM64_TESTFLAGS) -test.run 'TestSST2EdgeGolden/neon'
+
+# The avx512 path on an emulated AVX-512 CPU (Bochs, Tiger Lake model, via
+# scripts/bochs-run.sh; the host needs no AVX-512): every kernel test's
+# avx512 subtest, then the model goldens (edge cases up to 512 tokens,
+# tiny-odd, per-layer states, the 872 SST-2 dev sentences) on avx512.
+# Emulation is ~50x slower than the host and boots take ~20 s, so this
+# takes several minutes. RUN narrows the kernels tests, e.g.
+# make test-avx512 RUN=TestDot; BOCHS_* settings pass through (see the script).
+RUN ?= /avx512
+AVX512_TESTBIN := $(CURDIR)/bin/test-avx512
+AVX512_GOLDENS := TestSST2EdgeGolden/avx512|TestTinyOddGolden/avx512|TestLayersGolden/avx512|TestSST2DevGolden/avx512
+
+.PHONY: test-avx512
+test-avx512:
+	./scripts/install-test-deps.sh bochs
+	@mkdir -p $(AVX512_TESTBIN)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) test -c -o $(AVX512_TESTBIN)/kernels.test ./kernels
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) test -c -o $(AVX512_TESTBIN)/distilbert.test ./distilbert
+	GO=$(GO) ./scripts/bochs-run.sh $(AVX512_TESTBIN)/kernels.test -test.v -test.short -test.run '$(RUN)'
+	GO=$(GO) BOCHS_TREES=testdata=/testdata BOCHS_DIR=/distilbert ./scripts/bochs-run.sh \
+		$(AVX512_TESTBIN)/distilbert.test -test.v -test.short -test.run '$(AVX512_GOLDENS)'
 
 # --- HTTP service (distilbert serve, server/) ---
 .PHONY: serve test-server test-browser fuzz-server loadtest

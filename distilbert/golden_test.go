@@ -178,6 +178,15 @@ func TestSST2DevGolden(t *testing.T) {
 	forEachKernels(t, func(t *testing.T, im *kernels.Impl) {
 		c := loadEmbedded(t, im)
 		subset := subsetUnderRace(t, cases, 16)
+		if testing.Short() && !raceEnabled {
+			// e.g. under CPU emulation (make test-avx512), hundreds of
+			// times slower than the host: every 8th sentence.
+			subset = nil
+			for i := 0; i < len(cases); i += 8 {
+				subset = append(subset, cases[i])
+			}
+			t.Logf("short mode: checking %d of %d cases", len(subset), len(cases))
+		}
 		correct := checkGoldens(t, c, subset)
 		if len(subset) == len(cases) && correct != summary.Correct {
 			t.Errorf("accuracy %d/872, reference %d/872", correct, summary.Correct)

@@ -99,8 +99,18 @@ fi
 kernel=${BOCHS_KERNEL:-$cache/vmlinuz}
 if [ ! -s "$kernel" ]; then
 	[ -z "${BOCHS_KERNEL:-}" ] || die "no such kernel: $kernel"
-	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-		awk '$1 ~ /Depends:$/ && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+	resolve() {
+		apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+			awk '$1 ~ /Depends:$/ && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
+	}
+	pkg=$(resolve)
+	if [ -z "$pkg" ]; then
+		# No package lists yet (a fresh machine whose tools were preinstalled).
+		sudo=""
+		[ "$(id -u)" -eq 0 ] || sudo=sudo
+		$sudo apt-get update -q >&2 || true
+		pkg=$(resolve)
+	fi
 	[ -n "$pkg" ] || die "cannot resolve linux-image-cloud-amd64 (run apt-get update)"
 	echo "bochs-run: downloading $pkg into $cache" >&2
 	mkdir -p "$cache" "$tmp/deb"

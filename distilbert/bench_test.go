@@ -2,6 +2,7 @@ package distilbert
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/distilbert-go/distilbert/kernels"
@@ -57,6 +58,55 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 		})
 		if allocs >= 1 {
 			t.Errorf("%s: %.1f allocations per forward pass, want 0", im.Name, allocs)
+		}
+	}
+}
+
+// TestForwardDoesNotAllocateAfterGC is the same check with two worker
+// threads, GCs between passes, and no GOMAXPROCS(1) (which
+// testing.AllocsPerRun imposes). Scratch buffers used to live in sync.Pools:
+// two GCs emptied them, and a caller that blocked on the workers often
+// resumed on another P where Get missed, so a pass re-grew a whole workspace.
+func TestForwardDoesNotAllocateAfterGC(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	defer kernels.SetThreads(kernels.Threads())
+	kernels.SetThreads(2)
+	batch := make([]Sequence, 4)
+	for i := range batch {
+		ids := make([]int32, 64)
+		for j := range ids {
+			ids[j] = int32(1000 + 7*j + 31*i)
+		}
+		ids[0], ids[63] = 101, 102
+		batch[i] = Sequence{IDs: ids}
+	}
+	for _, im := range kernels.Available() {
+		m := loadEmbedded(t, im).Model()
+		logits := make([]float32, 2*len(batch))
+		forward := func() {
+			if err := m.Forward(batch, logits); err != nil {
+				t.Fatal(err)
+			}
+		}
+		forward()
+		// Bytes, not objects: after a GC the runtime itself may allocate a
+		// ~100 B sudog the first time a goroutine blocks; a lost workspace
+		// or packed input is hundreds of KiB.
+		const runs = 10
+		var bytes uint64
+		for i := 0; i < runs; i++ {
+			runtime.GC()
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			forward()
+			runtime.ReadMemStats(&after)
+			bytes += after.TotalAlloc - before.TotalAlloc
+		}
+		if n := bytes / runs; n >= 1024 {
+			t.Errorf("%s: %d bytes allocated per forward pass after GC, want ~0", im.Name, n)
 		}
 	}
 }

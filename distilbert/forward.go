@@ -77,10 +77,7 @@ func (m *Model) forward(batch []Sequence, logits []float32, trace traceFunc) err
 	if len(batch) == 0 {
 		return nil
 	}
-	ws, _ := m.workspaces.Get().(*workspace)
-	if ws == nil {
-		ws = new(workspace)
-	}
+	ws := m.workspaces.Get()
 	defer m.workspaces.Put(ws)
 	ws.trace = trace
 	defer func() { ws.trace = nil }()

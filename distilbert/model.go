@@ -8,10 +8,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/distilbert-go/distilbert/kernels"
 	"github.com/distilbert-go/distilbert/weights"
+
+	"github.com/distilbert-go/distilbert/internal/freelist"
 )
 
 // Model is a loaded DistilBertForSequenceClassification: weights packed for
@@ -29,7 +30,7 @@ type Model struct {
 	classifier    linear // dim → labels
 
 	file       *weights.File
-	workspaces sync.Pool // *workspace
+	workspaces freelist.List[workspace]
 }
 
 type linear struct {

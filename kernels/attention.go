@@ -2,7 +2,8 @@ package kernels
 
 import (
 	"math"
-	"sync"
+
+	"github.com/distilbert-go/distilbert/internal/freelist"
 )
 
 // AttnSeq is one sequence of a stacked batch, for Attention.
@@ -19,7 +20,7 @@ type attnScratch struct {
 	scores     []float32
 }
 
-var attnScratchPool = sync.Pool{New: func() any { return new(attnScratch) }}
+var attnScratchPool freelist.List[attnScratch]
 
 // Attention computes, for every sequence and head h,
 //
@@ -38,7 +39,7 @@ func (im *Impl) Attention(ctx, q, k, v []float32, ld, heads, headDim int, seqs [
 	for _, s := range seqs {
 		work += s.NQ * s.NK * headDim * heads
 	}
-	at := attnTaskPool.Get().(*attnTask)
+	at := attnTaskPool.Get()
 	*at = attnTask{im: im, ctx: ctx, q: q, k: k, v: v, ld: ld, heads: heads, hd: headDim, seqs: seqs}
 	if work < parallelMinMACs {
 		for i := 0; i < items; i++ {
@@ -59,14 +60,14 @@ type attnTask struct {
 	seqs          []AttnSeq
 }
 
-var attnTaskPool = sync.Pool{New: func() any { return new(attnTask) }}
+var attnTaskPool freelist.List[attnTask]
 
 func (t *attnTask) run(i int) {
 	t.im.attentionItem(t.ctx, t.q, t.k, t.v, t.ld, t.hd, &t.seqs[i/t.heads], i%t.heads)
 }
 
 func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h int) {
-	sc := attnScratchPool.Get().(*attnScratch)
+	sc := attnScratchPool.Get()
 	defer attnScratchPool.Put(sc)
 	off := h * hd
 	// scores[NQ][NK] = q_h · k_hᵀ

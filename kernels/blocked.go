@@ -2,7 +2,7 @@
 
 package kernels
 
-import "sync"
+import "github.com/distilbert-go/distilbert/internal/freelist"
 
 // blockedGemm is the cache-blocking driver shared by the SIMD
 // implementations; each brings its micro-kernels and block sizes. A panel
@@ -28,7 +28,7 @@ type blockedGemm struct {
 	// tiles holds rows×panel scratch tiles for blocks that overhang M or N:
 	// pooled, because a tile on the stack would escape through the kernel
 	// func value and cost an allocation per call.
-	tiles *sync.Pool
+	tiles *freelist.List[[]float32]
 }
 
 // gemm computes dst[:, c0:c1] with one of two loop orders:
@@ -113,7 +113,7 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 			continue
 		}
 		if tile == nil {
-			tile = g.tiles.Get().(*[]float32)
+			tile = g.tiles.Get()
 		}
 		g.kernel(rows, kc, ap, bp, &(*tile)[0], g.panel, false, pf)
 		mergeTile(dst, *tile, row, rows, col, cols, ldd, g.panel, acc)
@@ -123,9 +123,9 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 	}
 }
 
-// newTilePool returns a pool of rows×panel float32 tiles.
-func newTilePool(rows, panel int) *sync.Pool {
-	return &sync.Pool{New: func() any { t := make([]float32, rows*panel); return &t }}
+// newTilePool returns a free list of rows×panel float32 tiles.
+func newTilePool(rows, panel int) *freelist.List[[]float32] {
+	return &freelist.List[[]float32]{New: func() *[]float32 { t := make([]float32, rows*panel); return &t }}
 }
 
 // mergeTile copies (or adds, when accumulating) rows×cols of a tile with

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/distilbert-go/distilbert/internal/freelist"
 )
 
 // Activation is applied element-wise while a linear layer writes its output.
@@ -126,14 +128,14 @@ func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act A
 		return
 	}
 	parallel := Threads() > 1 && m*w.In*w.Out >= parallelMinMACs
-	bufp := aBufPool.Get().(*[]float32)
+	bufp := aBufPool.Get()
 	a := im.packInput(bufp, x[:m*w.In], m, w.In, parallel)
 	panels := (w.Out + im.panel - 1) / im.panel
 	chunks := 1
 	if parallel {
 		chunks = min(panels, 4*Threads())
 	}
-	lt := linearTaskPool.Get().(*linearTask)
+	lt := linearTaskPool.Get()
 	*lt = linearTask{im: im, dst: dst, a: a, m: m, w: w, ep: epilogue{im: im, bias: bias, act: act}, panels: panels, chunks: chunks}
 	parallelFor(chunks, lt)
 	*lt = linearTask{}
@@ -151,7 +153,7 @@ type linearTask struct {
 	panels, chunks int
 }
 
-var linearTaskPool = sync.Pool{New: func() any { return new(linearTask) }}
+var linearTaskPool freelist.List[linearTask]
 
 func (t *linearTask) run(c int) {
 	im, w := t.im, t.w
@@ -183,7 +185,7 @@ func (im *Impl) packInput(bufp *[]float32, x []float32, m, in int, parallel bool
 		im.packA(a, x, m, in, in)
 		return a
 	}
-	pt := packTaskPool.Get().(*packTask)
+	pt := packTaskPool.Get()
 	*pt = packTask{im: im, a: a, x: x, m: m, in: in, groups: groups, chunks: chunks}
 	parallelFor(chunks, pt)
 	*pt = packTask{}
@@ -201,7 +203,7 @@ type packTask struct {
 	m, in, groups, chunks int
 }
 
-var packTaskPool = sync.Pool{New: func() any { return new(packTask) }}
+var packTaskPool freelist.List[packTask]
 
 func (t *packTask) run(c int) {
 	r := t.im.aRows
@@ -214,7 +216,7 @@ func (t *packTask) run(c int) {
 // (~10 µs of work): below it, waking workers costs more than it saves.
 const parallelMinMACs = 1 << 18
 
-var aBufPool = sync.Pool{New: func() any { return new([]float32) }}
+var aBufPool freelist.List[[]float32]
 
 // epilogue is what a linear layer does to its sums: add bias (nil: none)
 // and apply act, with im's kernels.

@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/distilbert-go/distilbert/internal/freelist"
 )
 
 // The worker pool is fixed: Threads goroutines serve every Linear call of
@@ -15,7 +17,7 @@ var (
 	poolMu   sync.Mutex
 	poolJobs chan *job
 	poolSize int
-	jobPool  = sync.Pool{New: func() any { return new(job) }}
+	jobPool  freelist.List[job]
 )
 
 func init() { threads.Store(int32(runtime.GOMAXPROCS(0))) }
@@ -80,7 +82,7 @@ func parallelFor(n int, t task) {
 		return
 	}
 	jobs := ensureWorkers(th)
-	j := jobPool.Get().(*job)
+	j := jobPool.Get()
 	j.t, j.n = t, int64(n)
 	j.next.Store(0)
 	helpers := min(th, n)

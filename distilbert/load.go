@@ -80,7 +80,11 @@ func LoadEmbedded(opts ...Option) (*Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := weights.Parse("embedded "+defaultmodel.Name+"/model.safetensors", defaultmodel.Safetensors())
+	data, err := defaultmodel.Safetensors()
+	if err != nil {
+		return nil, err
+	}
+	f, err := weights.Parse("embedded "+defaultmodel.Name+"/model.safetensors", data)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ package defaultmodel
 import (
 	"embed"
 	"io/fs"
-	"unsafe"
 )
 
 // Name identifies the embedded model in outputs and metrics.
@@ -15,13 +14,6 @@ const Name = "sst2-mini"
 
 //go:embed sst2-mini/config.json sst2-mini/tokenizer.json sst2-mini/tokenizer_config.json sst2-mini/vocab.txt sst2-mini/special_tokens_map.json sst2-mini/README.md
 var files embed.FS
-
-// The weights are embedded as a string, not through embed.FS, because
-// embed.FS.ReadFile returns a copy: as a string they stay in the binary's
-// read-only data and the safetensors reader views them in place.
-//
-//go:embed sst2-mini/model.safetensors
-var safetensors string
 
 // FS returns the model directory (config.json, tokenizer files) without
 // model.safetensors; see Safetensors.
@@ -31,10 +23,4 @@ func FS() fs.FS {
 		panic(err) // the embedded tree is fixed at build time
 	}
 	return sub
-}
-
-// Safetensors returns the embedded model.safetensors bytes. They live in
-// read-only memory: callers must never write to them.
-func Safetensors() []byte {
-	return unsafe.Slice(unsafe.StringData(safetensors), len(safetensors))
 }

@@ -336,3 +336,31 @@ func TestAttentionAllImplementations(t *testing.T) {
 		}
 	})
 }
+
+// TestPackInputAllImplementations compares each implementation's input
+// packer with the plain packRowGroups layout, for row counts with and
+// without a partial last group and rows wider than the packed width.
+func TestPackInputAllImplementations(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im *Impl) {
+		if im.aRows == 0 {
+			t.Skip("packs no input")
+		}
+		r := rand.New(rand.NewPCG(5, 5))
+		for _, m := range []int{1, 5, 6, 7, 11, 12, 13, 24, 25, 31, 128} {
+			for _, in := range []int{1, 7, 16, 33} {
+				ldx := in + 3
+				x := randSlice(r, m*ldx)
+				want := packRowGroups(nil, x, m, in, ldx, im.aRows)
+				// A dirty reused buffer: padding rows must be zeroed.
+				buf := make([]float32, len(want))
+				for i := range buf {
+					buf[i] = float32(math.NaN())
+				}
+				got := im.packA(buf, x, m, in, ldx)
+				if len(got) != len(want) || maxAbsDiff(got, want) != 0 {
+					t.Fatalf("m=%d in=%d: packed input differs", m, in)
+				}
+			}
+		}
+	})
+}

@@ -1,16 +1,24 @@
 package kernels
 
 import (
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/distilbert-go/distilbert/internal/freelist"
 )
 
-// The worker pool is fixed: Threads goroutines serve every Linear call of
-// the process, so concurrent requests queue for cores instead of
-// oversubscribing them. A caller blocks while its chunks run.
+// The worker pool is fixed: Threads-1 goroutines help every parallel call
+// of the process, whose caller works too, so concurrent requests queue for
+// cores instead of oversubscribing them.
+//
+// Workers and callers spin briefly before they sleep, as ONNX Runtime's
+// do: a batch-1 forward pass makes ~40 parallel calls of 0.1–1 ms each, and
+// waking a parked goroutine costs tens of µs each time (more with 16
+// threads). DISTILBERT_SPIN=0 turns spinning off, e.g. for a service that
+// shares its cores with other work.
 
 var (
 	threads  atomic.Int32
@@ -18,7 +26,28 @@ var (
 	poolJobs chan *job
 	poolSize int
 	jobPool  freelist.List[job]
+	spinFor  = spinDuration()
 )
+
+// SpinEnvVar turns off (0) or sets (a duration, e.g. 200us) how long idle
+// workers and waiting callers spin before they sleep.
+const SpinEnvVar = "DISTILBERT_SPIN"
+
+const defaultSpin = 100 * time.Microsecond
+
+func spinDuration() time.Duration {
+	switch v := os.Getenv(SpinEnvVar); v {
+	case "":
+		return defaultSpin
+	case "0", "off", "false":
+		return 0
+	default:
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			return d
+		}
+		return defaultSpin
+	}
+}
 
 func init() { threads.Store(int32(runtime.GOMAXPROCS(0))) }
 
@@ -32,24 +61,24 @@ func Threads() int { return int(threads.Load()) }
 // pooled structs, not closures, so a parallel call allocates nothing.
 type task interface{ run(i int) }
 
-// job is one parallelFor call shared by the workers that help with it:
-// they pull indices from next until n is reached.
+// job is one parallelFor call shared by the caller and the workers that
+// help with it: they pull indices from next until n is reached.
 type job struct {
-	t    task
-	n    int64
-	next atomic.Int64
-	wg   sync.WaitGroup
+	t       task
+	n       int64
+	next    atomic.Int64
+	helping atomic.Int32 // workers still inside work
+	wg      sync.WaitGroup
 }
 
 func (j *job) work() {
 	for {
 		i := j.next.Add(1) - 1
 		if i >= j.n {
-			break
+			return
 		}
 		j.t.run(int(i))
 	}
-	j.wg.Done()
 }
 
 // ensureWorkers starts workers up to n; they live for the process.
@@ -60,19 +89,47 @@ func ensureWorkers(n int) chan *job {
 		poolJobs = make(chan *job, 256)
 	}
 	for ; poolSize < n; poolSize++ {
-		go func() {
-			for j := range poolJobs {
-				j.work()
-			}
-		}()
+		go worker(poolJobs)
 	}
 	return poolJobs
 }
 
-// parallelFor runs t.run(0) … t.run(n-1) on up to Threads() cores and
-// returns when all are done. With one thread, or one index, it runs inline.
-// Tasks must not call parallelFor themselves (the workers would wait on
-// each other).
+func worker(jobs chan *job) {
+	for {
+		j := receive(jobs)
+		j.work()
+		j.helping.Add(-1)
+		j.wg.Done()
+	}
+}
+
+// receive takes the next job, polling for up to spinFor before it blocks.
+// The poll reads the channel's length, which takes no lock: with 15 idle
+// workers polling with select, the channel lock itself slowed every call.
+func receive(jobs chan *job) *job {
+	if spinFor > 0 {
+		deadline := time.Now().Add(spinFor)
+		for spins := 0; ; spins++ {
+			if len(jobs) > 0 {
+				select {
+				case j := <-jobs:
+					return j
+				default: // another worker took it
+				}
+			}
+			// Checking the clock every 64 polls keeps the loop cheap.
+			if spins&63 == 63 && time.Now().After(deadline) {
+				break
+			}
+		}
+	}
+	return <-jobs
+}
+
+// parallelFor runs t.run(0) … t.run(n-1) on up to Threads() cores, the
+// caller's included, and returns when all are done. With one thread, or
+// one index, it runs inline. Tasks must not call parallelFor themselves
+// (the workers would wait on each other).
 func parallelFor(n int, t task) {
 	th := Threads()
 	if th <= 1 || n <= 1 {
@@ -81,14 +138,25 @@ func parallelFor(n int, t task) {
 		}
 		return
 	}
-	jobs := ensureWorkers(th)
+	helpers := min(th, n) - 1
+	jobs := ensureWorkers(th - 1)
 	j := jobPool.Get()
 	j.t, j.n = t, int64(n)
 	j.next.Store(0)
-	helpers := min(th, n)
+	j.helping.Store(int32(helpers))
 	j.wg.Add(helpers)
 	for w := 0; w < helpers; w++ {
 		jobs <- j
+	}
+	j.work()
+	// The helpers finish their last index about when the caller does.
+	if spinFor > 0 {
+		deadline := time.Now().Add(spinFor)
+		for spins := 0; j.helping.Load() > 0; spins++ {
+			if spins&63 == 63 && time.Now().After(deadline) {
+				break
+			}
+		}
 	}
 	j.wg.Wait()
 	j.t = nil

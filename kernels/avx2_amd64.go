@@ -65,6 +65,7 @@ var avx2Gemm = &blockedGemm{
 	rowBlockGroups: 24,
 	kernel:         microKernel,
 	exactRows:      1<<2 | 1<<4 | 1<<6,
+	prefetchC:      prefetchTile,
 	tiles:          newTilePool(microRows, panelWidth),
 }
 
@@ -100,6 +101,11 @@ func packRowsAVX2(buf, x []float32, m, in, ldx int) []float32 {
 
 //go:noescape
 func fmaLoopAVX2(n int)
+
+// prefetchTile prefetches rows rows of width bytes, ldc floats apart.
+//
+//go:noescape
+func prefetchTile(c *float32, ldc, rows, width int)
 
 func init() {
 	if avx2.Supported() {

@@ -25,6 +25,9 @@ type blockedGemm struct {
 	// exactRows has bit r set when kernel, given r valid rows, writes
 	// exactly r rows of C; other counts go through a scratch tile.
 	exactRows uint64
+	// prefetchC, unless nil, prefetches rows rows of width bytes, ldc
+	// floats apart (the C tile of a row group).
+	prefetchC func(c *float32, ldc, rows, width int)
 	// tiles holds rows×panel scratch tiles for blocks that overhang M or N:
 	// pooled, because a tile on the stack would escape through the kernel
 	// func value and cost an allocation per call.
@@ -107,6 +110,12 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 		ap := &a[grp*g.rows*in+k0*g.rows]
 		row := grp * g.rows
 		rows := min(g.rows, m-row)
+		if pf == nil && g.prefetchC != nil && grp+1 < g1 {
+			// BLIS order: the next group's C tile was last touched a whole
+			// K slice ago, so it comes from L3; fetch it while this one runs.
+			next := row + g.rows
+			g.prefetchC(&dst[next*ldd+col], ldd, min(g.rows, m-next), g.panel*4)
+		}
 		if cols == g.panel && g.exactRows&(1<<rows) != 0 {
 			_ = dst[(row+rows-1)*ldd+col+cols-1] // the kernel's last write
 			g.kernel(rows, kc, ap, bp, &dst[row*ldd+col], ldd, acc, pf)

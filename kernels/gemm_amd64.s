@@ -303,3 +303,28 @@ write2:
 	VMOVUPS Y3, 32(DX)
 	VZEROUPPER
 	RET
+
+// func prefetchTile(c *float32, ldc, rows, width int)
+// Prefetches rows rows of width bytes, ldc floats apart, from c into L1:
+// the first line, the next, and the one holding the last float, so a
+// 64- or 128-byte tile row is covered at any alignment.
+TEXT ·prefetchTile(SB), NOSPLIT, $0-32
+	MOVQ c+0(FP), AX
+	MOVQ ldc+8(FP), BX
+	SHLQ $2, BX
+	MOVQ rows+16(FP), CX
+	MOVQ width+24(FP), DX
+	SUBQ $4, DX
+
+ptloop:
+	TESTQ      CX, CX
+	JZ         ptdone
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 (AX)(DX*1)
+	ADDQ       BX, AX
+	DECQ       CX
+	JMP        ptloop
+
+ptdone:
+	RET

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,6 +91,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	minTime := fs.Duration("min-time", time.Second, "measure each row at least this long")
 	minIters := fs.Int("min-iters", 5, "measure each row at least this many times")
 	asJSON := fs.Bool("json", false, "print one JSON object per row")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured runs to this file (go tool pprof)")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -126,6 +128,17 @@ func cmdBench(args []string, stdout io.Writer) error {
 		}
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var rows []benchRow
 	enc := json.NewEncoder(stdout)
 	for _, th := range threadsList {

@@ -16,6 +16,7 @@ transpose / matmul / masked_fill with finfo.min / softmax), so the exported
 graph is what a transformers export of the same model looks like.
 """
 import argparse
+import inspect
 import json
 import math
 import os
@@ -179,8 +180,11 @@ def main():
         p.error("--out is required unless --check")
     ids = torch.tensor([[101, 2023, 3185, 2001, 2307, 102], [101, 6659, 3185, 102, 0, 0]], dtype=torch.long)
     mask = (ids != 0).long()
+    # Newer torch (2.9+) defaults to the dynamo exporter; the TorchScript one
+    # gives the graph the transformers export has, which ORT is tuned for.
+    extra = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     torch.onnx.export(
-        model, (ids, mask), a.out, opset_version=a.opset, do_constant_folding=True,
+        model, (ids, mask), a.out, opset_version=a.opset, do_constant_folding=True, **extra,
         input_names=["input_ids", "attention_mask"], output_names=["logits"],
         dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
                       "logits": {0: "batch"}})

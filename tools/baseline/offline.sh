@@ -14,7 +14,8 @@
 # two-thread rows are pinned to distinct physical cores, both engines alike.
 # Environment: KERNELS (paths to bench, default avx512 avx2 where the CPU
 # has them), SPINS (DISTILBERT_SPIN values to bench each path with, e.g.
-# "100us 0"; default: the built-in), SWEEP=0 skips the blocking sweep,
+# "100us 0"; default: the built-in), SWEEP=0 skips the blocking sweep
+# (else it is the -test.bench pattern, default Blocking),
 # PROFILE=1 writes CPU profiles of the first path (batch 1×16 and 32×64,
 # two threads) as prof-*.pprof.
 set -u
@@ -59,7 +60,7 @@ fi
 log "kernel benchmarks"
 (cd "$root/kernels" && taskset -c "$pin1" "$bin/kernels.test" -test.run=NONE -test.bench='^BenchmarkPeak$' -test.benchtime=5x &&
 	taskset -c "$pin1" "$bin/kernels.test" -test.run=NONE -test.bench='LinearVsPeak' -test.benchtime=40x &&
-	if [ "${SWEEP:-1}" = 1 ]; then taskset -c "$pin1" "$bin/kernels.test" -test.run=NONE -test.bench='Blocking' -test.benchtime=20x; fi) >"$out/kernels-bench.txt" 2>&1
+	if [ "${SWEEP:-Blocking}" != 0 ]; then taskset -c "$pin1" "$bin/kernels.test" -test.run=NONE -test.bench="${SWEEP:-Blocking}" -test.benchtime=20x; fi) >"$out/kernels-bench.txt" 2>&1
 log "kernel benchmarks rc=$?"
 
 # Same logits from both engines, or the comparison means nothing.

@@ -60,6 +60,7 @@ var avx512Gemm = &blockedGemm{
 	kernel:         microKernelAVX512,
 	tailSplit:      avx512TailSplit,
 	exactRows:      1<<(avx512Rows+1) - 2, // every count 1…12
+	prefetchC:      prefetchTile,
 	tiles:          newTilePool(avx512Rows, avx512Panel),
 }
 

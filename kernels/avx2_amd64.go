@@ -38,7 +38,6 @@ var avx2 = &Impl{
 	aRows:        microRows,
 	pack:         packPanels16,
 	packA:        packRowsAVX2,
-	aTailSplit:   avx2TailSplit,
 	gemm:         avx2Gemm.gemm,
 	Dot:          dotAVX2Slice,
 	Axpy:         axpyAVX2Slice,
@@ -55,11 +54,6 @@ const (
 	kBlock     = 256 // K slice kept hot in L1: a 16 KiB panel slice
 )
 
-// avx2TailSplit: a last group of 1–2 rows and the full one before it run
-// as 4 + 3…4 rows on the 4-row kernel (see groupSpan), not on the 2-row
-// one, whose 4 accumulators leave the FMA units half idle.
-const avx2TailSplit = 4
-
 var avx2Gemm = &blockedGemm{
 	panel:  panelWidth,
 	rows:   microRows,
@@ -70,7 +64,6 @@ var avx2Gemm = &blockedGemm{
 	// 24 groups × 6 rows × 256 × 4 B = 144 KiB of packed A stays in L2.
 	rowBlockGroups: 24,
 	kernel:         microKernel,
-	tailSplit:      avx2TailSplit,
 	exactRows:      1<<2 | 1<<4 | 1<<6,
 	prefetchC:      prefetchTile,
 	tiles:          newTilePool(microRows, panelWidth),
@@ -81,23 +74,29 @@ func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 
 	return packPanels(dst, w, out, in, ld, transposed, panelWidth)
 }
 
-// packRowsAVX2 packs x in 6-row groups (see packGroups), whole groups by
-// an unrolled copy: six row streams in, one sequential stream out.
+// packRowsAVX2 is packRowGroups for 6-row groups, with full groups copied
+// by an unrolled loop: six row streams in, one sequential stream out.
 func packRowsAVX2(buf, x []float32, m, in, ldx int) []float32 {
-	return packGroups(buf, x, m, in, ldx, microRows, avx2TailSplit, packGroup6)
-}
-
-func packGroup6(dst, x []float32, in, ldx int) {
-	r0 := x[:in]
-	r1 := x[ldx:][:len(r0)]
-	r2 := x[2*ldx:][:len(r0)]
-	r3 := x[3*ldx:][:len(r0)]
-	r4 := x[4*ldx:][:len(r0)]
-	r5 := x[5*ldx:][:len(r0)]
-	for k := range r0 {
-		d := dst[k*microRows : k*microRows+microRows : k*microRows+microRows]
-		d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
+	buf = rowGroupsBuffer(buf, m, in, microRows)
+	full := m / microRows
+	for g := 0; g < full; g++ {
+		dst := buf[g*microRows*in : (g+1)*microRows*in]
+		row := g * microRows
+		r0 := x[row*ldx : row*ldx+in]
+		r1 := x[(row+1)*ldx : (row+1)*ldx+in][:len(r0)]
+		r2 := x[(row+2)*ldx : (row+2)*ldx+in][:len(r0)]
+		r3 := x[(row+3)*ldx : (row+3)*ldx+in][:len(r0)]
+		r4 := x[(row+4)*ldx : (row+4)*ldx+in][:len(r0)]
+		r5 := x[(row+5)*ldx : (row+5)*ldx+in][:len(r0)]
+		for k := range r0 {
+			d := dst[k*microRows : k*microRows+microRows : k*microRows+microRows]
+			d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
+		}
 	}
+	if rest := m - full*microRows; rest > 0 {
+		packRowGroup(buf[full*microRows*in:], x[full*microRows*ldx:], rest, in, ldx, microRows)
+	}
+	return buf
 }
 
 //go:noescape

@@ -18,9 +18,6 @@ type blockedGemm struct {
 	// rowBlockGroups bounds the row groups whose packed A slice stays in
 	// L2 in the BLIS order used for more rows.
 	rowBlockGroups int
-	// tailSplit re-splits the last two row groups (see groupSpan); the
-	// implementation's input packer must use the same value.
-	tailSplit int
 	// kernel computes C[rows][panel] (+)= A·B for a group with `valid` real
 	// rows (it may skip the FMAs of padding rows), C rows ldc floats apart.
 	// pf, unless nil, is the next B slice to prefetch while computing.
@@ -75,9 +72,7 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 				col1 := min(col+g.panel, c1)
 				g.block(dst, ldd, a, m, w, col, col1, k0, g0, g1, nil)
 				if last && (col1-done >= epilogueCols || col1 == c1) {
-					r0, _ := groupSpan(m, g.rows, g.tailSplit, g0)
-					r1, n := groupSpan(m, g.rows, g.tailSplit, g1-1)
-					ep.apply(dst, ldd, r0, r1+n, done, col1)
+					ep.apply(dst, ldd, g0*g.rows, min(g1*g.rows, m), done, col1)
 					done = col1
 				}
 			}
@@ -113,12 +108,13 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 	var tile *[]float32
 	for grp := g0; grp < g1; grp++ {
 		ap := &a[grp*g.rows*in+k0*g.rows]
-		row, rows := groupSpan(m, g.rows, g.tailSplit, grp)
+		row := grp * g.rows
+		rows := min(g.rows, m-row)
 		if pf == nil && g.prefetchC != nil && grp+1 < g1 {
 			// BLIS order: the next group's C tile was last touched a whole
 			// K slice ago, so it comes from L3; fetch it while this one runs.
-			next, n := groupSpan(m, g.rows, g.tailSplit, grp+1)
-			g.prefetchC(&dst[next*ldd+col], ldd, n, g.panel*4)
+			next := row + g.rows
+			g.prefetchC(&dst[next*ldd+col], ldd, min(g.rows, m-next), g.panel*4)
 		}
 		if cols == g.panel && g.exactRows&(1<<rows) != 0 {
 			_ = dst[(row+rows-1)*ldd+col+cols-1] // the kernel's last write

@@ -60,13 +60,10 @@ type Impl struct {
 	pack func(dst, w []float32, out, in, ld int, transposed bool) []float32
 	// packA lays out x ([m][in], rows ldx apart) for gemm, using buf when
 	// large enough; it may return x itself (aRows == 0). Otherwise the
-	// layout is group-major: groups of aRows rows, aRows·in floats each,
-	// holding the rows groupSpan(m, aRows, aTailSplit, group) gives, so any
-	// range of whole groups packs independently into its own part (the
-	// last two together).
-	packA      func(buf, x []float32, m, in, ldx int) []float32
-	aRows      int
-	aTailSplit int
+	// layout is group-major: groups of aRows rows, aRows·in floats each, so
+	// any range of whole groups packs independently into its own part.
+	packA func(buf, x []float32, m, in, ldx int) []float32
+	aRows int
 	// gemm computes dst[:, c0:c1] = ep(A · W[c0:c1]ᵀ) for all m rows, A as
 	// returned by packA (rows lda apart if not repacked), dst rows ldd
 	// apart. ep (bias, activation; nil for none) may be applied block by
@@ -208,23 +205,9 @@ type packTask struct {
 
 var packTaskPool freelist.List[packTask]
 
-// bound is the first group of chunk c. The last two groups always go to
-// the same chunk: a packer may split them differently from the rest (see
-// groupSpan), and it sees only its chunk's rows.
-func (t *packTask) bound(c int) int {
-	g := c * t.groups / t.chunks
-	if g == t.groups-1 && g > 0 {
-		g--
-	}
-	return g
-}
-
 func (t *packTask) run(c int) {
 	r := t.im.aRows
-	g0, g1 := t.bound(c), t.bound(c+1)
-	if g0 == g1 {
-		return
-	}
+	g0, g1 := c*t.groups/t.chunks, (c+1)*t.groups/t.chunks
 	rows := min(g1*r, t.m) - g0*r
 	t.im.packA(t.a[g0*r*t.in:g1*r*t.in], t.x[g0*r*t.in:], rows, t.in, t.in)
 }

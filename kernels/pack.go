@@ -53,52 +53,17 @@ func rowGroupsBuffer(buf []float32, m, in, rows int) []float32 {
 // packRowGroup writes one group: valid rows of x (ldx apart) k-major into
 // dst ([in][rows]), the rows past valid zero.
 func packRowGroup(dst, x []float32, valid, in, ldx, rows int) {
-	dst = dst[:in*rows]
-	if valid < rows {
-		clear(dst) // one sequential pass, not a strided one per padding row
-	}
-	for r := 0; r < valid; r++ {
+	for r := 0; r < rows; r++ {
+		if r >= valid {
+			for k := 0; k < in; k++ {
+				dst[k*rows+r] = 0
+			}
+			continue
+		}
 		for k, v := range x[r*ldx : r*ldx+in] {
 			dst[k*rows+r] = v
 		}
 	}
-}
-
-// groupSpan returns the first row and the row count of row group grp when
-// m rows are packed in groups of rows. Every group but the last is full,
-// except that with tailSplit > 0 a short last group of r ≤ rows-tailSplit
-// rows is merged with the full group before it and the two are split again
-// as tailSplit and rows-tailSplit+r rows: no group is then left to a
-// narrow, slow micro-kernel (on avx512, M=16 runs as 8+8 rows, not 12+4).
-// Packers and the GEMM driver must agree on it.
-func groupSpan(m, rows, tailSplit, grp int) (row0, n int) {
-	if r := m % rows; tailSplit > 0 && m > rows && r > 0 && r <= rows-tailSplit {
-		last := m / rows // index of the last group
-		switch grp {
-		case last - 1:
-			return grp * rows, tailSplit
-		case last:
-			return (grp-1)*rows + tailSplit, m - (grp-1)*rows - tailSplit
-		}
-	}
-	return grp * rows, min(rows, m-grp*rows)
-}
-
-// packGroups lays x out in row groups as packRowGroups does, with the
-// groups of groupSpan(m, rows, tailSplit, ·); full, unless nil, packs a
-// whole group faster than packRowGroup.
-func packGroups(buf, x []float32, m, in, ldx, rows, tailSplit int, full func(dst, x []float32, in, ldx int)) []float32 {
-	buf = rowGroupsBuffer(buf, m, in, rows)
-	for grp := 0; grp*rows < m; grp++ {
-		row0, n := groupSpan(m, rows, tailSplit, grp)
-		dst := buf[grp*rows*in : (grp+1)*rows*in]
-		if n == rows && full != nil {
-			full(dst, x[row0*ldx:], in, ldx)
-		} else {
-			packRowGroup(dst, x[row0*ldx:], n, in, ldx, rows)
-		}
-	}
-	return buf
 }
 
 // packRowGroups lays x ([m][in], rows ldx apart) out group-major in groups
@@ -106,5 +71,9 @@ func packGroups(buf, x []float32, m, in, ldx, rows, tailSplit int, full func(dst
 // zero: a micro-kernel then reads one contiguous stream, and any range of
 // whole groups can be packed on its own.
 func packRowGroups(buf, x []float32, m, in, ldx, rows int) []float32 {
-	return packGroups(buf, x, m, in, ldx, rows, 0, nil)
+	buf = rowGroupsBuffer(buf, m, in, rows)
+	for g := 0; g*rows < m; g++ {
+		packRowGroup(buf[g*rows*in:(g+1)*rows*in], x[g*rows*ldx:], min(rows, m-g*rows), in, ldx, rows)
+	}
+	return buf
 }

@@ -53,13 +53,11 @@ func rowGroupsBuffer(buf []float32, m, in, rows int) []float32 {
 // packRowGroup writes one group: valid rows of x (ldx apart) k-major into
 // dst ([in][rows]), the rows past valid zero.
 func packRowGroup(dst, x []float32, valid, in, ldx, rows int) {
-	for r := 0; r < rows; r++ {
-		if r >= valid {
-			for k := 0; k < in; k++ {
-				dst[k*rows+r] = 0
-			}
-			continue
-		}
+	dst = dst[:in*rows]
+	if valid < rows {
+		clear(dst) // one sequential pass, not a strided one per padding row
+	}
+	for r := 0; r < valid; r++ {
 		for k, v := range x[r*ldx : r*ldx+in] {
 			dst[k*rows+r] = v
 		}

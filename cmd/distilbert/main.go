@@ -63,6 +63,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	var help helpRequest
+	if errors.As(err, &help) {
+		fmt.Fprintf(stdout, "Usage: distilbert %s [flags]\n\nFlags:\n", help.fs.Name())
+		help.fs.SetOutput(stdout)
+		help.fs.PrintDefaults()
+		return 0
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -76,6 +83,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 1
 }
 
+// helpRequest is a subcommand's -h/--help: run prints that command's flags.
+type helpRequest struct{ fs *flag.FlagSet }
+
+func (h helpRequest) Error() string { return flag.ErrHelp.Error() }
+func (h helpRequest) Unwrap() error { return flag.ErrHelp }
+
 // parseInterspersed parses flags that may come before, between or after
 // positional arguments ("predict good --ids bad"); "--" ends flags.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -83,7 +96,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				return nil, helpRequest{fs}
 			}
 			return nil, usageError{err}
 		}

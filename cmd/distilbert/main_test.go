@@ -219,3 +219,15 @@ func TestBenchJSON(t *testing.T) {
 		t.Errorf("seq past the model's positions: exit %d, %s", code, errs)
 	}
 }
+
+func TestSubcommandHelp(t *testing.T) {
+	for cmd, flagName := range map[string]string{"bench": "-cpuprofile", "predict": "-ids", "tokenize": "-input", "inspect": "-json", "serve": "-max-batch-size"} {
+		code, out, errOut := runCLI(t, "", cmd, "--help")
+		if code != 0 || errOut != "" || !strings.Contains(out, "Usage: distilbert "+cmd) || !strings.Contains(out, flagName) {
+			t.Errorf("%s --help: code %d, stderr %q, stdout %q", cmd, code, errOut, out)
+		}
+		if strings.Count(out, "Usage:") != 1 {
+			t.Errorf("%s --help printed usage %d times", cmd, strings.Count(out, "Usage:"))
+		}
+	}
+}

@@ -31,7 +31,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 			"API keys: --api-keys-file and/or DISTILBERT_API_KEYS=key1,key2.\n\nFlags:\n")
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
-		return err
+		return flag.ErrHelp // printed here, with more than the flags
 	}
 	if err != nil {
 		return err

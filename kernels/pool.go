@@ -117,13 +117,21 @@ func receive(jobs chan *job) *job {
 				default: // another worker took it
 				}
 			}
-			// Checking the clock every 64 polls keeps the loop cheap.
-			if spins&63 == 63 && time.Now().After(deadline) {
+			if spins&63 == 63 && spinDone(deadline) {
 				break
 			}
 		}
 	}
 	return <-jobs
+}
+
+// spinDone is checked every 64 polls of a spin loop: it yields the P to
+// any runnable goroutine (a spinning goroutine is otherwise preempted only
+// after 10 ms, and a service's request goroutines would wait on it), then
+// reports whether the spin has lasted long enough.
+func spinDone(deadline time.Time) bool {
+	runtime.Gosched()
+	return time.Now().After(deadline)
 }
 
 // parallelFor runs t.run(0) … t.run(n-1) on up to Threads() cores, the
@@ -153,7 +161,7 @@ func parallelFor(n int, t task) {
 	if spinFor > 0 {
 		deadline := time.Now().Add(spinFor)
 		for spins := 0; j.helping.Load() > 0; spins++ {
-			if spins&63 == 63 && time.Now().After(deadline) {
+			if spins&63 == 63 && spinDone(deadline) {
 				break
 			}
 		}

@@ -5,46 +5,100 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
+
+// TestBlockedOrders runs each amd64 driver in both loop orders, forced,
+// whatever the shape (the defaults pick one by size), against the float64
+// reference: small K slices and row blocks make every shape cross slice,
+// block and tail boundaries.
+func TestBlockedOrders(t *testing.T) {
+	drivers := map[string]*blockedGemm{"avx2": avx2Gemm, "avx512": avx512Gemm}
+	forEachImpl(t, func(t *testing.T, im *Impl) {
+		base, ok := drivers[im.Name]
+		if !ok {
+			t.Skip("not a blocked driver")
+		}
+		for _, o := range []struct {
+			name           string
+			stream         bool
+			kBlock, blocks int
+		}{{"stream", true, 32, 0}, {"blis1", false, 32, 1}, {"blis3", false, 48, 3}, {"stream-default-k", true, base.kBlock, 0}} {
+			g := *base
+			g.kBlock = o.kBlock
+			if o.stream {
+				g.smallMGroups = math.MaxInt32
+			} else {
+				g.smallMGroups, g.rowBlockGroups = 0, o.blocks
+			}
+			v := *im
+			v.gemm = g.gemm
+			r := rand.New(rand.NewPCG(3, 4))
+			for trial := 0; trial < 20; trial++ {
+				m, in, out := sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))]
+				act := Activation(r.IntN(3))
+				x, w, b := randSlice(r, m*in), randSlice(r, out*in), randSlice(r, out)
+				pw, err := v.Pack(w, out, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dst := make([]float32, m*out)
+				v.Linear(dst, x, m, pw, b, act)
+				want := linearRef(x, w, b, m, in, out, act)
+				if d := maxAbsDiff(dst, want); d > 4e-5*math.Sqrt(float64(in)) {
+					t.Fatalf("%s: m=%d in=%d out=%d: max diff %g", o.name, m, in, out, d)
+				}
+			}
+		}
+	})
+}
 
 // BenchmarkBlocking sweeps the blocked driver's K slice and loop order on
 // each amd64 SIMD path this CPU runs, paired with the peak loop as in
 // BenchmarkLinearVsPeak: it is how the block sizes of a path are chosen on
 // a new CPU (go test -run=NONE -bench=Blocking -benchtime=20x ./kernels).
-// "stream" is the small-M order (each W panel front to back), "blisN" the
-// BLIS order with N row groups per L2 block (and prefetch of the next
-// group's C tile, which "-nopfc" leaves out).
+// Orders: "stream" is the small-M order (each W panel front to back);
+// "blisN" is the BLIS order with N row groups per L2 block, "-nopfc"
+// without prefetching the next C tile.
 func BenchmarkBlocking(b *testing.B) {
 	defer SetThreads(Threads())
 	drivers := map[string]*blockedGemm{"avx2": avx2Gemm, "avx512": avx512Gemm}
+	type order struct {
+		name               string
+		stream             bool
+		chunkKiB, rowBlock int
+		noPrefetchC        bool
+	}
+	orders := []order{
+		{name: "stream", stream: true},
+		{name: "blis4", rowBlock: 4},
+		{name: "blis8", rowBlock: 8},
+		{name: "blis16", rowBlock: 16},
+		{name: "blis8-nopfc", rowBlock: 8, noPrefetchC: true},
+	}
+	shapes := []struct{ m, k, n int }{{128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}, {256, 768, 3072}, {256, 3072, 768}, {384, 768, 3072}, {384, 3072, 768}, {768, 768, 3072}}
 	for _, im := range Available() {
 		base, ok := drivers[im.Name]
 		if !ok {
 			continue
 		}
-		for _, s := range []struct{ m, k, n int }{{128, 768, 3072}, {128, 768, 768}, {512, 768, 3072}} {
-			for _, kb := range []int{64, 128, 192, 256, 384} {
-				for _, order := range []int{0, 4, 8, 16, -8} { // 0: stream; -8: blis8 without C prefetch
-					if s.m > 128 && order == 0 {
-						continue
-					}
+		for _, s := range shapes {
+			for _, kb := range []int{128, 256, 384} {
+				for _, o := range orders {
 					g := *base
 					g.kBlock = kb
-					name := "stream"
-					switch {
-					case order == 0:
+					if o.stream {
 						g.smallMGroups = math.MaxInt32
-					case order < 0:
-						g.smallMGroups, g.rowBlockGroups, g.prefetchC = 0, -order, nil
-						name = fmt.Sprintf("blis%d-nopfc", -order)
-					default:
-						g.smallMGroups, g.rowBlockGroups = 0, order
-						name = fmt.Sprintf("blis%d", order)
+					} else {
+						g.smallMGroups, g.rowBlockGroups = 0, o.rowBlock
+						if o.noPrefetchC {
+							g.prefetchC = nil
+						}
 					}
 					v := *im
 					v.gemm = g.gemm
-					b.Run(fmt.Sprintf("%s/M%dK%dN%d/kb%d/%s", im.Name, s.m, s.k, s.n, kb, name), func(b *testing.B) {
+					b.Run(fmt.Sprintf("%s/M%dK%dN%d/kb%d/%s", im.Name, s.m, s.k, s.n, kb, o.name), func(b *testing.B) {
 						benchPairedWithPeak(b, &v, s.m, s.k, s.n)
 					})
 				}

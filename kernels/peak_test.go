@@ -36,7 +36,7 @@ func BenchmarkLinearVsPeak(b *testing.B) {
 		if _, ok := peakLoops[im.Name]; !ok {
 			continue
 		}
-		for _, s := range []struct{ m, k, n int }{{128, 768, 3072}, {128, 768, 768}} {
+		for _, s := range []struct{ m, k, n int }{{128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}} {
 			b.Run(fmt.Sprintf("%s/M%dK%dN%d", im.Name, s.m, s.k, s.n), func(b *testing.B) {
 				benchPairedWithPeak(b, im, s.m, s.k, s.n)
 			})

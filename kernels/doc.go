@@ -13,4 +13,8 @@
 // implementation can lay them out the way its micro-kernel wants; the
 // generic implementation keeps the [out, in] row-major layout of the
 // checkpoint and does not copy it.
+//
+// Parallel work runs on one process-wide pool (see SetThreads) whose idle
+// threads spin briefly before sleeping; DISTILBERT_SPIN sets or disables
+// that (see SpinEnvVar).
 package kernels

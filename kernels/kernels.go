@@ -316,10 +316,15 @@ var (
 
 // Select returns the implementation for this process: the one named by
 // DISTILBERT_KERNELS, else the best one the CPU supports. The decision is
-// made once; an unusable DISTILBERT_KERNELS value is returned as an error
-// every time, so that a forced path never silently falls back.
+// made once; an unusable DISTILBERT_KERNELS (or DISTILBERT_SPIN) value is
+// returned as an error every time, so that a setting never silently falls
+// back.
 func Select() (*Impl, error) {
 	selectOnce.Do(func() {
+		if spinErr != nil {
+			selectErr = spinErr
+			return
+		}
 		if name := strings.TrimSpace(os.Getenv(EnvVar)); name != "" && name != "auto" {
 			selected, selectErr = Lookup(name)
 			if selectErr != nil {

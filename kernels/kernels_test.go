@@ -4,7 +4,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 // sizes covers 1…300 with primes and lengths that are not multiples of any
@@ -363,4 +365,17 @@ func TestPackInputAllImplementations(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestParseSpin(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": defaultSpin, "0": 0, "off": 0, " 250us ": 250 * time.Microsecond, "1ms": time.Millisecond} {
+		if got, err := parseSpin(v); err != nil || got != want {
+			t.Errorf("parseSpin(%q) = %v, %v; want %v", v, got, err, want)
+		}
+	}
+	for _, v := range []string{"abc", "-1us", "10s", "100"} {
+		if _, err := parseSpin(v); err == nil || !strings.Contains(err.Error(), SpinEnvVar) {
+			t.Errorf("parseSpin(%q): error %v, want one naming %s", v, err, SpinEnvVar)
+		}
+	}
 }

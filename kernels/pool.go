@@ -1,8 +1,10 @@
 package kernels
 
 import (
+	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +28,9 @@ var (
 	poolJobs chan *job
 	poolSize int
 	jobPool  freelist.List[job]
-	spinFor  = spinDuration()
+	// spinErr is reported by Select: an invalid DISTILBERT_SPIN is an error,
+	// not a silent default.
+	spinFor, spinErr = parseSpin(os.Getenv(SpinEnvVar))
 )
 
 // SpinEnvVar turns off (0) or sets (a duration, e.g. 200us) how long idle
@@ -35,18 +39,18 @@ const SpinEnvVar = "DISTILBERT_SPIN"
 
 const defaultSpin = 100 * time.Microsecond
 
-func spinDuration() time.Duration {
-	switch v := os.Getenv(SpinEnvVar); v {
+func parseSpin(v string) (time.Duration, error) {
+	switch v = strings.TrimSpace(v); v {
 	case "":
-		return defaultSpin
+		return defaultSpin, nil
 	case "0", "off", "false":
-		return 0
-	default:
-		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-			return d
-		}
-		return defaultSpin
+		return 0, nil
 	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > time.Second {
+		return defaultSpin, fmt.Errorf("%s=%s: want 0/off or a duration up to 1s, e.g. 100us", SpinEnvVar, v)
+	}
+	return d, nil
 }
 
 func init() { threads.Store(int32(runtime.GOMAXPROCS(0))) }

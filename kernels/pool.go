@@ -108,8 +108,10 @@ func worker(jobs chan *job) {
 }
 
 // receive takes the next job, polling for up to spinFor before it blocks.
-// The poll reads the channel's length, which takes no lock: with 15 idle
-// workers polling with select, the channel lock itself slowed every call.
+// The poll reads the channel's length, which takes no lock: a select would
+// take the channel's lock on every poll, contending with the sender when
+// many workers idle (16 spinning threads measured slower than sleeping
+// ones with select polls; not re-measured since).
 func receive(jobs chan *job) *job {
 	if spinFor > 0 {
 		deadline := time.Now().Add(spinFor)

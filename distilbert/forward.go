@@ -41,7 +41,10 @@ func grow(s []float32, n int) []float32 {
 type traceFunc func(stage int, hidden []float32)
 
 // Forward runs the batch and writes len(Config.Labels) logits per sequence,
-// in batch order, into logits.
+// in batch order, into logits. It is safe for concurrent use. Each call
+// runs in a workspace sized to its batch; workspaces are kept for reuse,
+// as many as there were concurrent calls at most, so that steady-state
+// calls allocate nothing.
 func (m *Model) Forward(batch []Sequence, logits []float32) error {
 	return m.forward(batch, logits, nil)
 }

@@ -78,29 +78,23 @@ func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 
 	return packPanels(dst, w, out, in, ld, transposed, panelWidth)
 }
 
-// packRowsAVX2 is packRowGroups for 6-row groups, with full groups copied
-// by an unrolled loop: six row streams in, one sequential stream out.
+// packRowsAVX2 packs x in 6-row groups (see packRowGroups), whole groups
+// by an unrolled copy: six row streams in, one sequential stream out.
 func packRowsAVX2(buf, x []float32, m, in, ldx int) []float32 {
-	buf = rowGroupsBuffer(buf, m, in, microRows)
-	full := m / microRows
-	for g := 0; g < full; g++ {
-		dst := buf[g*microRows*in : (g+1)*microRows*in]
-		row := g * microRows
-		r0 := x[row*ldx : row*ldx+in]
-		r1 := x[(row+1)*ldx : (row+1)*ldx+in][:len(r0)]
-		r2 := x[(row+2)*ldx : (row+2)*ldx+in][:len(r0)]
-		r3 := x[(row+3)*ldx : (row+3)*ldx+in][:len(r0)]
-		r4 := x[(row+4)*ldx : (row+4)*ldx+in][:len(r0)]
-		r5 := x[(row+5)*ldx : (row+5)*ldx+in][:len(r0)]
-		for k := range r0 {
-			d := dst[k*microRows : k*microRows+microRows : k*microRows+microRows]
-			d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
-		}
+	return packGroups(buf, x, m, in, ldx, microRows, packGroup6)
+}
+
+func packGroup6(dst, x []float32, in, ldx int) {
+	r0 := x[:in]
+	r1 := x[ldx:][:len(r0)]
+	r2 := x[2*ldx:][:len(r0)]
+	r3 := x[3*ldx:][:len(r0)]
+	r4 := x[4*ldx:][:len(r0)]
+	r5 := x[5*ldx:][:len(r0)]
+	for k := range r0 {
+		d := dst[k*microRows : k*microRows+microRows : k*microRows+microRows]
+		d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
 	}
-	if rest := m - full*microRows; rest > 0 {
-		packRowGroup(buf[full*microRows*in:], x[full*microRows*ldx:], rest, in, ldx, microRows)
-	}
-	return buf
 }
 
 //go:noescape

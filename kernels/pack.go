@@ -69,9 +69,20 @@ func packRowGroup(dst, x []float32, valid, in, ldx, rows int) {
 // zero: a micro-kernel then reads one contiguous stream, and any range of
 // whole groups can be packed on its own.
 func packRowGroups(buf, x []float32, m, in, ldx, rows int) []float32 {
+	return packGroups(buf, x, m, in, ldx, rows, nil)
+}
+
+// packGroups is packRowGroups with full, unless nil, packing each whole
+// group (x's first row of it, rows ldx apart) faster than packRowGroup.
+func packGroups(buf, x []float32, m, in, ldx, rows int, full func(dst, x []float32, in, ldx int)) []float32 {
 	buf = rowGroupsBuffer(buf, m, in, rows)
 	for g := 0; g*rows < m; g++ {
-		packRowGroup(buf[g*rows*in:(g+1)*rows*in], x[g*rows*ldx:], min(rows, m-g*rows), in, ldx, rows)
+		dst, xg := buf[g*rows*in:(g+1)*rows*in], x[g*rows*ldx:]
+		if n := min(rows, m-g*rows); n == rows && full != nil {
+			full(dst, xg, in, ldx)
+		} else {
+			packRowGroup(dst, xg, n, in, ldx, rows)
+		}
 	}
 	return buf
 }

@@ -113,31 +113,43 @@ func worker(jobs chan *job) {
 // many workers idle (16 spinning threads measured slower than sleeping
 // ones with select polls; not re-measured since).
 func receive(jobs chan *job) *job {
-	if spinFor > 0 {
-		deadline := time.Now().Add(spinFor)
-		for spins := 0; ; spins++ {
-			if len(jobs) > 0 {
-				select {
-				case j := <-jobs:
-					return j
-				default: // another worker took it
-				}
-			}
-			if spins&63 == 63 && spinDone(deadline) {
-				break
+	var j *job
+	spinUntil(func() bool {
+		if len(jobs) > 0 {
+			select {
+			case j = <-jobs:
+				return true
+			default: // another worker took it
 			}
 		}
+		return false
+	})
+	if j != nil {
+		return j
 	}
 	return <-jobs
 }
 
-// spinDone is checked every 64 polls of a spin loop: it yields the P to
-// any runnable goroutine (a spinning goroutine is otherwise preempted only
-// after 10 ms, and a service's request goroutines would wait on it), then
-// reports whether the spin has lasted long enough.
-func spinDone(deadline time.Time) bool {
-	runtime.Gosched()
-	return time.Now().After(deadline)
+// spinUntil polls ready for up to spinFor and reports whether it became
+// true. Every 64 polls it yields the P to any runnable goroutine (a
+// spinning goroutine is otherwise preempted only after 10 ms, and a
+// service's request goroutines would wait on it) and checks the clock.
+func spinUntil(ready func() bool) bool {
+	if spinFor <= 0 {
+		return false
+	}
+	deadline := time.Now().Add(spinFor)
+	for spins := 1; ; spins++ {
+		if ready() {
+			return true
+		}
+		if spins&63 == 0 {
+			runtime.Gosched()
+			if time.Now().After(deadline) {
+				return false
+			}
+		}
+	}
 }
 
 // parallelFor runs t.run(0) … t.run(n-1) on up to Threads() cores, the
@@ -164,14 +176,7 @@ func parallelFor(n int, t task) {
 	}
 	j.work()
 	// The helpers finish their last index about when the caller does.
-	if spinFor > 0 {
-		deadline := time.Now().Add(spinFor)
-		for spins := 0; j.helping.Load() > 0; spins++ {
-			if spins&63 == 63 && spinDone(deadline) {
-				break
-			}
-		}
-	}
+	spinUntil(func() bool { return j.helping.Load() == 0 })
 	j.wg.Wait()
 	j.t = nil
 	jobPool.Put(j)

@@ -9,31 +9,44 @@ import (
 	"testing"
 )
 
+// blockedDrivers are the amd64 drivers a test can re-tune, by Impl name.
+var blockedDrivers = map[string]*blockedGemm{"avx2": avx2Gemm, "avx512": avx512Gemm}
+
+// withOrder returns a copy of im whose GEMM runs base with K slice kBlock
+// in the whole-panel order (rowBlocks 0, whatever M) or in the BLIS order
+// with rowBlocks row groups per block (whatever M), prefetching the next C
+// tile or not.
+func withOrder(im *Impl, base *blockedGemm, kBlock, rowBlocks int, prefetchC bool) *Impl {
+	g := *base
+	g.kBlock = kBlock
+	if rowBlocks == 0 {
+		g.smallMGroups = math.MaxInt32
+	} else {
+		g.smallMGroups, g.rowBlockGroups = 0, rowBlocks
+	}
+	if !prefetchC {
+		g.prefetchC = nil
+	}
+	v := *im
+	v.gemm = g.gemm
+	return &v
+}
+
 // TestBlockedOrders runs each amd64 driver in both loop orders, forced,
 // whatever the shape (the defaults pick one by size), against the float64
 // reference: small K slices and row blocks make every shape cross slice,
 // block and tail boundaries.
 func TestBlockedOrders(t *testing.T) {
-	drivers := map[string]*blockedGemm{"avx2": avx2Gemm, "avx512": avx512Gemm}
 	forEachImpl(t, func(t *testing.T, im *Impl) {
-		base, ok := drivers[im.Name]
+		base, ok := blockedDrivers[im.Name]
 		if !ok {
 			t.Skip("not a blocked driver")
 		}
 		for _, o := range []struct {
 			name           string
-			stream         bool
 			kBlock, blocks int
-		}{{"stream", true, 32, 0}, {"blis1", false, 32, 1}, {"blis3", false, 48, 3}, {"stream-default-k", true, base.kBlock, 0}} {
-			g := *base
-			g.kBlock = o.kBlock
-			if o.stream {
-				g.smallMGroups = math.MaxInt32
-			} else {
-				g.smallMGroups, g.rowBlockGroups = 0, o.blocks
-			}
-			v := *im
-			v.gemm = g.gemm
+		}{{"stream", 32, 0}, {"blis1", 32, 1}, {"blis3", 48, 3}, {"stream-default-k", base.kBlock, 0}} {
+			v := withOrder(im, base, o.kBlock, o.blocks, true)
 			r := rand.New(rand.NewPCG(3, 4))
 			for trial := 0; trial < 20; trial++ {
 				m, in, out := sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))]
@@ -63,43 +76,23 @@ func TestBlockedOrders(t *testing.T) {
 // without prefetching the next C tile.
 func BenchmarkBlocking(b *testing.B) {
 	defer SetThreads(Threads())
-	drivers := map[string]*blockedGemm{"avx2": avx2Gemm, "avx512": avx512Gemm}
-	type order struct {
-		name               string
-		stream             bool
-		chunkKiB, rowBlock int
-		noPrefetchC        bool
-	}
-	orders := []order{
-		{name: "stream", stream: true},
-		{name: "blis4", rowBlock: 4},
-		{name: "blis8", rowBlock: 8},
-		{name: "blis16", rowBlock: 16},
-		{name: "blis8-nopfc", rowBlock: 8, noPrefetchC: true},
-	}
+	orders := []struct {
+		name        string
+		rowBlocks   int // 0: whole-panel order
+		noPrefetchC bool
+	}{{"stream", 0, false}, {"blis4", 4, false}, {"blis8", 8, false}, {"blis16", 16, false}, {"blis8-nopfc", 8, true}}
 	shapes := []struct{ m, k, n int }{{128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}, {256, 768, 3072}, {256, 3072, 768}, {384, 768, 3072}, {384, 3072, 768}, {768, 768, 3072}}
 	for _, im := range Available() {
-		base, ok := drivers[im.Name]
+		base, ok := blockedDrivers[im.Name]
 		if !ok {
 			continue
 		}
 		for _, s := range shapes {
 			for _, kb := range []int{128, 256, 384} {
 				for _, o := range orders {
-					g := *base
-					g.kBlock = kb
-					if o.stream {
-						g.smallMGroups = math.MaxInt32
-					} else {
-						g.smallMGroups, g.rowBlockGroups = 0, o.rowBlock
-						if o.noPrefetchC {
-							g.prefetchC = nil
-						}
-					}
-					v := *im
-					v.gemm = g.gemm
+					v := withOrder(im, base, kb, o.rowBlocks, !o.noPrefetchC)
 					b.Run(fmt.Sprintf("%s/M%dK%dN%d/kb%d/%s", im.Name, s.m, s.k, s.n, kb, o.name), func(b *testing.B) {
-						benchPairedWithPeak(b, &v, s.m, s.k, s.n)
+						benchPairedWithPeak(b, v, s.m, s.k, s.n)
 					})
 				}
 			}

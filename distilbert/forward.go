@@ -150,8 +150,8 @@ func (m *Model) embed(ws *workspace, batch []Sequence) {
 func (m *Model) layerForward(ws *workspace, l *layer, batch []Sequence, tokens int, clsOnly bool) {
 	c, k := &m.Config, m.kernels
 	d := c.Dim
-	k.Linear(ws.k, ws.x, tokens, l.k.w, l.k.b, kernels.ActNone)
-	k.Linear(ws.v, ws.x, tokens, l.v.w, l.v.b, kernels.ActNone)
+	m.linear(ws.k, ws.x, tokens, &l.k, kernels.ActNone)
+	m.linear(ws.v, ws.x, tokens, &l.v, kernels.ActNone)
 	rows := tokens
 	if clsOnly {
 		rows = len(batch)
@@ -161,16 +161,25 @@ func (m *Model) layerForward(ws *workspace, l *layer, batch []Sequence, tokens i
 		// The residual below needs the compacted input rows in ws.x.
 		copy(ws.x, ws.cls[:rows*d])
 	}
-	k.Linear(ws.q, ws.x, rows, l.q.w, l.q.b, kernels.ActNone)
+	m.linear(ws.q, ws.x, rows, &l.q, kernels.ActNone)
 	m.attention(ws, batch, rows, clsOnly)
-	k.Linear(ws.tmp, ws.ctx, rows, l.out.w, l.out.b, kernels.ActNone)
+	m.linear(ws.tmp, ws.ctx, rows, &l.out, kernels.ActNone)
 	k.AddLayerNorm(ws.tmp[:rows*d], ws.x, d, l.saNorm.gamma, l.saNorm.beta, c.LayerNormEps)
 	ws.x, ws.tmp = ws.tmp, ws.x
 
-	k.Linear(ws.hidden, ws.x, rows, l.ffn1.w, l.ffn1.b, l.activationKind)
-	k.Linear(ws.tmp, ws.hidden, rows, l.ffn2.w, l.ffn2.b, kernels.ActNone)
+	m.linear(ws.hidden, ws.x, rows, &l.ffn1, l.activationKind)
+	m.linear(ws.tmp, ws.hidden, rows, &l.ffn2, kernels.ActNone)
 	k.AddLayerNorm(ws.tmp[:rows*d], ws.x, d, l.outputNorm.gamma, l.outputNorm.beta, c.LayerNormEps)
 	ws.x, ws.tmp = ws.tmp, ws.x
+}
+
+// linear runs one of the encoder's linear layers, float32 or int8.
+func (m *Model) linear(dst, x []float32, rows int, l *linear, act kernels.Activation) {
+	if l.q != nil {
+		m.kernels.LinearInt8(dst, x, rows, l.q, l.b, act)
+		return
+	}
+	m.kernels.Linear(dst, x, rows, l.w, l.b, act)
 }
 
 // attention computes softmax(q·kᵀ/√d_head + mask)·v per sequence and head

@@ -18,7 +18,38 @@ type Option func(*options)
 
 type options struct {
 	kernels *kernels.Impl
+	quant   Quantization
 }
+
+// Quantization is how the encoder's linear layers keep and multiply their
+// weights.
+type Quantization string
+
+const (
+	// QuantNone keeps the checkpoint's weights as float32.
+	QuantNone Quantization = "none"
+	// QuantInt8 quantizes them at load to int8 per output channel and
+	// quantizes each layer's input per token when it runs (dynamic
+	// quantization, as ONNX Runtime's quantize_dynamic): a quarter of the
+	// weight memory and about twice the multiply throughput, for logits
+	// within ~1 % of float32 (see the README for the accuracy measured).
+	// The classification head stays float32.
+	QuantInt8 Quantization = "int8"
+)
+
+// ParseQuantization accepts "none" (or "", "fp32", "float32") and "int8".
+func ParseQuantization(s string) (Quantization, error) {
+	switch s {
+	case "", "none", "fp32", "float32":
+		return QuantNone, nil
+	case "int8":
+		return QuantInt8, nil
+	}
+	return "", fmt.Errorf("quantization %q is not supported (want none or int8)", s)
+}
+
+// WithQuantization loads the model with the given quantization.
+func WithQuantization(q Quantization) Option { return func(o *options) { o.quant = q } }
 
 // WithKernels runs the model on a given kernel implementation instead of
 // the one chosen at start-up (kernels.Select). Tests use it to run the
@@ -26,9 +57,12 @@ type options struct {
 func WithKernels(impl *kernels.Impl) Option { return func(o *options) { o.kernels = impl } }
 
 func buildOptions(opts []Option) (options, error) {
-	var o options
+	o := options{quant: QuantNone}
 	for _, f := range opts {
 		f(&o)
+	}
+	if _, err := ParseQuantization(string(o.quant)); err != nil {
+		return o, err
 	}
 	if o.kernels == nil {
 		impl, err := kernels.Select()
@@ -109,7 +143,7 @@ func missingWeightsError(dir string) error {
 }
 
 func newClassifier(name string, cfg *Config, fsys fs.FS, f *weights.File, o options) (*Classifier, error) {
-	m, err := newModel(cfg, f, o.kernels)
+	m, err := newModel(cfg, f, o.kernels, o.quant)
 	if err != nil {
 		f.Close()
 		return nil, err

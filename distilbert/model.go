@@ -20,6 +20,7 @@ import (
 type Model struct {
 	Config  Config
 	kernels *kernels.Impl
+	quant   Quantization
 
 	wordEmb []float32 // [vocab][dim]
 	posEmb  []float32 // [positions][dim]
@@ -34,7 +35,8 @@ type Model struct {
 }
 
 type linear struct {
-	w *kernels.Matrix
+	w *kernels.Matrix  // float32 weights, or
+	q *kernels.QMatrix // int8 ones (QuantInt8)
 	b []float32
 }
 
@@ -118,7 +120,7 @@ func encoderPrefix(f *weights.File) string {
 
 // newModel binds the tensors of f to c, checking every name and shape and
 // reporting all problems at once. On success the model owns f.
-func newModel(c *Config, f *weights.File, impl *kernels.Impl) (*Model, error) {
+func newModel(c *Config, f *weights.File, impl *kernels.Impl, quant Quantization) (*Model, error) {
 	prefix := encoderPrefix(f)
 	found := map[string]*weights.Tensor{}
 	var missing, mismatched []string
@@ -175,7 +177,7 @@ func newModel(c *Config, f *weights.File, impl *kernels.Impl) (*Model, error) {
 	}
 
 	act, _ := activationOf(c.Activation)
-	m := &Model{Config: *c, kernels: impl, file: f}
+	m := &Model{Config: *c, kernels: impl, quant: quant, file: f}
 	get := func(name string) []float32 { return found[prefix+name].Data }
 	var packErr error
 	// lin packs a linear layer; when packing copied the weights, their
@@ -194,6 +196,22 @@ func newModel(c *Config, f *weights.File, impl *kernels.Impl) (*Model, error) {
 		}
 		return linear{w: pm, b: found[bName].Data}
 	}
+	// enc is lin for the encoder's layers, which quantization applies to.
+	enc := func(wName, bName string, out, in int) linear {
+		if quant != QuantInt8 {
+			return lin(wName, bName, out, in)
+		}
+		t := found[wName]
+		q, err := kernels.QuantizeMatrix(t.Data, out, in)
+		if err != nil {
+			if packErr == nil {
+				packErr = err
+			}
+			return linear{}
+		}
+		f.Evict(t)
+		return linear{q: q, b: found[bName].Data}
+	}
 	d, h := c.Dim, c.HiddenDim
 	m.wordEmb = get("embeddings.word_embeddings.weight")
 	if t, ok := found[prefix+"embeddings.position_embeddings.weight"]; ok {
@@ -205,13 +223,13 @@ func newModel(c *Config, f *weights.File, impl *kernels.Impl) (*Model, error) {
 	for i := 0; i < c.NLayers; i++ {
 		p := "transformer.layer." + strconv.Itoa(i) + "."
 		l := layer{activationKind: act}
-		l.q = lin(prefix+p+"attention.q_lin.weight", prefix+p+"attention.q_lin.bias", d, d)
-		l.k = lin(prefix+p+"attention.k_lin.weight", prefix+p+"attention.k_lin.bias", d, d)
-		l.v = lin(prefix+p+"attention.v_lin.weight", prefix+p+"attention.v_lin.bias", d, d)
-		l.out = lin(prefix+p+"attention.out_lin.weight", prefix+p+"attention.out_lin.bias", d, d)
+		l.q = enc(prefix+p+"attention.q_lin.weight", prefix+p+"attention.q_lin.bias", d, d)
+		l.k = enc(prefix+p+"attention.k_lin.weight", prefix+p+"attention.k_lin.bias", d, d)
+		l.v = enc(prefix+p+"attention.v_lin.weight", prefix+p+"attention.v_lin.bias", d, d)
+		l.out = enc(prefix+p+"attention.out_lin.weight", prefix+p+"attention.out_lin.bias", d, d)
 		l.saNorm = layerNorm{get(p + "sa_layer_norm.weight"), get(p + "sa_layer_norm.bias")}
-		l.ffn1 = lin(prefix+p+"ffn.lin1.weight", prefix+p+"ffn.lin1.bias", h, d)
-		l.ffn2 = lin(prefix+p+"ffn.lin2.weight", prefix+p+"ffn.lin2.bias", d, h)
+		l.ffn1 = enc(prefix+p+"ffn.lin1.weight", prefix+p+"ffn.lin1.bias", h, d)
+		l.ffn2 = enc(prefix+p+"ffn.lin2.weight", prefix+p+"ffn.lin2.bias", d, h)
 		l.outputNorm = layerNorm{get(p + "output_layer_norm.weight"), get(p + "output_layer_norm.bias")}
 		m.layers = append(m.layers, l)
 	}
@@ -263,6 +281,9 @@ func indentJoin(errs []error) error {
 	}
 	return errors.New(strings.Join(parts, "; "))
 }
+
+// Quantization reports how the encoder's weights are kept.
+func (m *Model) Quantization() Quantization { return m.quant }
 
 // Kernels returns the kernel implementation the model runs on.
 func (m *Model) Kernels() *kernels.Impl { return m.kernels }

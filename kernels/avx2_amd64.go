@@ -39,6 +39,7 @@ var avx2 = &Impl{
 	pack:         packPanels16,
 	packA:        packRowsAVX2,
 	gemm:         avx2Gemm.gemm,
+	qkernel:      qKernelAVX2,
 	Dot:          dotAVX2Slice,
 	Axpy:         axpyAVX2Slice,
 	AddLayerNorm: addLayerNormAVX2,

@@ -27,6 +27,7 @@ var avx512 = &Impl{
 	pack:         packPanels32,
 	packA:        packRowsAVX512,
 	gemm:         avx512Gemm.gemm,
+	qkernel:      qKernelAVX2, // AVX-512 CPUs run the AVX2 int8 kernel
 	Dot:          dotAVX2Slice,
 	Axpy:         axpyAVX2Slice,
 	AddLayerNorm: addLayerNormAVX2,

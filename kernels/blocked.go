@@ -81,11 +81,6 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 	}
 }
 
-// epilogueCols is how many finished columns gather before the epilogue
-// runs on them: per 16-column panel, the calls per row cost more than the
-// cache misses they save (measured: batch-1 seq-64 ~10 % slower).
-const epilogueCols = 256
-
 // prefetchAt returns the start of the packed W slice (panel of column col,
 // K from k0), clamped into the matrix: prefetching past it is harmless but
 // the pointer must stay inside the allocation.

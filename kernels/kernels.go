@@ -70,6 +70,9 @@ type Impl struct {
 	// block as soon as a block's sums are final, while it is still in cache.
 	gemm func(dst []float32, ldd int, a []float32, lda, m int, w *Matrix, c0, c1 int, ep *epilogue)
 
+	// qkernel is LinearInt8's micro-kernel (the zero value: portable Go).
+	qkernel qKernel
+
 	// Dot returns Σ a[i]·b[i] over len(a) elements (len(b) ≥ len(a)).
 	Dot func(a, b []float32) float32
 	// Axpy computes y[i] += alpha·x[i] over len(x) elements.
@@ -217,6 +220,11 @@ func (t *packTask) run(c int) {
 const parallelMinMACs = 1 << 18
 
 var aBufPool freelist.List[[]float32]
+
+// epilogueCols is how many finished columns gather before the epilogue
+// runs on them: per 16-column panel, the calls per row cost more than the
+// cache misses they save (measured: batch-1 seq-64 ~10 % slower).
+const epilogueCols = 256
 
 // epilogue is what a linear layer does to its sums: add bias (nil: none)
 // and apply act, with im's kernels.

@@ -1,0 +1,298 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/distilbert-go/distilbert/internal/freelist"
+)
+
+// Int8 linear layers: dynamic quantization as ONNX Runtime's
+// MatMulInteger path does it on CPUs without VNNI. Weights are quantized
+// once, per output channel and symmetric, to 7 bits (−63…63); each input
+// row is quantized when the layer runs, asymmetric to 8 bits (0…255 with
+// a zero point). The micro-kernels multiply u8·s8 pairs, sum them exactly
+// in int32 and dequantize while storing:
+//
+//	y[r][c] = float32(Σ_k qx[r][k]·qw[c][k] − zx[r]·Σ_k qw[c][k]) · (sx[r]·sw[c])
+//
+// Seven-bit weights keep AVX2's VPMADDUBSW exact: it sums two u8·s8
+// products into an int16 with saturation, and 2·255·63 = 32130 fits where
+// 2·255·127 would not. Integer sums make every implementation agree
+// bit for bit.
+
+// qPanel and qRows are the micro-kernel's block: 16 columns (two YMM
+// registers of int32 sums) by 6 rows, over K in steps of 4.
+const (
+	qPanel = 16
+	qRows  = 6
+	// Largest weight magnitude after quantization (7 bits, see above).
+	qWeightMax = 63
+)
+
+// QMatrix is a weight matrix W[out][in] quantized to int8 for LinearInt8.
+// Unlike Matrix its layout is the same for every implementation.
+type QMatrix struct {
+	Out, In int
+	steps   int       // ⌈In/4⌉: K steps of 4 (K padded with zero weights)
+	data    []int8    // panels of 16 columns: [steps][16 columns][4 k]
+	scale   []float32 // per column (padded to whole panels): w ≈ scale·q
+	colSum  []int32   // per column: Σ_k q, for the inputs' zero points
+}
+
+// QuantizeMatrix quantizes a row-major [out][in] weight matrix per output
+// channel (symmetric, 7 bits).
+func QuantizeMatrix(w []float32, out, in int) (*QMatrix, error) {
+	if out <= 0 || in <= 0 || len(w) != out*in {
+		return nil, fmt.Errorf("kernels: quantize: %d values for a %dx%d matrix", len(w), out, in)
+	}
+	steps := (in + 3) / 4
+	panels := (out + qPanel - 1) / qPanel
+	q := &QMatrix{
+		Out: out, In: in, steps: steps,
+		data:   make([]int8, panels*steps*qPanel*4),
+		scale:  make([]float32, panels*qPanel),
+		colSum: make([]int32, panels*qPanel),
+	}
+	for o := 0; o < out; o++ {
+		row := w[o*in : o*in+in]
+		var amax float32
+		for _, v := range row {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		if !(amax > 0) || math.IsInf(float64(amax), 0) {
+			// All zero: any scale; NaN/Inf: the loader rejects those.
+			amax = qWeightMax
+		}
+		scale := amax / qWeightMax
+		panel := q.data[o/qPanel*steps*qPanel*4:]
+		j := o % qPanel
+		var sum int32
+		for k, v := range row {
+			qv := int32(math.Round(float64(v / scale)))
+			qv = max(-qWeightMax, min(qWeightMax, qv))
+			panel[k/4*qPanel*4+j*4+k%4] = int8(qv)
+			sum += qv
+		}
+		q.scale[o] = scale
+		q.colSum[o] = sum
+	}
+	return q, nil
+}
+
+// Bytes is the memory the quantized weights take.
+func (q *QMatrix) Bytes() int { return len(q.data) + 4*len(q.scale) + 4*len(q.colSum) }
+
+// qInput is a Linear input quantized per row and packed for the
+// micro-kernels: groups of 6 rows, [steps][6 rows][4 k] bytes each.
+type qInput struct {
+	a     []uint8
+	zero  []int32   // per row (padded to whole groups)
+	scale []float32 // per row
+}
+
+var qInputPool freelist.List[qInput]
+
+// quantizeInput fills qa from x ([m][in]) for a matrix of the given steps.
+func quantizeInput(qa *qInput, x []float32, m, in, steps int) {
+	groups := (m + qRows - 1) / qRows
+	qa.a = growBytes(qa.a, groups*steps*qRows*4)
+	qa.zero = growInt32(qa.zero, groups*qRows)
+	qa.scale = growF32(qa.scale, groups*qRows)
+	for r := 0; r < m; r++ {
+		quantizeRow(qa, x[r*in:r*in+in], r, steps)
+	}
+	// Padding rows of the last group: never stored, but keep them defined.
+	for r := m; r < groups*qRows; r++ {
+		qa.zero[r], qa.scale[r] = 0, 0
+		g := qa.a[r/qRows*steps*qRows*4:]
+		for s := 0; s < steps; s++ {
+			binary.LittleEndian.PutUint32(g[s*qRows*4+r%qRows*4:], 0)
+		}
+	}
+}
+
+// quantizeRow quantizes row r (asymmetric, 8 bits, the range widened to
+// hold 0 so that zero maps exactly) into its packed place.
+func quantizeRow(qa *qInput, x []float32, r, steps int) {
+	lo, hi := float32(0), float32(0)
+	for _, v := range x {
+		lo = min(lo, v)
+		hi = max(hi, v)
+	}
+	scale, inv, zero := float32(1), float32(0), float32(0)
+	if span := hi - lo; span > 0 && span <= math.MaxFloat32 {
+		scale = span / 255
+		inv = 255 / span
+		zero = float32(math.Round(float64(-lo * inv)))
+	}
+	qa.scale[r], qa.zero[r] = scale, int32(zero)
+	g := qa.a[r/qRows*steps*qRows*4+r%qRows*4:]
+	quant := func(v float32) uint32 {
+		f := v*inv + zero + 0.5
+		if !(f > 0) { // also NaN
+			return 0
+		}
+		return uint32(min(f, 255))
+	}
+	k := 0
+	for s := 0; s < steps; s++ {
+		var word uint32
+		if k+4 <= len(x) {
+			word = quant(x[k]) | quant(x[k+1])<<8 | quant(x[k+2])<<16 | quant(x[k+3])<<24
+		} else {
+			for t := 0; k+t < len(x); t++ {
+				word |= quant(x[k+t]) << (8 * t)
+			}
+		}
+		binary.LittleEndian.PutUint32(g[s*qRows*4:], word)
+		k += 4
+	}
+}
+
+func growBytes(s []uint8, n int) []uint8 {
+	if cap(s) < n {
+		return make([]uint8, n)
+	}
+	return s[:n]
+}
+
+func growInt32(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
+	}
+	return s[:n]
+}
+
+func growF32(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// LinearInt8 computes dst[m][w.Out] = act(x[m][w.In] · Wᵀ + bias) with the
+// quantized W, quantizing x per row. bias may be nil. Like Linear, large
+// products are split by output columns over the worker pool.
+func (im *Impl) LinearInt8(dst, x []float32, m int, w *QMatrix, bias []float32, act Activation) {
+	if len(x) < m*w.In || len(dst) < m*w.Out || (bias != nil && len(bias) != w.Out) {
+		panic(fmt.Sprintf("kernels: linear int8 shapes: x %d, dst %d, bias %d for m=%d in=%d out=%d",
+			len(x), len(dst), len(bias), m, w.In, w.Out))
+	}
+	if m == 0 {
+		return
+	}
+	qa := qInputPool.Get()
+	quantizeInput(qa, x, m, w.In, w.steps)
+	panels := (w.Out + qPanel - 1) / qPanel
+	chunks := 1
+	if Threads() > 1 && m*w.In*w.Out >= parallelMinMACs {
+		chunks = min(panels, 4*Threads())
+	}
+	t := qTaskPool.Get()
+	*t = qTask{im: im, dst: dst, qa: qa, m: m, w: w, ep: epilogue{im: im, bias: bias, act: act}, panels: panels, chunks: chunks}
+	parallelFor(chunks, t)
+	*t = qTask{}
+	qTaskPool.Put(t)
+	qInputPool.Put(qa)
+}
+
+// qTask is one LinearInt8 call split into column chunks.
+type qTask struct {
+	im             *Impl
+	dst            []float32
+	qa             *qInput
+	m              int
+	w              *QMatrix
+	ep             epilogue
+	panels, chunks int
+}
+
+var qTaskPool freelist.List[qTask]
+
+func (t *qTask) run(c int) {
+	c0 := c * t.panels / t.chunks * qPanel
+	c1 := min((c+1)*t.panels/t.chunks*qPanel, t.w.Out)
+	var ep *epilogue
+	if t.ep.bias != nil || t.ep.act != ActNone {
+		ep = &t.ep
+	}
+	qgemm(t.im.qkernel, t.dst, t.w.Out, t.qa, t.m, t.w, c0, c1, ep)
+}
+
+// qRowBlockBytes bounds the packed input a row block keeps in L2 while
+// every panel of the chunk passes over it.
+const qRowBlockBytes = 192 << 10
+
+// qgemm computes dst[:, c0:c1] (c0 on a panel boundary): per block of row
+// groups whose packed input stays in L2, each W panel (12 KiB at K=768,
+// in L1) meets every group of the block, over all of K at once.
+func qgemm(kind qKernel, dst []float32, ldd int, qa *qInput, m int, w *QMatrix, c0, c1 int, ep *epilogue) {
+	steps := w.steps
+	groups := (m + qRows - 1) / qRows
+	rowBlock := max(1, qRowBlockBytes/(steps*qRows*4))
+	var tile [qRows * qPanel]float32
+	for g0 := 0; g0 < groups; g0 += rowBlock {
+		g1 := min(g0+rowBlock, groups)
+		done := c0
+		for col := c0; col < c1; col += qPanel {
+			col1 := min(col+qPanel, c1)
+			bp := &w.data[col/qPanel*steps*qPanel*4]
+			for g := g0; g < g1; g++ {
+				row := g * qRows
+				rows := min(qRows, m-row)
+				ap := &qa.a[g*steps*qRows*4]
+				if col1-col == qPanel {
+					_ = dst[(row+rows-1)*ldd+col+qPanel-1] // the kernel's last write
+					qMicro(kind, steps, ap, bp, &dst[row*ldd+col], ldd, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col])
+					continue
+				}
+				qMicro(kind, steps, ap, bp, &tile[0], qPanel, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col])
+				for r := 0; r < rows; r++ {
+					copy(dst[(row+r)*ldd+col:(row+r)*ldd+col1], tile[r*qPanel:])
+				}
+			}
+			if col1-done >= epilogueCols || col1 == c1 {
+				ep.apply(dst, ldd, g0*qRows, min(g1*qRows, m), done, col1)
+				done = col1
+			}
+		}
+	}
+}
+
+// qKernel names a micro-kernel for qMicro: a direct call per kind rather
+// than a func value keeps the caller's stack tile from escaping.
+type qKernel uint8
+
+const (
+	qKernelGo qKernel = iota
+	qKernelAVX2
+)
+
+// qMicroGo is the portable micro-kernel and the reference for the others:
+// rows (≤ 6) rows × 16 columns of dequantized products into c (rows ldc
+// floats apart), from a packed 6-row group a and a 16-column panel b.
+func qMicroGo(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32) {
+	as := unsafe.Slice(a, steps*qRows*4)
+	bs := unsafe.Slice(b, steps*qPanel*4)
+	zs, ss := unsafe.Slice(zero, rows), unsafe.Slice(scale, rows)
+	cs, cscale := unsafe.Slice(colSum, qPanel), unsafe.Slice(colScale, qPanel)
+	out := unsafe.Slice(c, (rows-1)*ldc+qPanel)
+	var acc [qRows][qPanel]int32
+	for s := 0; s < steps; s++ {
+		ab, bb := as[s*qRows*4:], bs[s*qPanel*4:]
+		for r := 0; r < rows; r++ {
+			a0, a1, a2, a3 := int32(ab[r*4]), int32(ab[r*4+1]), int32(ab[r*4+2]), int32(ab[r*4+3])
+			for j := 0; j < qPanel; j++ {
+				acc[r][j] += a0*int32(bb[j*4]) + a1*int32(bb[j*4+1]) + a2*int32(bb[j*4+2]) + a3*int32(bb[j*4+3])
+			}
+		}
+	}
+	for r := 0; r < rows; r++ {
+		for j := 0; j < qPanel; j++ {
+			out[r*ldc+j] = float32(acc[r][j]-zs[r]*cs[j]) * (ss[r] * cscale[j])
+		}
+	}
+}

@@ -1,0 +1,153 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// relErr is ‖got − want‖ / ‖want‖.
+func relErr(got, want []float32) float64 {
+	var num, den float64
+	for i := range want {
+		d := float64(got[i]) - float64(want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	return math.Sqrt(num / den)
+}
+
+// Integer sums make the int8 kernels exact: every implementation must match
+// the portable one bit for bit, on every shape (tails of K, rows, columns).
+func TestLinearInt8AllImplementations(t *testing.T) {
+	defer SetThreads(Threads())
+	SetThreads(1)
+	forEachImpl(t, func(t *testing.T, im *Impl) {
+		r := rand.New(rand.NewPCG(11, 12))
+		for _, m := range []int{1, 2, 5, 6, 7, 13, 64, 129} {
+			for _, in := range []int{1, 3, 4, 5, 17, 64, 100, 257} {
+				for _, out := range []int{1, 7, 16, 17, 33, 100} {
+					x, w := randSlice(r, m*in), randSlice(r, out*in)
+					qw, err := QuantizeMatrix(w, out, in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, want := make([]float32, m*out), make([]float32, m*out)
+					im.LinearInt8(got, x, m, qw, nil, ActNone)
+					generic.LinearInt8(want, x, m, qw, nil, ActNone)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("m=%d in=%d out=%d: element %d is %g, portable kernel %g", m, in, out, i, got[i], want[i])
+						}
+					}
+					if in >= 64 && m*out >= 64 { // enough outputs for a stable norm
+						// Quantization error itself: ~1 % for normal data.
+						if e := relErr(got, linearRef(x, w, nil, m, in, out, ActNone)); e > 0.03 {
+							t.Fatalf("m=%d in=%d out=%d: relative error %.4f vs float64", m, in, out, e)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// The model's shapes with bias and activations, split over threads: close
+// to the float reference and identical whatever the thread count.
+func TestLinearInt8EpilogueAndThreads(t *testing.T) {
+	defer SetThreads(Threads())
+	forEachImpl(t, func(t *testing.T, im *Impl) {
+		r := rand.New(rand.NewPCG(13, 14))
+		for _, s := range []struct{ m, in, out int }{{37, 129, 300}, {1, 768, 768}, {24, 768, 3072}, {301, 256, 40}, {200, 3072, 96}} {
+			for _, act := range []Activation{ActNone, ActGELU, ActReLU} {
+				x, w, b := randSlice(r, s.m*s.in), randSlice(r, s.out*s.in), randSlice(r, s.out)
+				qw, err := QuantizeMatrix(w, s.out, s.in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ref := linearRef(x, w, b, s.m, s.in, s.out, act)
+				var first []float32
+				for _, n := range []int{1, 2, 3} {
+					SetThreads(n)
+					got := make([]float32, s.m*s.out)
+					im.LinearInt8(got, x, s.m, qw, b, act)
+					if e := relErr(got, ref); e > 0.03 {
+						t.Fatalf("%+v %v %d threads: relative error %.4f", s, act, n, e)
+					}
+					if first == nil {
+						first = got
+						continue
+					}
+					for i := range got {
+						if got[i] != first[i] {
+							t.Fatalf("%+v %v: %d threads differ from 1 thread at %d", s, act, n, i)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestQuantizeEdgeCases(t *testing.T) {
+	if _, err := QuantizeMatrix(make([]float32, 5), 2, 3); err == nil {
+		t.Fatal("wrong length accepted")
+	}
+	if _, err := QuantizeMatrix(nil, 0, 3); err == nil {
+		t.Fatal("empty matrix accepted")
+	}
+	// A zero weight row, and inputs that are all zero, constant, huge or
+	// not finite: finite outputs where the input is finite, never a panic.
+	w := []float32{0, 0, 0, 0, 0, 1, -2, 0.5, 3, 0.25}
+	qw, err := QuantizeMatrix(w, 2, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range [][]float32{
+		{0, 0, 0, 0, 0},
+		{2, 2, 2, 2, 2},
+		{-3e38, 3e38, 1, 0, -1},
+		{float32(math.NaN()), 1, 2, 3, 4},
+		{float32(math.Inf(1)), 1, 2, 3, float32(math.Inf(-1))},
+	} {
+		for _, im := range Available() {
+			dst := make([]float32, 2)
+			im.LinearInt8(dst, x, 1, qw, nil, ActNone)
+			if dst[0] != 0 {
+				t.Errorf("%s %v: zero weight row gave %g", im.Name, x, dst[0])
+			}
+		}
+	}
+	dst := make([]float32, 2)
+	generic.LinearInt8(dst, []float32{2, 2, 2, 2, 2}, 1, qw, nil, ActNone)
+	if want := float32(2 * 2.75); math.Abs(float64(dst[1]-want)) > 0.05 {
+		t.Errorf("constant input: got %g, want ≈ %g", dst[1], want)
+	}
+}
+
+func BenchmarkLinearInt8(b *testing.B) {
+	defer SetThreads(Threads())
+	for _, im := range Available() {
+		for _, th := range []int{1, runtimeThreads} {
+			for _, s := range []struct{ m, k, n int }{{24, 768, 3072}, {128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}} {
+				b.Run(fmt.Sprintf("%s/threads%d/M%dK%dN%d", im.Name, th, s.m, s.k, s.n), func(b *testing.B) {
+					SetThreads(th)
+					r := rand.New(rand.NewPCG(1, 1))
+					x, w := randSlice(r, s.m*s.k), randSlice(r, s.n*s.k)
+					dst := make([]float32, s.m*s.n)
+					qw, err := QuantizeMatrix(w, s.n, s.k)
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						im.LinearInt8(dst, x, s.m, qw, nil, ActNone)
+					}
+					ops := 2 * float64(s.m) * float64(s.k) * float64(s.n) * float64(b.N)
+					b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOP/s")
+				})
+			}
+		}
+	}
+}

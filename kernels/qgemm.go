@@ -96,13 +96,13 @@ type qInput struct {
 var qInputPool freelist.List[qInput]
 
 // quantizeInput fills qa from x ([m][in]) for a matrix of the given steps.
-func quantizeInput(qa *qInput, x []float32, m, in, steps int) {
+func quantizeInput(kind qKernel, qa *qInput, x []float32, m, in, steps int) {
 	groups := (m + qRows - 1) / qRows
 	qa.a = growBytes(qa.a, groups*steps*qRows*4)
 	qa.zero = growInt32(qa.zero, groups*qRows)
 	qa.scale = growF32(qa.scale, groups*qRows)
 	for r := 0; r < m; r++ {
-		quantizeRow(qa, x[r*in:r*in+in], r, steps)
+		quantizeRow(kind, qa, x[r*in:r*in+in], r, steps)
 	}
 	// Padding rows of the last group: never stored, but keep them defined.
 	for r := m; r < groups*qRows; r++ {
@@ -115,30 +115,28 @@ func quantizeInput(qa *qInput, x []float32, m, in, steps int) {
 }
 
 // quantizeRow quantizes row r (asymmetric, 8 bits, the range widened to
-// hold 0 so that zero maps exactly) into its packed place.
-func quantizeRow(qa *qInput, x []float32, r, steps int) {
-	lo, hi := float32(0), float32(0)
-	for _, v := range x {
-		lo = min(lo, v)
-		hi = max(hi, v)
-	}
+// hold 0 so that zero maps exactly) into its packed place. A row with a
+// NaN or infinity quantizes to zeros rather than to garbage.
+func quantizeRow(kind qKernel, qa *qInput, x []float32, r, steps int) {
+	lo, hi, finite := qRange(kind, x)
 	scale, inv, zero := float32(1), float32(0), float32(0)
-	if span := hi - lo; span > 0 && span <= math.MaxFloat32 {
+	if span := hi - lo; finite && span > 0 && span <= math.MaxFloat32 {
 		scale = span / 255
 		inv = 255 / span
 		zero = float32(math.Round(float64(-lo * inv)))
 	}
 	qa.scale[r], qa.zero[r] = scale, int32(zero)
 	g := qa.a[r/qRows*steps*qRows*4+r%qRows*4:]
+	k := qQuantize(kind, x, g, inv, zero)
 	quant := func(v float32) uint32 {
-		f := v*inv + zero + 0.5
+		// float32(): no fused multiply-add, so that every path rounds alike.
+		f := float32(v*inv) + zero + 0.5
 		if !(f > 0) { // also NaN
 			return 0
 		}
 		return uint32(min(f, 255))
 	}
-	k := 0
-	for s := 0; s < steps; s++ {
+	for s := k / 4; s < steps; s++ {
 		var word uint32
 		if k+4 <= len(x) {
 			word = quant(x[k]) | quant(x[k+1])<<8 | quant(x[k+2])<<16 | quant(x[k+3])<<24
@@ -150,6 +148,19 @@ func quantizeRow(qa *qInput, x []float32, r, steps int) {
 		binary.LittleEndian.PutUint32(g[s*qRows*4:], word)
 		k += 4
 	}
+}
+
+// qRangeGo is qRange's portable loop.
+func qRangeGo(x []float32) (lo, hi float32, finite bool) {
+	finite = true
+	for _, v := range x {
+		lo = min(lo, v)
+		hi = max(hi, v)
+		if v-v != 0 { // ±Inf or NaN
+			finite = false
+		}
+	}
+	return lo, hi, finite
 }
 
 func growBytes(s []uint8, n int) []uint8 {
@@ -185,7 +196,7 @@ func (im *Impl) LinearInt8(dst, x []float32, m int, w *QMatrix, bias []float32, 
 		return
 	}
 	qa := qInputPool.Get()
-	quantizeInput(qa, x, m, w.In, w.steps)
+	quantizeInput(im.qkernel, qa, x, m, w.In, w.steps)
 	panels := (w.Out + qPanel - 1) / qPanel
 	chunks := 1
 	if Threads() > 1 && m*w.In*w.Out >= parallelMinMACs {
@@ -239,17 +250,23 @@ func qgemm(kind qKernel, dst []float32, ldd int, qa *qInput, m int, w *QMatrix, 
 		done := c0
 		for col := c0; col < c1; col += qPanel {
 			col1 := min(col+qPanel, c1)
-			bp := &w.data[col/qPanel*steps*qPanel*4]
+			panel := col / qPanel * steps * qPanel * 4
+			bp := &w.data[panel]
+			// The next panel, or this one again at the end of the matrix.
+			pf := bp
+			if next := panel + steps*qPanel*4; next < len(w.data) {
+				pf = &w.data[next]
+			}
 			for g := g0; g < g1; g++ {
 				row := g * qRows
 				rows := min(qRows, m-row)
 				ap := &qa.a[g*steps*qRows*4]
 				if col1-col == qPanel {
 					_ = dst[(row+rows-1)*ldd+col+qPanel-1] // the kernel's last write
-					qMicro(kind, steps, ap, bp, &dst[row*ldd+col], ldd, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col])
+					qMicro(kind, steps, ap, bp, &dst[row*ldd+col], ldd, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], pf)
 					continue
 				}
-				qMicro(kind, steps, ap, bp, &tile[0], qPanel, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col])
+				qMicro(kind, steps, ap, bp, &tile[0], qPanel, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], pf)
 				for r := 0; r < rows; r++ {
 					copy(dst[(row+r)*ldd+col:(row+r)*ldd+col1], tile[r*qPanel:])
 				}

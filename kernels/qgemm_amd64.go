@@ -5,12 +5,44 @@ package kernels
 // qgemm6x16AVX2 is the AVX2 int8 micro-kernel (see qMicroGo for the contract).
 //
 //go:noescape
-func qgemm6x16AVX2(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32)
+func qgemm6x16AVX2(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, pf *int8)
 
-func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32) {
+func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, pf *int8) {
 	if kind == qKernelAVX2 {
-		qgemm6x16AVX2(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale)
+		qgemm6x16AVX2(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, pf)
 		return
 	}
 	qMicroGo(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale)
+}
+
+//go:noescape
+func minMaxAVX2(x *float32, n int) (lo, hi float32, finite bool)
+
+//go:noescape
+func quantizeAVX2(x *float32, n int, dst *uint8, inv, zero float32)
+
+// qRange returns min(0, x…), max(0, x…) and whether x is all finite.
+func qRange(kind qKernel, x []float32) (lo, hi float32, finite bool) {
+	n := 0
+	if kind == qKernelAVX2 && len(x) >= 8 {
+		n = len(x) &^ 7
+		lo, hi, finite = minMaxAVX2(&x[0], n)
+		if !finite {
+			return 0, 0, false
+		}
+	}
+	lo2, hi2, finite := qRangeGo(x[n:])
+	return min(lo, lo2), max(hi, hi2), finite
+}
+
+// qQuantize quantizes x into a row's place of a packed group (see
+// quantizeRow), returning how many leading values it did: a multiple of 8.
+func qQuantize(kind qKernel, x []float32, dst []uint8, inv, zero float32) int {
+	if kind != qKernelAVX2 || len(x) < 8 {
+		return 0
+	}
+	n := len(x) &^ 7
+	_ = dst[(n/4-1)*qRows*4+3] // the last byte written
+	quantizeAVX2(&x[0], n, &dst[0], inv, zero)
+	return n
 }

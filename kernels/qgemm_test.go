@@ -151,3 +151,39 @@ func BenchmarkLinearInt8(b *testing.B) {
 		}
 	}
 }
+
+// The SIMD input quantizers match the portable one byte for byte, also on
+// rows with NaN, infinities, huge values, exact zeros and ties.
+func TestQuantizeInputAllImplementations(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	specials := []float32{0, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 3e38, -3e38, 0.5, -0.5, 1e-30}
+	for _, in := range []int{1, 7, 8, 9, 16, 37, 64, 100, 768} {
+		m := 13
+		x := randSlice(r, m*in)
+		for i := range x {
+			if r.IntN(50) == 0 {
+				x[i] = specials[r.IntN(len(specials))]
+			}
+		}
+		for i := 0; i < in; i++ { // a constant row
+			x[2*in+i] = 1.25
+		}
+		steps := (in + 3) / 4
+		var want qInput
+		quantizeInput(generic.qkernel, &want, x, m, in, steps)
+		forEachImpl(t, func(t *testing.T, im *Impl) {
+			var got qInput
+			quantizeInput(im.qkernel, &got, x, m, in, steps)
+			for i := range want.a {
+				if got.a[i] != want.a[i] {
+					t.Fatalf("in=%d: byte %d is %d, portable %d", in, i, got.a[i], want.a[i])
+				}
+			}
+			for i := range want.zero {
+				if got.zero[i] != want.zero[i] || math.Float32bits(got.scale[i]) != math.Float32bits(want.scale[i]) {
+					t.Fatalf("in=%d row %d: zero %d scale %g, portable %d %g", in, i, got.zero[i], got.scale[i], want.zero[i], want.scale[i])
+				}
+			}
+		})
+	}
+}

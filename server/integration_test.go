@@ -331,6 +331,29 @@ func TestRateLimitPerIPAndEnv(t *testing.T) {
 	}
 }
 
+// The int8 model serves the same labels; /info says how it computes.
+func TestQuantizedService(t *testing.T) {
+	t.Parallel()
+	p := start(t, []string{"DISTILBERT_QUANTIZE=int8"})
+	var info struct {
+		Quantization string
+		ComputeDType string `json:"compute_dtype"`
+	}
+	p.get("/info").json(t, &info)
+	if info.Quantization != "int8" || info.ComputeDType != "I8" {
+		t.Errorf("info: %+v", info)
+	}
+	var pred prediction
+	if r := p.post("/predict", map[string]string{"text": "a charming and often affecting journey"}); r.status != 200 {
+		t.Fatalf("predict: %d %s", r.status, r.body)
+	} else {
+		r.json(t, &pred)
+	}
+	if pred.Label != "POSITIVE" || pred.Score < 0.99 {
+		t.Errorf("prediction %+v", pred)
+	}
+}
+
 func TestBadFlagsAndEnv(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -344,6 +367,7 @@ func TestBadFlagsAndEnv(t *testing.T) {
 		{nil, []string{"--api-keys-file", "/nonexistent/keys"}, "api keys"},
 		{nil, []string{"extra"}, "serve takes no arguments"},
 		{nil, []string{"--addr", "256.1.1.1:99999"}, "listen"},
+		{[]string{"DISTILBERT_QUANTIZE=int4"}, nil, "quantization \"int4\" is not supported"},
 	} {
 		cmd := exec.Command(binary, append([]string{"serve"}, tc.args...)...)
 		cmd.Env = append(os.Environ(), tc.env...)

@@ -678,12 +678,20 @@ type infoResponse struct {
 	Ready         bool              `json:"ready"`
 }
 
+// computeDType names the arithmetic of the encoder's linear layers.
+func computeDType(q distilbert.Quantization) string {
+	if q == distilbert.QuantInt8 {
+		return "I8" // u8·s8 products summed in int32; the rest in float32
+	}
+	return "F32"
+}
+
 func (s *Server) info() infoResponse {
 	m := s.clf.Model()
 	in := infoResponse{
 		Model: s.clf.Name(), Version: s.cfg.Version, GoVersion: runtime.Version(),
 		Labels: s.labels, Config: m.Config, MaxTokens: s.clf.Tokenizer().MaxLen(),
-		Quantization: "none", ComputeDType: "F32",
+		Quantization: string(m.Quantization()), ComputeDType: computeDType(m.Quantization()),
 		Kernels: m.Kernels().Name, CPU: kernels.CPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Batching: map[string]any{
 			"max_batch_size": s.cfg.MaxBatchSize, "max_batch_tokens": s.cfg.MaxBatchTokens,

@@ -20,17 +20,18 @@ import (
 // benchRow is one line of `bench --json`; the field names are a contract
 // shared with tools/baseline (ONNX Runtime prints the same shape).
 type benchRow struct {
-	Batch       int     `json:"batch"`
-	Seq         int     `json:"seq"`
-	Threads     int     `json:"threads"`
-	Kernels     string  `json:"kernels"`
-	P50ms       float64 `json:"p50_ms"`
-	P90ms       float64 `json:"p90_ms"`
-	SeqsPerS    float64 `json:"seqs_per_s"`
-	GFLOPS      float64 `json:"gflops"`
-	Iters       int     `json:"iters"`
-	AllocsPerOp float64 `json:"allocs_per_op"`
-	RSSMiB      float64 `json:"rss_mib,omitempty"` // process resident set after the row
+	Batch        int     `json:"batch"`
+	Seq          int     `json:"seq"`
+	Threads      int     `json:"threads"`
+	Kernels      string  `json:"kernels"`
+	Quantization string  `json:"quantization"`
+	P50ms        float64 `json:"p50_ms"`
+	P90ms        float64 `json:"p90_ms"`
+	SeqsPerS     float64 `json:"seqs_per_s"`
+	GFLOPS       float64 `json:"gflops"`
+	Iters        int     `json:"iters"`
+	AllocsPerOp  float64 `json:"allocs_per_op"`
+	RSSMiB       float64 `json:"rss_mib,omitempty"` // process resident set after the row
 }
 
 // residentMiB reads the process's resident set size (Linux; 0 elsewhere).
@@ -85,6 +86,7 @@ func modelMACs(c *distilbert.Config, seq int) float64 {
 func cmdBench(args []string, stdout io.Writer) error {
 	fs := newFlagSet("bench")
 	model := fs.String("model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
+	quantize := quantizeFlag(fs)
 	seqs := fs.String("seq", "16,64,128", "sequence lengths in tokens, incl. [CLS] and [SEP]")
 	batches := fs.String("batch", "1", "batch sizes")
 	threadList := fs.String("threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "cores to use (a list runs each)")
@@ -111,7 +113,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(*model)
+	c, err := loadClassifier(*model, *quantize)
 	if err != nil {
 		return err
 	}
@@ -163,7 +165,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if *asJSON {
 		return nil
 	}
-	fmt.Fprintf(stdout, "model %s, kernels %s, cpu %s\n", c.Name(), m.Kernels().Name, kernels.CPU().Brand)
+	fmt.Fprintf(stdout, "model %s, kernels %s, quantization %s, cpu %s\n", c.Name(), m.Kernels().Name, m.Quantization(), kernels.CPU().Brand)
 	fmt.Fprintf(stdout, "fp32 weights %.1f MiB; resident after load %.1f MiB (%.2fx)\n",
 		float64(weightBytes)/(1<<20), loadRSS, loadRSS*(1<<20)/float64(weightBytes))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -213,7 +215,7 @@ func benchOne(m *distilbert.Model, batch, seq int, minTime time.Duration, minIte
 	}
 	p50 := pct(0.5)
 	return benchRow{
-		Batch: batch, Seq: seq, Kernels: m.Kernels().Name,
+		Batch: batch, Seq: seq, Kernels: m.Kernels().Name, Quantization: string(m.Quantization()),
 		P50ms: p50, P90ms: pct(0.9),
 		SeqsPerS:    float64(batch) / (p50 / 1000),
 		GFLOPS:      2 * modelMACs(&m.Config, seq) * float64(batch) / (p50 / 1000) / 1e9,

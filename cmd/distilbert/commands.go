@@ -21,13 +21,24 @@ const chunkSize = 256
 
 // ioFlags are the flags shared by predict and tokenize.
 type ioFlags struct {
-	model, input, output string
+	model, input, output, quantize string
 }
 
 func (f *ioFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.model, "model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
 	fs.StringVar(&f.input, "input", "", "JSONL file of {\"text\": ...} lines (\"-\" for stdin)")
 	fs.StringVar(&f.output, "output", "", "write JSONL here instead of stdout")
+	fs.StringVar(&f.quantize, "quantize", os.Getenv(quantizeEnv), quantizeUsage)
+}
+
+// --quantize is shared by every command that loads a model.
+const (
+	quantizeEnv   = "DISTILBERT_QUANTIZE"
+	quantizeUsage = "encoder weights: none (float32) or int8 (dynamic quantization: ~2x faster, 1/4 the memory); default $" + quantizeEnv
+)
+
+func quantizeFlag(fs *flag.FlagSet) *string {
+	return fs.String("quantize", os.Getenv(quantizeEnv), quantizeUsage)
 }
 
 func newFlagSet(name string) *flag.FlagSet {
@@ -36,11 +47,15 @@ func newFlagSet(name string) *flag.FlagSet {
 	return fs
 }
 
-func loadClassifier(dir string) (*distilbert.Classifier, error) {
-	if dir == "" {
-		return distilbert.LoadEmbedded()
+func loadClassifier(dir, quantize string) (*distilbert.Classifier, error) {
+	q, err := distilbert.ParseQuantization(quantize)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--quantize: %w", err)}
 	}
-	return distilbert.Load(dir)
+	if dir == "" {
+		return distilbert.LoadEmbedded(distilbert.WithQuantization(q))
+	}
+	return distilbert.Load(dir, distilbert.WithQuantization(q))
 }
 
 // forEachChunk feeds texts from the arguments, else --input, else stdin,
@@ -139,7 +154,7 @@ func streamTexts(name string, args []string, stdin io.Reader, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(iof.model)
+	c, err := loadClassifier(iof.model, iof.quantize)
 	if err != nil {
 		return err
 	}
@@ -194,19 +209,22 @@ func cmdTokenize(args []string, stdin io.Reader, stdout io.Writer) error {
 
 // inspection is what inspect prints, as text or with --json.
 type inspection struct {
-	Model      string                  `json:"model"`
-	Config     distilbert.Config       `json:"config"`
-	Kernels    string                  `json:"kernels"`
-	CPU        kernels.CPUInfo         `json:"cpu"`
-	Tensors    []distilbert.TensorInfo `json:"tensors"`
-	Parameters int64                   `json:"parameters"`
-	Bytes      int64                   `json:"bytes"`
-	MaxTokens  int                     `json:"max_tokens"`
+	Model   string            `json:"model"`
+	Config  distilbert.Config `json:"config"`
+	Kernels string            `json:"kernels"`
+	// Quantization is how the encoder's weights are kept: none or int8.
+	Quantization string                  `json:"quantization"`
+	CPU          kernels.CPUInfo         `json:"cpu"`
+	Tensors      []distilbert.TensorInfo `json:"tensors"`
+	Parameters   int64                   `json:"parameters"`
+	Bytes        int64                   `json:"bytes"`
+	MaxTokens    int                     `json:"max_tokens"`
 }
 
 func cmdInspect(args []string, stdout io.Writer) error {
 	fs := newFlagSet("inspect")
 	model := fs.String("model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
+	quantize := quantizeFlag(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -215,14 +233,14 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	if len(rest) > 0 {
 		return usageError{fmt.Errorf("inspect takes no arguments, got %q", rest[0])}
 	}
-	c, err := loadClassifier(*model)
+	c, err := loadClassifier(*model, *quantize)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	m := c.Model()
 	in := inspection{
-		Model: c.Name(), Config: m.Config, Kernels: m.Kernels().Name, CPU: kernels.CPU(),
+		Model: c.Name(), Config: m.Config, Kernels: m.Kernels().Name, Quantization: string(m.Quantization()), CPU: kernels.CPU(),
 		Tensors: m.Tensors(), MaxTokens: c.Tokenizer().MaxLen(),
 	}
 	for _, t := range in.Tensors {
@@ -245,6 +263,7 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	fmt.Fprintf(w, "labels       %s\n", strings.Join(cfg.Labels, ", "))
 	fmt.Fprintf(w, "parameters   %d (%s in the checkpoint)\n", in.Parameters, humanBytes(in.Bytes))
 	fmt.Fprintf(w, "kernels      %s (available: %s)\n", in.Kernels, strings.Join(implNames(), ", "))
+	fmt.Fprintf(w, "quantization %s\n", in.Quantization)
 	fmt.Fprintf(w, "cpu          %s %s [%s]\n", in.CPU.Arch, in.CPU.Brand, strings.Join(in.CPU.Features, " "))
 	fmt.Fprintf(w, "tensors      %d\n", len(in.Tensors))
 	sort.Slice(in.Tensors, func(i, j int) bool { return in.Tensors[i].Name < in.Tensors[j].Name })

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,6 +199,7 @@ func TestBenchJSON(t *testing.T) {
 	type row struct {
 		Batch, Seq, Threads int
 		Kernels             string
+		Quantization        string
 		P50                 float64 `json:"p50_ms"`
 		P90                 float64 `json:"p90_ms"`
 		SeqsPerS            float64 `json:"seqs_per_s"`
@@ -211,12 +213,42 @@ func TestBenchJSON(t *testing.T) {
 		t.Fatalf("%d rows, want 8:\n%s", len(rows), out)
 	}
 	for _, r := range rows {
-		if r.Kernels == "" || r.P50 <= 0 || r.P90 < r.P50 || r.SeqsPerS <= 0 || r.GFLOPS <= 0 || r.Iters < 2 {
+		if r.Kernels == "" || r.Quantization != "none" || r.P50 <= 0 || r.P90 < r.P50 || r.SeqsPerS <= 0 || r.GFLOPS <= 0 || r.Iters < 2 {
 			t.Errorf("implausible row %+v", r)
 		}
 	}
 	if code, _, errs := runCLI(t, "", "bench", "--model", "../../testdata/models/tiny-odd", "--seq", "65"); code != 2 || !strings.Contains(errs, "2..64") {
 		t.Errorf("seq past the model's positions: exit %d, %s", code, errs)
+	}
+}
+
+func TestQuantizeFlag(t *testing.T) {
+	text := "a charming and often affecting journey"
+	_, out, _ := runCLI(t, "", "predict", text)
+	fp32 := decodeLines[predictLine](t, out)
+	code, out, errs := runCLI(t, "", "predict", "--quantize", "int8", text)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	q := decodeLines[predictLine](t, out)
+	if len(q) != 1 || len(fp32) != 1 || q[0].Label != fp32[0].Label || math.Abs(q[0].Logits[0]-fp32[0].Logits[0]) > 0.1 {
+		t.Errorf("int8 %+v, float32 %+v", q, fp32)
+	}
+	if q[0].Logits[0] == fp32[0].Logits[0] {
+		t.Error("int8 logits identical to float32: not quantized?")
+	}
+	t.Setenv("DISTILBERT_QUANTIZE", "int8")
+	code, out, _ = runCLI(t, "", "inspect", "--json")
+	var in struct{ Quantization string }
+	if err := json.Unmarshal([]byte(out), &in); code != 0 || err != nil || in.Quantization != "int8" {
+		t.Errorf("inspect with DISTILBERT_QUANTIZE=int8: exit %d, %v, %q", code, err, in.Quantization)
+	}
+	code, out, _ = runCLI(t, "", "bench", "--quantize", "none", "--seq", "8", "--batch", "1", "--threads", "1", "--min-time", "1ms", "--min-iters", "1", "--json")
+	if code != 0 || !strings.Contains(out, `"quantization":"none"`) {
+		t.Errorf("bench --quantize none over the environment: exit %d, %s", code, out)
+	}
+	if code, _, errs := runCLI(t, "", "predict", "--quantize", "int4", "x"); code != 2 || !strings.Contains(errs, "int4") {
+		t.Errorf("--quantize int4: exit %d, %s", code, errs)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 func cmdServe(args []string, stdout io.Writer) error {
 	fs := newFlagSet("serve")
 	model := fs.String("model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
+	quantize := fs.String("quantize", "", quantizeUsage) // DISTILBERT_QUANTIZE via ApplyEnv
 	cfg := server.DefaultConfig()
 	cfg.Version = version
 	var keysFile string
@@ -49,7 +50,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(*model)
+	c, err := loadClassifier(*model, *quantize)
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ test-arm64:
 # make test-avx512 RUN=TestDot; BOCHS_* settings pass through (see the script).
 RUN ?= /avx512
 AVX512_TESTBIN := $(CURDIR)/bin/test-avx512
-AVX512_GOLDENS := TestSST2EdgeGolden/avx512|TestTinyOddGolden/avx512|TestLayersGolden/avx512|TestSST2DevGolden/avx512
+AVX512_GOLDENS := TestSST2EdgeGolden/avx512|TestTinyOddGolden/avx512|TestLayersGolden/avx512|TestSST2DevGolden/avx512|TestInt8SST2Dev/avx512|TestInt8TinyOdd/avx512
 
 .PHONY: test-avx512
 test-avx512:

@@ -82,37 +82,49 @@ func TestForwardDoesNotAllocateAfterGC(t *testing.T) {
 		ids[0], ids[63] = 101, 102
 		batch[i] = Sequence{IDs: ids}
 	}
-	for _, im := range kernels.Available() {
-		m := loadEmbedded(t, im).Model()
-		logits := make([]float32, 2*len(batch))
-		forward := func() {
-			if err := m.Forward(batch, logits); err != nil {
+	for _, q := range []Quantization{QuantNone, QuantInt8} {
+		for _, im := range kernels.Available() {
+			c, err := LoadEmbedded(WithKernels(im), WithQuantization(q))
+			if err != nil {
 				t.Fatal(err)
 			}
+			defer c.Close()
+			checkNoAllocs(t, c.Model(), batch, im.Name+"/"+string(q))
 		}
+	}
+}
+
+// checkNoAllocs runs m on batch after GCs and fails when passes keep
+// allocating.
+func checkNoAllocs(t *testing.T, m *Model, batch []Sequence, name string) {
+	logits := make([]float32, 2*len(batch))
+	forward := func() {
+		if err := m.Forward(batch, logits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forward()
+	// Bytes, not objects: after a GC the runtime itself may allocate a
+	// ~100 B sudog the first time a goroutine blocks; a lost workspace
+	// or packed input is hundreds of KiB. A pass may still allocate
+	// once, legitimately, when the helper thread first joins attention
+	// later than in warm-up (one more scratch set, kept for good), so
+	// the check is that passes do not allocate again and again.
+	const runs = 10
+	allocating := 0
+	for i := 0; i < runs; i++ {
+		runtime.GC()
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		forward()
-		// Bytes, not objects: after a GC the runtime itself may allocate a
-		// ~100 B sudog the first time a goroutine blocks; a lost workspace
-		// or packed input is hundreds of KiB. A pass may still allocate
-		// once, legitimately, when the helper thread first joins attention
-		// later than in warm-up (one more scratch set, kept for good), so
-		// the check is that passes do not allocate again and again.
-		const runs = 10
-		allocating := 0
-		for i := 0; i < runs; i++ {
-			runtime.GC()
-			runtime.GC()
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			forward()
-			runtime.ReadMemStats(&after)
-			if n := after.TotalAlloc - before.TotalAlloc; n >= 1024 {
-				allocating++
-				t.Logf("%s: pass %d allocated %d bytes", im.Name, i, n)
-			}
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n >= 1024 {
+			allocating++
+			t.Logf("%s: pass %d allocated %d bytes", name, i, n)
 		}
-		if allocating > 2 {
-			t.Errorf("%s: %d of %d forward passes after GC allocated >= 1 KiB, want ~0", im.Name, allocating, runs)
-		}
+	}
+	if allocating > 2 {
+		t.Errorf("%s: %d of %d forward passes after GC allocated >= 1 KiB, want ~0", name, allocating, runs)
 	}
 }

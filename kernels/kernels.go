@@ -130,17 +130,13 @@ func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act A
 	if m == 0 {
 		return
 	}
-	parallel := Threads() > 1 && m*w.In*w.Out >= parallelMinMACs
+	parallel := worthSplitting(m * w.In * w.Out)
 	bufp := aBufPool.Get()
 	a := im.packInput(bufp, x[:m*w.In], m, w.In, parallel)
-	panels := (w.Out + im.panel - 1) / im.panel
-	chunks := 1
-	if parallel {
-		chunks = min(panels, 4*Threads())
-	}
+	split := splitColumns(w.Out, im.panel, parallel)
 	lt := linearTaskPool.Get()
-	*lt = linearTask{im: im, dst: dst, a: a, m: m, w: w, ep: epilogue{im: im, bias: bias, act: act}, panels: panels, chunks: chunks}
-	parallelFor(chunks, lt)
+	*lt = linearTask{im: im, dst: dst, a: a, m: m, w: w, ep: epilogue{im: im, bias: bias, act: act}, split: split}
+	parallelFor(split.chunks, lt)
 	*lt = linearTask{}
 	linearTaskPool.Put(lt)
 	aBufPool.Put(bufp)
@@ -148,25 +144,38 @@ func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act A
 
 // linearTask is one Linear call split into column chunks.
 type linearTask struct {
-	im             *Impl
-	dst, a         []float32
-	m              int
-	w              *Matrix
-	ep             epilogue
-	panels, chunks int
+	im     *Impl
+	dst, a []float32
+	m      int
+	w      *Matrix
+	ep     epilogue
+	split  columnChunks
 }
 
 var linearTaskPool freelist.List[linearTask]
 
 func (t *linearTask) run(c int) {
-	im, w := t.im, t.w
-	c0 := c * t.panels / t.chunks * im.panel
-	c1 := min((c+1)*t.panels/t.chunks*im.panel, w.Out)
-	var ep *epilogue
-	if t.ep.bias != nil || t.ep.act != ActNone {
-		ep = &t.ep
+	c0, c1 := t.split.cols(c)
+	t.im.gemm(t.dst, t.w.Out, t.a, t.w.In, t.m, t.w, c0, c1, t.ep.active())
+}
+
+// columnChunks splits a product's out columns, whole panels of panel
+// columns each, into chunks for the worker pool.
+type columnChunks struct{ out, panel, panels, chunks int }
+
+// splitColumns makes one chunk, or with parallel enough for every thread
+// to take several (they finish at different times).
+func splitColumns(out, panel int, parallel bool) columnChunks {
+	s := columnChunks{out: out, panel: panel, panels: (out + panel - 1) / panel, chunks: 1}
+	if parallel {
+		s.chunks = min(s.panels, 4*Threads())
 	}
-	im.gemm(t.dst, w.Out, t.a, w.In, t.m, w, c0, c1, ep)
+	return s
+}
+
+// cols returns chunk c's columns c0…c1-1; c0 is on a panel boundary.
+func (s columnChunks) cols(c int) (c0, c1 int) {
+	return c * s.panels / s.chunks * s.panel, min((c+1)*s.panels/s.chunks*s.panel, s.out)
 }
 
 // packInput packs x for gemm into *bufp (grown as needed). Large inputs
@@ -219,6 +228,10 @@ func (t *packTask) run(c int) {
 // (~10 µs of work): below it, waking workers costs more than it saves.
 const parallelMinMACs = 1 << 18
 
+// worthSplitting reports whether a product of macs multiply-adds goes to
+// the worker pool.
+func worthSplitting(macs int) bool { return Threads() > 1 && macs >= parallelMinMACs }
+
 var aBufPool freelist.List[[]float32]
 
 // epilogueCols is how many finished columns gather before the epilogue
@@ -232,6 +245,14 @@ type epilogue struct {
 	im   *Impl
 	bias []float32
 	act  Activation
+}
+
+// active returns e, or nil when it has nothing to do.
+func (e *epilogue) active() *epilogue {
+	if e.bias == nil && e.act == ActNone {
+		return nil
+	}
+	return e
 }
 
 // apply finishes dst[r0:r1, c0:c1] (rows ldd apart); a nil epilogue does

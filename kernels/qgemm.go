@@ -98,9 +98,9 @@ var qInputPool freelist.List[qInput]
 // quantizeInput fills qa from x ([m][in]) for a matrix of the given steps.
 func quantizeInput(kind qKernel, qa *qInput, x []float32, m, in, steps int) {
 	groups := (m + qRows - 1) / qRows
-	qa.a = growBytes(qa.a, groups*steps*qRows*4)
-	qa.zero = growInt32(qa.zero, groups*qRows)
-	qa.scale = growF32(qa.scale, groups*qRows)
+	qa.a = grow(qa.a, groups*steps*qRows*4)
+	qa.zero = grow(qa.zero, groups*qRows)
+	qa.scale = grow(qa.scale, groups*qRows)
 	for r := 0; r < m; r++ {
 		quantizeRow(kind, qa, x[r*in:r*in+in], r, steps)
 	}
@@ -163,23 +163,10 @@ func qRangeGo(x []float32) (lo, hi float32, finite bool) {
 	return lo, hi, finite
 }
 
-func growBytes(s []uint8, n int) []uint8 {
+// grow returns s resized to n, reallocated only when too small.
+func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]uint8, n)
-	}
-	return s[:n]
-}
-
-func growInt32(s []int32, n int) []int32 {
-	if cap(s) < n {
-		return make([]int32, n)
-	}
-	return s[:n]
-}
-
-func growF32(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }
@@ -197,14 +184,10 @@ func (im *Impl) LinearInt8(dst, x []float32, m int, w *QMatrix, bias []float32, 
 	}
 	qa := qInputPool.Get()
 	quantizeInput(im.qkernel, qa, x, m, w.In, w.steps)
-	panels := (w.Out + qPanel - 1) / qPanel
-	chunks := 1
-	if Threads() > 1 && m*w.In*w.Out >= parallelMinMACs {
-		chunks = min(panels, 4*Threads())
-	}
+	split := splitColumns(w.Out, qPanel, worthSplitting(m*w.In*w.Out))
 	t := qTaskPool.Get()
-	*t = qTask{im: im, dst: dst, qa: qa, m: m, w: w, ep: epilogue{im: im, bias: bias, act: act}, panels: panels, chunks: chunks}
-	parallelFor(chunks, t)
+	*t = qTask{im: im, dst: dst, qa: qa, m: m, w: w, ep: epilogue{im: im, bias: bias, act: act}, split: split}
+	parallelFor(split.chunks, t)
 	*t = qTask{}
 	qTaskPool.Put(t)
 	qInputPool.Put(qa)
@@ -212,25 +195,20 @@ func (im *Impl) LinearInt8(dst, x []float32, m int, w *QMatrix, bias []float32, 
 
 // qTask is one LinearInt8 call split into column chunks.
 type qTask struct {
-	im             *Impl
-	dst            []float32
-	qa             *qInput
-	m              int
-	w              *QMatrix
-	ep             epilogue
-	panels, chunks int
+	im    *Impl
+	dst   []float32
+	qa    *qInput
+	m     int
+	w     *QMatrix
+	ep    epilogue
+	split columnChunks
 }
 
 var qTaskPool freelist.List[qTask]
 
 func (t *qTask) run(c int) {
-	c0 := c * t.panels / t.chunks * qPanel
-	c1 := min((c+1)*t.panels/t.chunks*qPanel, t.w.Out)
-	var ep *epilogue
-	if t.ep.bias != nil || t.ep.act != ActNone {
-		ep = &t.ep
-	}
-	qgemm(t.im.qkernel, t.dst, t.w.Out, t.qa, t.m, t.w, c0, c1, ep)
+	c0, c1 := t.split.cols(c)
+	qgemm(t.im.qkernel, t.dst, t.w.Out, t.qa, t.m, t.w, c0, c1, t.ep.active())
 }
 
 // qRowBlockBytes bounds the packed input a row block keeps in L2 while

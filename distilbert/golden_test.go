@@ -123,9 +123,8 @@ func maxDiff(got []float32, want []float64) float64 {
 	return m
 }
 
-// checkGoldens predicts every golden text and compares ids, truncation,
-// logits and labels.
-func checkGoldens(t *testing.T, c *Classifier, cases []goldenCase) (correct int) {
+// predictCases predicts the cases' texts in one call.
+func predictCases(t *testing.T, c *Classifier, cases []goldenCase) []Prediction {
 	t.Helper()
 	texts := make([]string, len(cases))
 	for i, g := range cases {
@@ -135,6 +134,14 @@ func checkGoldens(t *testing.T, c *Classifier, cases []goldenCase) (correct int)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return preds
+}
+
+// checkGoldens predicts every golden text and compares ids, truncation,
+// logits and labels.
+func checkGoldens(t *testing.T, c *Classifier, cases []goldenCase) (correct int) {
+	t.Helper()
+	preds := predictCases(t, c, cases)
 	var worst float64
 	for i, g := range cases {
 		p := preds[i]
@@ -289,16 +296,9 @@ func TestStackedBatchEqualsSingle(t *testing.T) {
 	forEachKernels(t, func(t *testing.T, im *kernels.Impl) {
 		c := loadEmbedded(t, im)
 		cases := subsetUnderRace(t, cases, 1)
-		texts := make([]string, len(cases))
+		batched := predictCases(t, c, cases)
 		for i, g := range cases {
-			texts[i] = g.Text
-		}
-		batched, err := c.Predict(context.Background(), texts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, text := range texts {
-			alone, err := c.Predict(context.Background(), []string{text})
+			alone, err := c.Predict(context.Background(), []string{g.Text})
 			if err != nil {
 				t.Fatal(err)
 			}

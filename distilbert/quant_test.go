@@ -1,7 +1,6 @@
 package distilbert
 
 import (
-	"context"
 	"math"
 	"testing"
 
@@ -12,14 +11,7 @@ import (
 // reference: labels that agree, accuracy, mean and max |logit diff|.
 func quantStats(t *testing.T, c *Classifier, cases []goldenCase) (agree, correct int, mean, worst float64) {
 	t.Helper()
-	texts := make([]string, len(cases))
-	for i, g := range cases {
-		texts[i] = g.Text
-	}
-	preds, err := c.Predict(context.Background(), texts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	preds := predictCases(t, c, cases)
 	for i, g := range cases {
 		p := preds[i]
 		d := maxDiff(p.Logits, g.Logits)

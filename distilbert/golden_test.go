@@ -303,7 +303,7 @@ func TestStackedBatchEqualsSingle(t *testing.T) {
 				t.Fatal(err)
 			}
 			if d := maxDiff(batched[i].Logits, float64s(alone[0].Logits)); d > 1e-5 {
-				t.Errorf("%s: batched %v vs alone %v", cases[i].Case, batched[i].Logits, alone[0].Logits)
+				t.Errorf("%s: batched %v vs alone %v", g.Case, batched[i].Logits, alone[0].Logits)
 			}
 		}
 	})

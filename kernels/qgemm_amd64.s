@@ -9,56 +9,38 @@ DATA qones<>+16(SB)/8, $0x0001000100010001
 DATA qones<>+24(SB)/8, $0x0001000100010001
 GLOBL qones<>(SB), RODATA|NOPTR, $32
 
-// QSTEP is 4 k of the 6×16 int8 micro-kernel: the panel's 16 columns × 4
-// int8 weights at (BX) in Y12/Y13 (8 columns each), per row its 4 uint8
-// inputs broadcast to Y14; VPMADDUBSW sums u8·s8 pairs into int16 (exact:
-// 7-bit weights), VPMADDWD by ones sums those pairs into int32, VPADDD
-// into the row's two accumulators.
-#define QSTEP \
-	VMOVDQU      (BX), Y12 \
-	VMOVDQU      32(BX), Y13 \
-	VPBROADCASTD 0(AX), Y14 \
+// QROW is one row of a K step of the 6×16 int8 micro-kernel: the row's 4
+// uint8 inputs at OFF(AX) broadcast to Y14 meet the panel's 16 columns × 4
+// int8 weights in Y12/Y13 (8 columns each). VPMADDUBSW sums u8·s8 pairs
+// into int16 (exact: 7-bit weights), VPMADDWD by ones sums those pairs
+// into int32, VPADDD into the row's accumulators ACC0/ACC1.
+#define QROW(OFF, ACC0, ACC1) \
+	VPBROADCASTD OFF(AX), Y14 \
 	VPMADDUBSW   Y12, Y14, Y15 \
 	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y0, Y0 \
+	VPADDD       Y15, ACC0, ACC0 \
 	VPMADDUBSW   Y13, Y14, Y15 \
 	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y1, Y1 \
-	VPBROADCASTD 4(AX), Y14 \
-	VPMADDUBSW   Y12, Y14, Y15 \
-	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y2, Y2 \
-	VPMADDUBSW   Y13, Y14, Y15 \
-	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y3, Y3 \
-	VPBROADCASTD 8(AX), Y14 \
-	VPMADDUBSW   Y12, Y14, Y15 \
-	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y4, Y4 \
-	VPMADDUBSW   Y13, Y14, Y15 \
-	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y5, Y5 \
-	VPBROADCASTD 12(AX), Y14 \
-	VPMADDUBSW   Y12, Y14, Y15 \
-	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y6, Y6 \
-	VPMADDUBSW   Y13, Y14, Y15 \
-	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y7, Y7 \
-	VPBROADCASTD 16(AX), Y14 \
-	VPMADDUBSW   Y12, Y14, Y15 \
-	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y8, Y8 \
-	VPMADDUBSW   Y13, Y14, Y15 \
-	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y9, Y9 \
-	VPBROADCASTD 20(AX), Y14 \
-	VPMADDUBSW   Y12, Y14, Y15 \
-	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y10, Y10 \
-	VPMADDUBSW   Y13, Y14, Y15 \
-	VPMADDWD     qones<>(SB), Y15, Y15 \
-	VPADDD       Y15, Y11, Y11
+	VPADDD       Y15, ACC1, ACC1
+
+// QSTORE dequantizes a row's sums ACC0/ACC1 with its zero point OFF(R8)
+// and scale OFF(R9), the column sums in Y12/Y13 and column scales at
+// (R11), and stores them at (DI).
+#define QSTORE(OFF, ACC0, ACC1) \
+	VPBROADCASTD OFF(R8), Y14 \
+	VPMULLD      Y12, Y14, Y15 \
+	VPSUBD       Y15, ACC0, ACC0 \
+	VPMULLD      Y13, Y14, Y15 \
+	VPSUBD       Y15, ACC1, ACC1 \
+	VCVTDQ2PS    ACC0, ACC0 \
+	VCVTDQ2PS    ACC1, ACC1 \
+	VBROADCASTSS OFF(R9), Y14 \
+	VMULPS       (R11), Y14, Y15 \
+	VMULPS       Y15, ACC0, ACC0 \
+	VMULPS       32(R11), Y14, Y15 \
+	VMULPS       Y15, ACC1, ACC1 \
+	VMOVUPS      ACC0, (DI) \
+	VMOVUPS      ACC1, 32(DI)
 
 // func qgemm6x16AVX2(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, pf *int8)
 //
@@ -96,8 +78,15 @@ TEXT ·qgemm6x16AVX2(SB), NOSPLIT, $0-88
 	VPXOR Y11, Y11, Y11
 
 loop:
-	PREFETCHT1 (R12)
-	QSTEP
+	PREFETCHT1   (R12)
+	VMOVDQU      (BX), Y12
+	VMOVDQU      32(BX), Y13
+	QROW(0, Y0, Y1)
+	QROW(4, Y2, Y3)
+	QROW(8, Y4, Y5)
+	QROW(12, Y6, Y7)
+	QROW(16, Y8, Y9)
+	QROW(20, Y10, Y11)
 	ADDQ $64, R12
 	ADDQ $24, AX
 	ADDQ $64, BX
@@ -106,111 +95,28 @@ loop:
 
 	VMOVDQU (R10), Y12
 	VMOVDQU 32(R10), Y13
-	// row 0
-	VPBROADCASTD 0(R8), Y14
-	VPMULLD      Y12, Y14, Y15
-	VPSUBD       Y15, Y0, Y0
-	VPMULLD      Y13, Y14, Y15
-	VPSUBD       Y15, Y1, Y1
-	VCVTDQ2PS    Y0, Y0
-	VCVTDQ2PS    Y1, Y1
-	VBROADCASTSS 0(R9), Y14
-	VMULPS       (R11), Y14, Y15
-	VMULPS       Y15, Y0, Y0
-	VMULPS       32(R11), Y14, Y15
-	VMULPS       Y15, Y1, Y1
-	VMOVUPS      Y0, (DI)
-	VMOVUPS      Y1, 32(DI)
-	CMPQ         SI, $1
-	JLE          done
-	ADDQ         DX, DI
-	// row 1
-	VPBROADCASTD 4(R8), Y14
-	VPMULLD      Y12, Y14, Y15
-	VPSUBD       Y15, Y2, Y2
-	VPMULLD      Y13, Y14, Y15
-	VPSUBD       Y15, Y3, Y3
-	VCVTDQ2PS    Y2, Y2
-	VCVTDQ2PS    Y3, Y3
-	VBROADCASTSS 4(R9), Y14
-	VMULPS       (R11), Y14, Y15
-	VMULPS       Y15, Y2, Y2
-	VMULPS       32(R11), Y14, Y15
-	VMULPS       Y15, Y3, Y3
-	VMOVUPS      Y2, (DI)
-	VMOVUPS      Y3, 32(DI)
-	CMPQ         SI, $2
-	JLE          done
-	ADDQ         DX, DI
-	// row 2
-	VPBROADCASTD 8(R8), Y14
-	VPMULLD      Y12, Y14, Y15
-	VPSUBD       Y15, Y4, Y4
-	VPMULLD      Y13, Y14, Y15
-	VPSUBD       Y15, Y5, Y5
-	VCVTDQ2PS    Y4, Y4
-	VCVTDQ2PS    Y5, Y5
-	VBROADCASTSS 8(R9), Y14
-	VMULPS       (R11), Y14, Y15
-	VMULPS       Y15, Y4, Y4
-	VMULPS       32(R11), Y14, Y15
-	VMULPS       Y15, Y5, Y5
-	VMOVUPS      Y4, (DI)
-	VMOVUPS      Y5, 32(DI)
-	CMPQ         SI, $3
-	JLE          done
-	ADDQ         DX, DI
-	// row 3
-	VPBROADCASTD 12(R8), Y14
-	VPMULLD      Y12, Y14, Y15
-	VPSUBD       Y15, Y6, Y6
-	VPMULLD      Y13, Y14, Y15
-	VPSUBD       Y15, Y7, Y7
-	VCVTDQ2PS    Y6, Y6
-	VCVTDQ2PS    Y7, Y7
-	VBROADCASTSS 12(R9), Y14
-	VMULPS       (R11), Y14, Y15
-	VMULPS       Y15, Y6, Y6
-	VMULPS       32(R11), Y14, Y15
-	VMULPS       Y15, Y7, Y7
-	VMOVUPS      Y6, (DI)
-	VMOVUPS      Y7, 32(DI)
-	CMPQ         SI, $4
-	JLE          done
-	ADDQ         DX, DI
-	// row 4
-	VPBROADCASTD 16(R8), Y14
-	VPMULLD      Y12, Y14, Y15
-	VPSUBD       Y15, Y8, Y8
-	VPMULLD      Y13, Y14, Y15
-	VPSUBD       Y15, Y9, Y9
-	VCVTDQ2PS    Y8, Y8
-	VCVTDQ2PS    Y9, Y9
-	VBROADCASTSS 16(R9), Y14
-	VMULPS       (R11), Y14, Y15
-	VMULPS       Y15, Y8, Y8
-	VMULPS       32(R11), Y14, Y15
-	VMULPS       Y15, Y9, Y9
-	VMOVUPS      Y8, (DI)
-	VMOVUPS      Y9, 32(DI)
-	CMPQ         SI, $5
-	JLE          done
-	ADDQ         DX, DI
-	// row 5
-	VPBROADCASTD 20(R8), Y14
-	VPMULLD      Y12, Y14, Y15
-	VPSUBD       Y15, Y10, Y10
-	VPMULLD      Y13, Y14, Y15
-	VPSUBD       Y15, Y11, Y11
-	VCVTDQ2PS    Y10, Y10
-	VCVTDQ2PS    Y11, Y11
-	VBROADCASTSS 20(R9), Y14
-	VMULPS       (R11), Y14, Y15
-	VMULPS       Y15, Y10, Y10
-	VMULPS       32(R11), Y14, Y15
-	VMULPS       Y15, Y11, Y11
-	VMOVUPS      Y10, (DI)
-	VMOVUPS      Y11, 32(DI)
+	// The valid rows only.
+	QSTORE(0, Y0, Y1)
+	CMPQ SI, $1
+	JLE  done
+	ADDQ DX, DI
+	QSTORE(4, Y2, Y3)
+	CMPQ SI, $2
+	JLE  done
+	ADDQ DX, DI
+	QSTORE(8, Y4, Y5)
+	CMPQ SI, $3
+	JLE  done
+	ADDQ DX, DI
+	QSTORE(12, Y6, Y7)
+	CMPQ SI, $4
+	JLE  done
+	ADDQ DX, DI
+	QSTORE(16, Y8, Y9)
+	CMPQ SI, $5
+	JLE  done
+	ADDQ DX, DI
+	QSTORE(20, Y10, Y11)
 
 done:
 	VZEROUPPER

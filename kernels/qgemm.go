@@ -82,9 +82,6 @@ func QuantizeMatrix(w []float32, out, in int) (*QMatrix, error) {
 	return q, nil
 }
 
-// Bytes is the memory the quantized weights take.
-func (q *QMatrix) Bytes() int { return len(q.data) + 4*len(q.scale) + 4*len(q.colSum) }
-
 // qInput is a Linear input quantized per row and packed for the
 // micro-kernels: groups of 6 rows, [steps][6 rows][4 k] bytes each.
 type qInput struct {
@@ -220,25 +217,26 @@ const qRowBlockBytes = 192 << 10
 // in L1) meets every group of the block, over all of K at once.
 func qgemm(kind qKernel, dst []float32, ldd int, qa *qInput, m int, w *QMatrix, c0, c1 int, ep *epilogue) {
 	steps := w.steps
+	panelBytes, groupBytes := steps*qPanel*4, steps*qRows*4
 	groups := (m + qRows - 1) / qRows
-	rowBlock := max(1, qRowBlockBytes/(steps*qRows*4))
+	rowBlock := max(1, qRowBlockBytes/groupBytes)
 	var tile [qRows * qPanel]float32
 	for g0 := 0; g0 < groups; g0 += rowBlock {
 		g1 := min(g0+rowBlock, groups)
 		done := c0
 		for col := c0; col < c1; col += qPanel {
 			col1 := min(col+qPanel, c1)
-			panel := col / qPanel * steps * qPanel * 4
+			panel := col / qPanel * panelBytes
 			bp := &w.data[panel]
 			// The next panel, or this one again at the end of the matrix.
 			pf := bp
-			if next := panel + steps*qPanel*4; next < len(w.data) {
+			if next := panel + panelBytes; next < len(w.data) {
 				pf = &w.data[next]
 			}
 			for g := g0; g < g1; g++ {
 				row := g * qRows
 				rows := min(qRows, m-row)
-				ap := &qa.a[g*steps*qRows*4]
+				ap := &qa.a[g*groupBytes]
 				if col1-col == qPanel {
 					_ = dst[(row+rows-1)*ldd+col+qPanel-1] // the kernel's last write
 					qMicro(kind, steps, ap, bp, &dst[row*ldd+col], ldd, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], pf)

@@ -180,38 +180,30 @@ func newModel(c *Config, f *weights.File, impl *kernels.Impl, quant Quantization
 	m := &Model{Config: *c, kernels: impl, quant: quant, file: f}
 	get := func(name string) []float32 { return found[prefix+name].Data }
 	var packErr error
-	// lin packs a linear layer; when packing copied the weights, their
-	// mapped pages are released so they do not count twice in memory.
-	lin := func(wName, bName string, out, in int) linear {
+	// lin packs a linear layer, or quantizes it (the encoder's, with
+	// QuantInt8); when that copied the weights, their mapped pages are
+	// released so they do not count twice in memory.
+	lin := func(wName, bName string, out, in int, quantize bool) linear {
 		t := found[wName]
-		pm, err := impl.Pack(t.Data, out, in)
+		l := linear{b: found[bName].Data}
+		var err error
+		if quantize {
+			l.q, err = kernels.QuantizeMatrix(t.Data, out, in)
+		} else {
+			l.w, err = impl.Pack(t.Data, out, in)
+		}
 		if err != nil {
 			if packErr == nil {
 				packErr = err
 			}
 			return linear{}
 		}
-		if !pm.Aliases(t.Data) {
+		if quantize || !l.w.Aliases(t.Data) {
 			f.Evict(t)
 		}
-		return linear{w: pm, b: found[bName].Data}
+		return l
 	}
-	// enc is lin for the encoder's layers, which quantization applies to.
-	enc := func(wName, bName string, out, in int) linear {
-		if quant != QuantInt8 {
-			return lin(wName, bName, out, in)
-		}
-		t := found[wName]
-		q, err := kernels.QuantizeMatrix(t.Data, out, in)
-		if err != nil {
-			if packErr == nil {
-				packErr = err
-			}
-			return linear{}
-		}
-		f.Evict(t)
-		return linear{q: q, b: found[bName].Data}
-	}
+	quantizeEncoder := quant == QuantInt8
 	d, h := c.Dim, c.HiddenDim
 	m.wordEmb = get("embeddings.word_embeddings.weight")
 	if t, ok := found[prefix+"embeddings.position_embeddings.weight"]; ok {
@@ -223,18 +215,18 @@ func newModel(c *Config, f *weights.File, impl *kernels.Impl, quant Quantization
 	for i := 0; i < c.NLayers; i++ {
 		p := "transformer.layer." + strconv.Itoa(i) + "."
 		l := layer{activationKind: act}
-		l.q = enc(prefix+p+"attention.q_lin.weight", prefix+p+"attention.q_lin.bias", d, d)
-		l.k = enc(prefix+p+"attention.k_lin.weight", prefix+p+"attention.k_lin.bias", d, d)
-		l.v = enc(prefix+p+"attention.v_lin.weight", prefix+p+"attention.v_lin.bias", d, d)
-		l.out = enc(prefix+p+"attention.out_lin.weight", prefix+p+"attention.out_lin.bias", d, d)
+		l.q = lin(prefix+p+"attention.q_lin.weight", prefix+p+"attention.q_lin.bias", d, d, quantizeEncoder)
+		l.k = lin(prefix+p+"attention.k_lin.weight", prefix+p+"attention.k_lin.bias", d, d, quantizeEncoder)
+		l.v = lin(prefix+p+"attention.v_lin.weight", prefix+p+"attention.v_lin.bias", d, d, quantizeEncoder)
+		l.out = lin(prefix+p+"attention.out_lin.weight", prefix+p+"attention.out_lin.bias", d, d, quantizeEncoder)
 		l.saNorm = layerNorm{get(p + "sa_layer_norm.weight"), get(p + "sa_layer_norm.bias")}
-		l.ffn1 = enc(prefix+p+"ffn.lin1.weight", prefix+p+"ffn.lin1.bias", h, d)
-		l.ffn2 = enc(prefix+p+"ffn.lin2.weight", prefix+p+"ffn.lin2.bias", d, h)
+		l.ffn1 = lin(prefix+p+"ffn.lin1.weight", prefix+p+"ffn.lin1.bias", h, d, quantizeEncoder)
+		l.ffn2 = lin(prefix+p+"ffn.lin2.weight", prefix+p+"ffn.lin2.bias", d, h, quantizeEncoder)
 		l.outputNorm = layerNorm{get(p + "output_layer_norm.weight"), get(p + "output_layer_norm.bias")}
 		m.layers = append(m.layers, l)
 	}
-	m.preClassifier = lin("pre_classifier.weight", "pre_classifier.bias", d, d)
-	m.classifier = lin("classifier.weight", "classifier.bias", len(c.Labels), d)
+	m.preClassifier = lin("pre_classifier.weight", "pre_classifier.bias", d, d, false)
+	m.classifier = lin("classifier.weight", "classifier.bias", len(c.Labels), d, false)
 	if packErr != nil {
 		return nil, packErr
 	}

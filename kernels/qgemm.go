@@ -30,6 +30,8 @@ const (
 	qRows  = 6
 	// Largest weight magnitude after quantization (7 bits, see above).
 	qWeightMax = 63
+	// qMaxIn bounds K so that int32 sums cannot overflow: K·255·63 < 2³¹.
+	qMaxIn = (1<<31 - 1) / (255 * qWeightMax) &^ 3
 )
 
 // QMatrix is a weight matrix W[out][in] quantized to int8 for LinearInt8.
@@ -47,6 +49,9 @@ type QMatrix struct {
 func QuantizeMatrix(w []float32, out, in int) (*QMatrix, error) {
 	if out <= 0 || in <= 0 || len(w) != out*in {
 		return nil, fmt.Errorf("kernels: quantize: %d values for a %dx%d matrix", len(w), out, in)
+	}
+	if in > qMaxIn {
+		return nil, fmt.Errorf("kernels: quantize: %d inputs per output, int8 sums hold at most %d", in, qMaxIn)
 	}
 	steps := (in + 3) / 4
 	panels := (out + qPanel - 1) / qPanel
@@ -273,19 +278,34 @@ func qMicroGo(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int
 	zs, ss := unsafe.Slice(zero, rows), unsafe.Slice(scale, rows)
 	cs, cscale := unsafe.Slice(colSum, qPanel), unsafe.Slice(colScale, qPanel)
 	out := unsafe.Slice(c, (rows-1)*ldc+qPanel)
-	var acc [qRows][qPanel]int32
+	// Two columns per int64 (j and j+8: w·(1, 2³²)) halve the multiplies:
+	// a lane's sum stays within ±2³¹ (see qMaxIn), so the low lane is the
+	// low 32 bits and the high lane what is left above them.
+	const half = qPanel / 2
+	var acc [qRows][half]int64
+	var w [half][4]int64 // a step's weights, paired, for all rows
 	for s := 0; s < steps; s++ {
-		ab, bb := as[s*qRows*4:], bs[s*qPanel*4:]
-		for r := 0; r < rows; r++ {
-			a0, a1, a2, a3 := int32(ab[r*4]), int32(ab[r*4+1]), int32(ab[r*4+2]), int32(ab[r*4+3])
-			for j := 0; j < qPanel; j++ {
-				acc[r][j] += a0*int32(bb[j*4]) + a1*int32(bb[j*4+1]) + a2*int32(bb[j*4+2]) + a3*int32(bb[j*4+3])
+		ab := (*[qRows * 4]uint8)(as[s*qRows*4:])
+		bb := (*[qPanel * 4]int8)(bs[s*qPanel*4:])
+		for j := range w {
+			for t := range 4 {
+				w[j][t] = int64(bb[j*4+t]) + int64(bb[(j+half)*4+t])<<32
+			}
+		}
+		for r := range rows {
+			a0, a1, a2, a3 := int64(ab[r*4]), int64(ab[r*4+1]), int64(ab[r*4+2]), int64(ab[r*4+3])
+			accr := &acc[r]
+			for j := range w {
+				accr[j] += a0*w[j][0] + a1*w[j][1] + a2*w[j][2] + a3*w[j][3]
 			}
 		}
 	}
 	for r := 0; r < rows; r++ {
-		for j := 0; j < qPanel; j++ {
-			out[r*ldc+j] = float32(acc[r][j]-zs[r]*cs[j]) * (ss[r] * cscale[j])
+		for j := 0; j < half; j++ {
+			lo := int32(acc[r][j])
+			hi := int32((acc[r][j] - int64(lo)) >> 32)
+			out[r*ldc+j] = float32(lo-zs[r]*cs[j]) * (ss[r] * cscale[j])
+			out[r*ldc+j+half] = float32(hi-zs[r]*cs[j+half]) * (ss[r] * cscale[j+half])
 		}
 	}
 }

@@ -111,6 +111,35 @@ func TestQuantizeEdgeCases(t *testing.T) {
 	if _, err := QuantizeMatrix(nil, 0, 3); err == nil {
 		t.Fatal("empty matrix accepted")
 	}
+	if _, err := QuantizeMatrix(make([]float32, qMaxIn+4), 1, qMaxIn+4); err == nil {
+		t.Fatal("a K whose int32 sums could overflow accepted")
+	}
+	// The largest sums DistilBERT makes (K=3072, every product 255·±63),
+	// both signs in one panel: exact on every path.
+	const k = 3072
+	big := make([]float32, 16*k)
+	for o := 0; o < 16; o++ {
+		for i := 0; i < k; i++ {
+			big[o*k+i] = float32(1 - 2*(o%2))
+		}
+	}
+	qbig, err := QuantizeMatrix(big, 16, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ones := make([]float32, k)
+	for i := range ones {
+		ones[i] = 1
+	}
+	for _, im := range Available() {
+		dst := make([]float32, 16)
+		im.LinearInt8(dst, ones, 1, qbig, nil, ActNone)
+		for o, v := range dst {
+			if want := float64(k * (1 - 2*(o%2))); math.Abs(float64(v)-want) > 0.01 {
+				t.Errorf("%s: K=%d column %d: %g, want %g", im.Name, k, o, v, want)
+			}
+		}
+	}
 	// A zero weight row, and inputs that are all zero, constant, huge or
 	// not finite: finite outputs where the input is finite, never a panic.
 	w := []float32{0, 0, 0, 0, 0, 1, -2, 0.5, 3, 0.25}

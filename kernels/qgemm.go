@@ -267,17 +267,22 @@ type qKernel uint8
 const (
 	qKernelGo qKernel = iota
 	qKernelAVX2
+	qKernelNEONDot // arm64 with the dot-product extension (SDOT)
 )
 
 // qMicroGo is the portable micro-kernel and the reference for the others:
 // rows (≤ 6) rows × 16 columns of dequantized products into c (rows ldc
 // floats apart), from a packed 6-row group a and a 16-column panel b.
 func qMicroGo(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32) {
+	var sums [qRows][qPanel]int32
+	qSumsGo(steps, a, b, &sums)
+	qDequant(&sums, c, ldc, rows, zero, scale, colSum, colScale)
+}
+
+// qSumsGo sums the int8 products of a group and a panel.
+func qSumsGo(steps int, a *uint8, b *int8, sums *[qRows][qPanel]int32) {
 	as := unsafe.Slice(a, steps*qRows*4)
 	bs := unsafe.Slice(b, steps*qPanel*4)
-	zs, ss := unsafe.Slice(zero, rows), unsafe.Slice(scale, rows)
-	cs, cscale := unsafe.Slice(colSum, qPanel), unsafe.Slice(colScale, qPanel)
-	out := unsafe.Slice(c, (rows-1)*ldc+qPanel)
 	// Two columns per int64 (j and j+8: w·(1, 2³²)) halve the multiplies:
 	// a lane's sum stays within ±2³¹ (see qMaxIn), so the low lane is the
 	// low 32 bits and the high lane what is left above them.
@@ -292,7 +297,7 @@ func qMicroGo(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int
 				w[j][t] = int64(bb[j*4+t]) + int64(bb[(j+half)*4+t])<<32
 			}
 		}
-		for r := range rows {
+		for r := range qRows {
 			a0, a1, a2, a3 := int64(ab[r*4]), int64(ab[r*4+1]), int64(ab[r*4+2]), int64(ab[r*4+3])
 			accr := &acc[r]
 			for j := range w {
@@ -300,12 +305,22 @@ func qMicroGo(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int
 			}
 		}
 	}
+	for r := range acc {
+		for j, v := range acc[r] {
+			lo := int32(v)
+			sums[r][j], sums[r][j+half] = lo, int32((v-int64(lo))>>32)
+		}
+	}
+}
+
+// qDequant stores rows rows of sums, dequantized, into c (rows ldc apart).
+func qDequant(sums *[qRows][qPanel]int32, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32) {
+	zs, ss := unsafe.Slice(zero, rows), unsafe.Slice(scale, rows)
+	cs, cscale := unsafe.Slice(colSum, qPanel), unsafe.Slice(colScale, qPanel)
+	out := unsafe.Slice(c, (rows-1)*ldc+qPanel)
 	for r := 0; r < rows; r++ {
-		for j := 0; j < half; j++ {
-			lo := int32(acc[r][j])
-			hi := int32((acc[r][j] - int64(lo)) >> 32)
-			out[r*ldc+j] = float32(lo-zs[r]*cs[j]) * (ss[r] * cscale[j])
-			out[r*ldc+j+half] = float32(hi-zs[r]*cs[j+half]) * (ss[r] * cscale[j+half])
+		for j := 0; j < qPanel; j++ {
+			out[r*ldc+j] = float32(sums[r][j]-zs[r]*cs[j]) * (ss[r] * cscale[j])
 		}
 	}
 }

@@ -1,0 +1,44 @@
+//go:build arm64 && !purego
+
+package kernels
+
+import (
+	"unsafe"
+
+	"github.com/klauspost/cpuid/v2"
+)
+
+// qdot6x16NEON sums a group's and a panel's int8 products with SDOT, the
+// inputs shifted to int8 (see the assembly).
+//
+//go:noescape
+func qdot6x16NEON(steps int, a *uint8, b *int8, sums *int32)
+
+func init() {
+	// SDOT is optional in ARMv8.2 (most cores since Cortex-A55/A76,
+	// Neoverse N1, Apple M1); without it the portable kernel runs.
+	if cpuid.CPU.Supports(cpuid.ASIMDDP) {
+		neon.qkernel = qKernelNEONDot
+	}
+}
+
+func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, _ *int8) {
+	if kind != qKernelNEONDot {
+		qMicroGo(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale)
+		return
+	}
+	var sums [qRows][qPanel]int32
+	qdot6x16NEON(steps, a, b, &sums[0][0])
+	// Σ (x−128)·w + 128·Σ w = Σ x·w, exactly (int32 wraps alike).
+	cs := (*[qPanel]int32)(unsafe.Slice(colSum, qPanel))
+	for r := range sums {
+		for j := range sums[r] {
+			sums[r][j] += 128 * cs[j]
+		}
+	}
+	qDequant(&sums, c, ldc, rows, zero, scale, colSum, colScale)
+}
+
+func qRange(_ qKernel, x []float32) (lo, hi float32, finite bool) { return qRangeGo(x) }
+
+func qQuantize(qKernel, []float32, []uint8, float32, float32) int { return 0 }

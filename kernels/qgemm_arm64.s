@@ -1,0 +1,100 @@
+//go:build arm64 && !purego
+
+#include "textflag.h"
+
+// SDOT_ELEM(d, n, m, i) is
+//
+//	SDOT Vd.4S, Vn.16B, Vm.4B[i]
+//
+// (signed 8-bit dot product by element, FEAT_DotProd), which Go's
+// assembler has no mnemonic for: each 32-bit lane of Vd gains the dot
+// product of its 4 bytes of Vn with the 4 bytes of Vm's lane i. Encoding
+// (Arm ARM C7.2.290, Q=1, size=10): 0x4F80E000 | L<<21 | M:Rm<<16 |
+// H<<11 | Rn<<5 | Rd, where i = H:L and M:Rm is the register number m.
+// Example: SDOT_ELEM(0, 1, 2, 0) = WORD $0x4F82E020.
+#define SDOT_ELEM(d, n, m, i) WORD $(0x4F80E000 | (((i)&1)<<21) | ((m)<<16) | (((i)>>1)<<11) | ((n)<<5) | (d))
+
+// QSTEP is one K step (4 k) of the 6×16 int8 micro-kernel: the panel's 16
+// columns × 4 weights into V24-V27 (4 columns each, a column's 4 weights
+// adjacent, as SDOT wants them), the six rows' 4 inputs into V28 (rows
+// 0-3) and V29 (rows 4-5), flipped from uint8 to int8 (x − 128, by
+// XOR 0x80), then V(4r+q) += V(24+q) · row r for 6 rows and 4 quads.
+#define QSTEP \
+	VLD1.P 64(R1), [V24.B16, V25.B16, V26.B16, V27.B16] \
+	VLD1.P 16(R0), [V28.B16] \
+	VLD1.P 8(R0), [V29.B8] \
+	VEOR   V30.B16, V28.B16, V28.B16 \
+	VEOR   V30.B16, V29.B16, V29.B16 \
+	SDOT_ELEM(0, 24, 28, 0) \
+	SDOT_ELEM(1, 25, 28, 0) \
+	SDOT_ELEM(2, 26, 28, 0) \
+	SDOT_ELEM(3, 27, 28, 0) \
+	SDOT_ELEM(4, 24, 28, 1) \
+	SDOT_ELEM(5, 25, 28, 1) \
+	SDOT_ELEM(6, 26, 28, 1) \
+	SDOT_ELEM(7, 27, 28, 1) \
+	SDOT_ELEM(8, 24, 28, 2) \
+	SDOT_ELEM(9, 25, 28, 2) \
+	SDOT_ELEM(10, 26, 28, 2) \
+	SDOT_ELEM(11, 27, 28, 2) \
+	SDOT_ELEM(12, 24, 28, 3) \
+	SDOT_ELEM(13, 25, 28, 3) \
+	SDOT_ELEM(14, 26, 28, 3) \
+	SDOT_ELEM(15, 27, 28, 3) \
+	SDOT_ELEM(16, 24, 29, 0) \
+	SDOT_ELEM(17, 25, 29, 0) \
+	SDOT_ELEM(18, 26, 29, 0) \
+	SDOT_ELEM(19, 27, 29, 0) \
+	SDOT_ELEM(20, 24, 29, 1) \
+	SDOT_ELEM(21, 25, 29, 1) \
+	SDOT_ELEM(22, 26, 29, 1) \
+	SDOT_ELEM(23, 27, 29, 1)
+
+// func qdot6x16NEON(steps int, a *uint8, b *int8, sums *int32)
+//
+// sums[6][16] = Σ_k (a[r][k] − 128) · b[j][k] over a packed 6-row group
+// and a 16-column panel (see qSumsGo for the layouts); the caller adds
+// 128 · Σ_k b[j][k] back.
+TEXT ·qdot6x16NEON(SB), NOSPLIT, $0-32
+	MOVD steps+0(FP), R3
+	MOVD a+8(FP), R0
+	MOVD b+16(FP), R1
+	MOVD sums+24(FP), R2
+	VMOVI $128, V30.B16
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+
+loop:
+	QSTEP
+	SUBS $1, R3, R3
+	BNE  loop
+
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R2)
+	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R2)
+	VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R2)
+	VST1.P [V12.S4, V13.S4, V14.S4, V15.S4], 64(R2)
+	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R2)
+	VST1.P [V20.S4, V21.S4, V22.S4, V23.S4], 64(R2)
+	RET

@@ -76,6 +76,12 @@ TEXT ·qgemm6x16AVX2(SB), NOSPLIT, $0-88
 	VPXOR Y9, Y9, Y9
 	VPXOR Y10, Y10, Y10
 	VPXOR Y11, Y11, Y11
+	// A group's padding rows cost as much as real ones: a 20-token
+	// request is 6+6+6+2 rows, so 2- and 4-row loops skip them.
+	CMPQ SI, $2
+	JLE  loop2
+	CMPQ SI, $4
+	JLE  loop4
 
 loop:
 	PREFETCHT1   (R12)
@@ -92,7 +98,36 @@ loop:
 	ADDQ $64, BX
 	DECQ CX
 	JNZ  loop
+	JMP  dequant
 
+loop4:
+	PREFETCHT1   (R12)
+	VMOVDQU      (BX), Y12
+	VMOVDQU      32(BX), Y13
+	QROW(0, Y0, Y1)
+	QROW(4, Y2, Y3)
+	QROW(8, Y4, Y5)
+	QROW(12, Y6, Y7)
+	ADDQ $64, R12
+	ADDQ $24, AX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  loop4
+	JMP  dequant
+
+loop2:
+	PREFETCHT1   (R12)
+	VMOVDQU      (BX), Y12
+	VMOVDQU      32(BX), Y13
+	QROW(0, Y0, Y1)
+	QROW(4, Y2, Y3)
+	ADDQ $64, R12
+	ADDQ $24, AX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  loop2
+
+dequant:
 	VMOVDQU (R10), Y12
 	VMOVDQU 32(R10), Y13
 	// The valid rows only.

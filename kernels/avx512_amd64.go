@@ -27,7 +27,7 @@ var avx512 = &Impl{
 	pack:         packPanels32,
 	packA:        packRowsAVX512,
 	gemm:         avx512Gemm.gemm,
-	qkernel:      qKernelAVX2, // AVX-512 CPUs run the AVX2 int8 kernel
+	qkernel:      qKernelAVX2, // qKernelVNNI where the CPU has it (qgemm_amd64.go)
 	Dot:          dotAVX2Slice,
 	Axpy:         axpyAVX2Slice,
 	AddLayerNorm: addLayerNormAVX2,

@@ -267,8 +267,23 @@ type qKernel uint8
 const (
 	qKernelGo qKernel = iota
 	qKernelAVX2
+	qKernelVNNI    // amd64 with AVX-512 VNNI (VPDPBUSD)
 	qKernelNEONDot // arm64 with the dot-product extension (SDOT)
 )
+
+// Int8Kernel names the int8 micro-kernel LinearInt8 runs on im: "avx2",
+// "avx512-vnni", "neon-sdot" or "go" (portable).
+func (im *Impl) Int8Kernel() string {
+	switch im.qkernel {
+	case qKernelAVX2:
+		return "avx2"
+	case qKernelVNNI:
+		return "avx512-vnni"
+	case qKernelNEONDot:
+		return "neon-sdot"
+	}
+	return "go"
+}
 
 // qMicroGo is the portable micro-kernel and the reference for the others:
 // rows (≤ 6) rows × 16 columns of dequantized products into c (rows ldc

@@ -247,3 +247,171 @@ qloop:
 	JNZ          qloop
 	VZEROUPPER
 	RET
+
+// VROW is one row of a K step of the AVX-512 VNNI int8 kernel: the row's 4
+// uint8 inputs at OFF(AX), broadcast, meet the panel's 16 columns × 4 int8
+// weights in B; VPDPBUSD adds the four u8·s8 products per column into the
+// int32 lanes of ACC, exactly (no intermediate saturation).
+#define VROW(OFF, B, T, ACC) \
+	VPBROADCASTD OFF(AX), T \
+	VPDPBUSD     B, T, ACC
+
+// VSTORE dequantizes a row's sums ACC (as QSTORE) with its zero point
+// OFF(R8) and scale OFF(R9), the column sums in Z12 and column scales in
+// Z13, and stores them at (DI).
+#define VSTORE(OFF, ACC) \
+	VPBROADCASTD OFF(R8), Z14 \
+	VPMULLD      Z12, Z14, Z15 \
+	VPSUBD       Z15, ACC, ACC \
+	VCVTDQ2PS    ACC, ACC \
+	VBROADCASTSS OFF(R9), Z14 \
+	VMULPS       Z13, Z14, Z15 \
+	VMULPS       Z15, ACC, ACC \
+	VMOVUPS      ACC, (DI)
+
+// func qgemm6x16VNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, pf *int8)
+//
+// qgemm6x16AVX2's contract with AVX-512 VNNI: a K step of a panel (16
+// columns × 4 bytes) is one ZMM, a row's step one VPDPBUSD. Two steps run
+// at once into separate accumulators, Z0-Z5 and Z6-Z11, summed at the end
+// (int32 addition is exact in any order): twelve independent chains hide
+// VPDPBUSD's latency where six would not. Rows past rows are not computed.
+TEXT ·qgemm6x16VNNI(SB), NOSPLIT, $0-88
+	MOVQ steps+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ c+24(FP), DI
+	MOVQ ldc+32(FP), DX
+	SHLQ $2, DX
+	MOVQ rows+40(FP), SI
+	MOVQ zero+48(FP), R8
+	MOVQ scale+56(FP), R9
+	MOVQ colSum+64(FP), R10
+	MOVQ colScale+72(FP), R11
+	MOVQ pf+80(FP), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   CX, R13
+	SHRQ   $1, R13           // step pairs
+	JZ     vodd
+	CMPQ   SI, $2
+	JLE    vloop2
+	CMPQ   SI, $4
+	JLE    vloop4
+
+vloop6:
+	PREFETCHT1 (R12)
+	PREFETCHT1 64(R12)
+	VMOVDQU32  (BX), Z12
+	VMOVDQU32  64(BX), Z13
+	VROW(0, Z12, Z14, Z0)
+	VROW(4, Z12, Z15, Z1)
+	VROW(8, Z12, Z16, Z2)
+	VROW(12, Z12, Z17, Z3)
+	VROW(16, Z12, Z18, Z4)
+	VROW(20, Z12, Z19, Z5)
+	VROW(24, Z13, Z20, Z6)
+	VROW(28, Z13, Z21, Z7)
+	VROW(32, Z13, Z22, Z8)
+	VROW(36, Z13, Z23, Z9)
+	VROW(40, Z13, Z24, Z10)
+	VROW(44, Z13, Z25, Z11)
+	ADDQ       $128, R12
+	ADDQ       $48, AX
+	ADDQ       $128, BX
+	DECQ       R13
+	JNZ        vloop6
+	JMP        vodd
+
+vloop4:
+	PREFETCHT1 (R12)
+	PREFETCHT1 64(R12)
+	VMOVDQU32  (BX), Z12
+	VMOVDQU32  64(BX), Z13
+	VROW(0, Z12, Z14, Z0)
+	VROW(4, Z12, Z15, Z1)
+	VROW(8, Z12, Z16, Z2)
+	VROW(12, Z12, Z17, Z3)
+	VROW(24, Z13, Z20, Z6)
+	VROW(28, Z13, Z21, Z7)
+	VROW(32, Z13, Z22, Z8)
+	VROW(36, Z13, Z23, Z9)
+	ADDQ       $128, R12
+	ADDQ       $48, AX
+	ADDQ       $128, BX
+	DECQ       R13
+	JNZ        vloop4
+	JMP        vodd
+
+vloop2:
+	PREFETCHT1 (R12)
+	PREFETCHT1 64(R12)
+	VMOVDQU32  (BX), Z12
+	VMOVDQU32  64(BX), Z13
+	VROW(0, Z12, Z14, Z0)
+	VROW(4, Z12, Z15, Z1)
+	VROW(24, Z13, Z20, Z6)
+	VROW(28, Z13, Z21, Z7)
+	ADDQ       $128, R12
+	ADDQ       $48, AX
+	ADDQ       $128, BX
+	DECQ       R13
+	JNZ        vloop2
+
+vodd:
+	// An odd last step; rows past rows sum padding zeros, never stored.
+	ANDQ      $1, CX
+	JZ        vsum
+	VMOVDQU32 (BX), Z12
+	VROW(0, Z12, Z14, Z0)
+	VROW(4, Z12, Z15, Z1)
+	VROW(8, Z12, Z16, Z2)
+	VROW(12, Z12, Z17, Z3)
+	VROW(16, Z12, Z18, Z4)
+	VROW(20, Z12, Z19, Z5)
+
+vsum:
+	VPADDD    Z6, Z0, Z0
+	VPADDD    Z7, Z1, Z1
+	VPADDD    Z8, Z2, Z2
+	VPADDD    Z9, Z3, Z3
+	VPADDD    Z10, Z4, Z4
+	VPADDD    Z11, Z5, Z5
+	VMOVDQU32 (R10), Z12
+	VMOVUPS   (R11), Z13
+	// The valid rows only.
+	VSTORE(0, Z0)
+	CMPQ SI, $1
+	JLE  vdone
+	ADDQ DX, DI
+	VSTORE(4, Z1)
+	CMPQ SI, $2
+	JLE  vdone
+	ADDQ DX, DI
+	VSTORE(8, Z2)
+	CMPQ SI, $3
+	JLE  vdone
+	ADDQ DX, DI
+	VSTORE(12, Z3)
+	CMPQ SI, $4
+	JLE  vdone
+	ADDQ DX, DI
+	VSTORE(16, Z4)
+	CMPQ SI, $5
+	JLE  vdone
+	ADDQ DX, DI
+	VSTORE(20, Z5)
+
+vdone:
+	VZEROUPPER
+	RET

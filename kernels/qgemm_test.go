@@ -229,3 +229,47 @@ func TestQuantizeInputAllImplementations(t *testing.T) {
 		}
 	})
 }
+
+// checkQMicro compares the int8 micro-kernel kind with the portable one, bit
+// for bit, on extreme and random inputs, every row count and step counts
+// odd and even.
+func checkQMicro(t *testing.T, kind qKernel) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, steps := range []int{1, 2, 3, 17, 192, 768} {
+		a := make([]uint8, steps*qRows*4)
+		b := make([]int8, steps*qPanel*4)
+		for i := range a {
+			a[i] = []uint8{0, 255, uint8(r.IntN(256))}[r.IntN(3)]
+		}
+		for i := range b {
+			b[i] = int8([]int{-qWeightMax, qWeightMax, r.IntN(2*qWeightMax+1) - qWeightMax}[r.IntN(3)])
+		}
+		zero := []int32{0, 255, 128, 7, 1, 200}
+		scale := []float32{1, 0.5, 2, 1e-3, 3, 0.25}
+		colSum, colScale := make([]int32, qPanel), make([]float32, qPanel)
+		for j := range colSum {
+			for s := 0; s < steps; s++ {
+				for k := 0; k < 4; k++ {
+					colSum[j] += int32(b[s*qPanel*4+j*4+k])
+				}
+			}
+			colScale[j] = float32(j+1) / 64
+		}
+		for rows := 1; rows <= qRows; rows++ {
+			// ldc wider than the panel: the kernel must leave the gap alone.
+			const ldc = qPanel + 3
+			got, want := make([]float32, rows*ldc), make([]float32, rows*ldc)
+			for i := range got {
+				got[i], want[i] = -7, -7
+			}
+			qMicro(kind, steps, &a[0], &b[0], &got[0], ldc, rows, &zero[0], &scale[0], &colSum[0], &colScale[0], &b[0])
+			qMicroGo(steps, &a[0], &b[0], &want[0], ldc, rows, &zero[0], &scale[0], &colSum[0], &colScale[0])
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("steps=%d rows=%d: element %d (row %d, col %d) is %g, portable %g", steps, rows, i, i/ldc, i%ldc, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -338,9 +338,10 @@ func TestQuantizedService(t *testing.T) {
 	var info struct {
 		Quantization string
 		ComputeDType string `json:"compute_dtype"`
+		Int8Kernel   string `json:"int8_kernel"`
 	}
 	p.get("/info").json(t, &info)
-	if info.Quantization != "int8" || info.ComputeDType != "I8" {
+	if info.Quantization != "int8" || info.ComputeDType != "I8" || info.Int8Kernel == "" {
 		t.Errorf("info: %+v", info)
 	}
 	var pred prediction

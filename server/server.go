@@ -666,6 +666,7 @@ type infoResponse struct {
 	WeightDTypes  []string          `json:"weight_dtypes"`
 	Quantization  string            `json:"quantization"`
 	ComputeDType  string            `json:"compute_dtype"`
+	Int8Kernel    string            `json:"int8_kernel"`
 	Kernels       string            `json:"kernels"`
 	CPU           kernels.CPUInfo   `json:"cpu"`
 	GOMAXPROCS    int               `json:"gomaxprocs"`
@@ -692,7 +693,8 @@ func (s *Server) info() infoResponse {
 		Model: s.clf.Name(), Version: s.cfg.Version, GoVersion: runtime.Version(),
 		Labels: s.labels, Config: m.Config, MaxTokens: s.clf.Tokenizer().MaxLen(),
 		Quantization: string(m.Quantization()), ComputeDType: computeDType(m.Quantization()),
-		Kernels: m.Kernels().Name, CPU: kernels.CPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Int8Kernel: m.Kernels().Int8Kernel(),
+		Kernels:    m.Kernels().Name, CPU: kernels.CPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Batching: map[string]any{
 			"max_batch_size": s.cfg.MaxBatchSize, "max_batch_tokens": s.cfg.MaxBatchTokens,
 			"max_wait_ms": ms(s.cfg.MaxWait), "max_queue": s.cfg.MaxQueue,

@@ -213,12 +213,14 @@ type inspection struct {
 	Config  distilbert.Config `json:"config"`
 	Kernels string            `json:"kernels"`
 	// Quantization is how the encoder's weights are kept: none or int8.
-	Quantization string                  `json:"quantization"`
-	CPU          kernels.CPUInfo         `json:"cpu"`
-	Tensors      []distilbert.TensorInfo `json:"tensors"`
-	Parameters   int64                   `json:"parameters"`
-	Bytes        int64                   `json:"bytes"`
-	MaxTokens    int                     `json:"max_tokens"`
+	Quantization string `json:"quantization"`
+	// Int8Kernel is the micro-kernel int8 layers run on (see kernels.Impl.Int8Kernel).
+	Int8Kernel string                  `json:"int8_kernel"`
+	CPU        kernels.CPUInfo         `json:"cpu"`
+	Tensors    []distilbert.TensorInfo `json:"tensors"`
+	Parameters int64                   `json:"parameters"`
+	Bytes      int64                   `json:"bytes"`
+	MaxTokens  int                     `json:"max_tokens"`
 }
 
 func cmdInspect(args []string, stdout io.Writer) error {
@@ -240,8 +242,8 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	defer c.Close()
 	m := c.Model()
 	in := inspection{
-		Model: c.Name(), Config: m.Config, Kernels: m.Kernels().Name, Quantization: string(m.Quantization()), CPU: kernels.CPU(),
-		Tensors: m.Tensors(), MaxTokens: c.Tokenizer().MaxLen(),
+		Model: c.Name(), Config: m.Config, Kernels: m.Kernels().Name, Quantization: string(m.Quantization()),
+		Int8Kernel: m.Kernels().Int8Kernel(), CPU: kernels.CPU(), Tensors: m.Tensors(), MaxTokens: c.Tokenizer().MaxLen(),
 	}
 	for _, t := range in.Tensors {
 		in.Parameters += int64(t.Elements)
@@ -263,7 +265,11 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	fmt.Fprintf(w, "labels       %s\n", strings.Join(cfg.Labels, ", "))
 	fmt.Fprintf(w, "parameters   %d (%s in the checkpoint)\n", in.Parameters, humanBytes(in.Bytes))
 	fmt.Fprintf(w, "kernels      %s (available: %s)\n", in.Kernels, strings.Join(implNames(), ", "))
-	fmt.Fprintf(w, "quantization %s\n", in.Quantization)
+	if in.Quantization == string(distilbert.QuantInt8) {
+		fmt.Fprintf(w, "quantization %s (kernel %s)\n", in.Quantization, in.Int8Kernel)
+	} else {
+		fmt.Fprintf(w, "quantization %s\n", in.Quantization)
+	}
 	fmt.Fprintf(w, "cpu          %s %s [%s]\n", in.CPU.Arch, in.CPU.Brand, strings.Join(in.CPU.Features, " "))
 	fmt.Fprintf(w, "tensors      %d\n", len(in.Tensors))
 	sort.Slice(in.Tensors, func(i, j int) bool { return in.Tensors[i].Name < in.Tensors[j].Name })

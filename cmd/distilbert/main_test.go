@@ -239,9 +239,12 @@ func TestQuantizeFlag(t *testing.T) {
 	}
 	t.Setenv("DISTILBERT_QUANTIZE", "int8")
 	code, out, _ = runCLI(t, "", "inspect", "--json")
-	var in struct{ Quantization string }
-	if err := json.Unmarshal([]byte(out), &in); code != 0 || err != nil || in.Quantization != "int8" {
-		t.Errorf("inspect with DISTILBERT_QUANTIZE=int8: exit %d, %v, %q", code, err, in.Quantization)
+	var in struct {
+		Quantization string
+		Int8Kernel   string `json:"int8_kernel"`
+	}
+	if err := json.Unmarshal([]byte(out), &in); code != 0 || err != nil || in.Quantization != "int8" || in.Int8Kernel == "" {
+		t.Errorf("inspect with DISTILBERT_QUANTIZE=int8: exit %d, %v, %+v", code, err, in)
 	}
 	code, out, _ = runCLI(t, "", "bench", "--quantize", "none", "--seq", "8", "--batch", "1", "--threads", "1", "--min-time", "1ms", "--min-iters", "1", "--json")
 	if code != 0 || !strings.Contains(out, `"quantization":"none"`) {

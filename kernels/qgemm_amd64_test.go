@@ -1,0 +1,26 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import (
+	"testing"
+
+	"github.com/klauspost/cpuid/v2"
+)
+
+func TestInt8AVX2Kernel(t *testing.T) {
+	if !avx2.Supported() {
+		t.Skip("no AVX2")
+	}
+	checkQMicro(t, qKernelAVX2)
+}
+
+func TestInt8VNNIKernel(t *testing.T) {
+	if !avx512.Supported() || !cpuid.CPU.Supports(cpuid.AVX512VNNI) {
+		t.Skip("no AVX-512 VNNI")
+	}
+	if avx512.qkernel != qKernelVNNI {
+		t.Fatal("the CPU has AVX-512 VNNI but avx512 does not use its int8 kernel")
+	}
+	checkQMicro(t, qKernelVNNI)
+}

@@ -9,10 +9,10 @@ import (
 )
 
 // qdot6x16NEON sums a group's and a panel's int8 products with SDOT, the
-// inputs shifted to int8 (see the assembly).
+// inputs shifted to int8, for the first rows rows (see the assembly).
 //
 //go:noescape
-func qdot6x16NEON(steps int, a *uint8, b *int8, sums *int32)
+func qdot6x16NEON(steps int, a *uint8, b *int8, sums *int32, rows int)
 
 func init() {
 	// SDOT is optional in ARMv8.2 (most cores since Cortex-A55/A76,
@@ -28,7 +28,7 @@ func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows in
 		return
 	}
 	var sums [qRows][qPanel]int32
-	qdot6x16NEON(steps, a, b, &sums[0][0])
+	qdot6x16NEON(steps, a, b, &sums[0][0], rows)
 	// Σ (x−128)·w + 128·Σ w = Σ x·w, exactly (int32 wraps alike).
 	cs := (*[qPanel]int32)(unsafe.Slice(colSum, qPanel))
 	for r := range sums {

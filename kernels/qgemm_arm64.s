@@ -14,17 +14,20 @@
 // Example: SDOT_ELEM(0, 1, 2, 0) = WORD $0x4F82E020.
 #define SDOT_ELEM(d, n, m, i) WORD $(0x4F80E000 | (((i)&1)<<21) | ((m)<<16) | (((i)>>1)<<11) | ((n)<<5) | (d))
 
-// QSTEP is one K step (4 k) of the 6×16 int8 micro-kernel: the panel's 16
-// columns × 4 weights into V24-V27 (4 columns each, a column's 4 weights
-// adjacent, as SDOT wants them), the six rows' 4 inputs into V28 (rows
-// 0-3) and V29 (rows 4-5), flipped from uint8 to int8 (x − 128, by
-// XOR 0x80), then V(4r+q) += V(24+q) · row r for 6 rows and 4 quads.
-#define QSTEP \
+// QLOAD loads one K step (4 k) of the 6×16 int8 micro-kernel: the panel's
+// 16 columns × 4 weights into V24-V27 (4 columns each, a column's 4
+// weights adjacent, as SDOT wants them), the six rows' 4 inputs into V28
+// (rows 0-3) and V29 (rows 4-5), flipped from uint8 to int8 (x − 128, by
+// XOR 0x80). QROWS01, QROWS23 and QROWS45 then add V(24+q) · row r into
+// V(4r+q) for their two rows and the 4 quads.
+#define QLOAD \
 	VLD1.P 64(R1), [V24.B16, V25.B16, V26.B16, V27.B16] \
 	VLD1.P 16(R0), [V28.B16] \
 	VLD1.P 8(R0), [V29.B8] \
 	VEOR   V30.B16, V28.B16, V28.B16 \
-	VEOR   V30.B16, V29.B16, V29.B16 \
+	VEOR   V30.B16, V29.B16, V29.B16
+
+#define QROWS01 \
 	SDOT_ELEM(0, 24, 28, 0) \
 	SDOT_ELEM(1, 25, 28, 0) \
 	SDOT_ELEM(2, 26, 28, 0) \
@@ -32,7 +35,9 @@
 	SDOT_ELEM(4, 24, 28, 1) \
 	SDOT_ELEM(5, 25, 28, 1) \
 	SDOT_ELEM(6, 26, 28, 1) \
-	SDOT_ELEM(7, 27, 28, 1) \
+	SDOT_ELEM(7, 27, 28, 1)
+
+#define QROWS23 \
 	SDOT_ELEM(8, 24, 28, 2) \
 	SDOT_ELEM(9, 25, 28, 2) \
 	SDOT_ELEM(10, 26, 28, 2) \
@@ -40,7 +45,9 @@
 	SDOT_ELEM(12, 24, 28, 3) \
 	SDOT_ELEM(13, 25, 28, 3) \
 	SDOT_ELEM(14, 26, 28, 3) \
-	SDOT_ELEM(15, 27, 28, 3) \
+	SDOT_ELEM(15, 27, 28, 3)
+
+#define QROWS45 \
 	SDOT_ELEM(16, 24, 29, 0) \
 	SDOT_ELEM(17, 25, 29, 0) \
 	SDOT_ELEM(18, 26, 29, 0) \
@@ -50,16 +57,18 @@
 	SDOT_ELEM(22, 26, 29, 1) \
 	SDOT_ELEM(23, 27, 29, 1)
 
-// func qdot6x16NEON(steps int, a *uint8, b *int8, sums *int32)
+// func qdot6x16NEON(steps int, a *uint8, b *int8, sums *int32, rows int)
 //
 // sums[6][16] = Σ_k (a[r][k] − 128) · b[j][k] over a packed 6-row group
 // and a 16-column panel (see qSumsGo for the layouts); the caller adds
-// 128 · Σ_k b[j][k] back.
-TEXT ·qdot6x16NEON(SB), NOSPLIT, $0-32
+// 128 · Σ_k b[j][k] back. Rows from rows on (rounded up to even) are not
+// computed and stay 0: a 20-token request is 6+6+6+2 rows.
+TEXT ·qdot6x16NEON(SB), NOSPLIT, $0-40
 	MOVD steps+0(FP), R3
 	MOVD a+8(FP), R0
 	MOVD b+16(FP), R1
 	MOVD sums+24(FP), R2
+	MOVD rows+32(FP), R4
 	VMOVI $128, V30.B16
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -86,11 +95,35 @@ TEXT ·qdot6x16NEON(SB), NOSPLIT, $0-32
 	VEOR V22.B16, V22.B16, V22.B16
 	VEOR V23.B16, V23.B16, V23.B16
 
+	CMP $2, R4
+	BLE loop2
+	CMP $4, R4
+	BLE loop4
+
 loop:
-	QSTEP
+	QLOAD
+	QROWS01
+	QROWS23
+	QROWS45
 	SUBS $1, R3, R3
 	BNE  loop
+	B    store
 
+loop4:
+	QLOAD
+	QROWS01
+	QROWS23
+	SUBS $1, R3, R3
+	BNE  loop4
+	B    store
+
+loop2:
+	QLOAD
+	QROWS01
+	SUBS $1, R3, R3
+	BNE  loop2
+
+store:
 	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R2)
 	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R2)
 	VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R2)

@@ -70,6 +70,10 @@ func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h 
 	sc := attnScratchPool.Get()
 	defer attnScratchPool.Put(sc)
 	off := h * hd
+	if s.NQ <= attnDirectRows {
+		im.attentionDirect(sc, ctx, q, k, v, ld, hd, s, off)
+		return
+	}
 	// scores[NQ][NK] = q_h · k_hᵀ
 	im.repack(&sc.kMat, k[s.K*ld+off:], s.NK, hd, ld, false)
 	qh := q[s.Q*ld+off:]
@@ -96,4 +100,39 @@ func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h 
 	p := im.packA(sc.p[:0], scores, s.NQ, s.NK, s.NK)
 	keepBuffer(&sc.p, p, scores)
 	im.gemm(ctx[s.Q*ld+off:], ld, p, s.NK, s.NQ, &sc.vMat, 0, hd, nil)
+}
+
+// attnDirectRows is the most query rows computed by dot products and axpys
+// rather than GEMMs: packing K and V into panels costs ~4 query rows' worth
+// of direct work (measured on AVX2, 12 heads of 64: one query, the last
+// layer's [CLS], 6x faster direct at 20 keys and 3x at 128; 16 queries
+// 20 % slower). A variable so that tests can compare both paths.
+var attnDirectRows = 4
+
+// attentionDirect is attentionItem row by row: scores by Dot, ctx by Axpy,
+// reading K and V in place.
+func (im *Impl) attentionDirect(sc *attnScratch, ctx, q, k, v []float32, ld, hd int, s *AttnSeq, off int) {
+	if cap(sc.scores) < s.NK {
+		sc.scores = make([]float32, s.NK)
+	}
+	row := sc.scores[:s.NK]
+	for r := 0; r < s.NQ; r++ {
+		qr := q[(s.Q+r)*ld+off:][:hd]
+		for j := range row {
+			row[j] = im.Dot(qr, k[(s.K+j)*ld+off:][:hd])
+		}
+		if s.Mask != nil {
+			for j, keep := range s.Mask[:len(row)] {
+				if !keep {
+					row[j] = -math.MaxFloat32
+				}
+			}
+		}
+		im.Softmax(row)
+		out := ctx[(s.Q+r)*ld+off:][:hd]
+		clear(out)
+		for j, p := range row {
+			im.Axpy(p, v[(s.K+j)*ld+off:][:hd], out)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -28,6 +29,61 @@ func TestAttentionInterleavedImplementations(t *testing.T) {
 						t.Errorf("%s hd %d heads %d nk %d nq %d: diff %g", im.Name, hd, heads, nk, s.NQ, d)
 					}
 				}
+			}
+		}
+	}
+}
+
+// The direct path (few queries) matches the GEMM path, masks included.
+func TestAttentionDirectMatchesGemm(t *testing.T) {
+	defer func(n int) { attnDirectRows = n }(attnDirectRows)
+	r := rand.New(rand.NewPCG(3, 4))
+	const heads, hd = 3, 20
+	ld := heads * hd
+	for _, im := range Available() {
+		for _, nk := range []int{1, 2, 7, 16, 33, 130} {
+			for nq := 1; nq <= 4; nq++ {
+				mask := make([]bool, nk)
+				for j := range mask {
+					mask[j] = r.IntN(4) != 0
+				}
+				for _, m := range [][]bool{nil, mask} {
+					q, k, v := randSlice(r, (nq+nk)*ld), randSlice(r, (nq+nk)*ld), randSlice(r, (nq+nk)*ld)
+					// Queries after the keys: the item's offsets must be honoured.
+					seqs := []AttnSeq{{Q: nk, NQ: nq, K: 0, NK: nk, Mask: m}}
+					direct, gemm := make([]float32, (nq+nk)*ld), make([]float32, (nq+nk)*ld)
+					attnDirectRows = 4
+					im.Attention(direct, q, k, v, ld, heads, hd, seqs)
+					attnDirectRows = 0
+					im.Attention(gemm, q, k, v, ld, heads, hd, seqs)
+					if d := maxAbsDiff(direct, gemm); d > 1e-5 {
+						t.Errorf("%s nq %d nk %d mask %v: direct and GEMM paths differ by %g", im.Name, nq, nk, m != nil, d)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkAttention: one sequence, 12 heads of 64 (DistilBERT-base), all
+// queries or just the [CLS] one (the last layer), one thread.
+func BenchmarkAttention(b *testing.B) {
+	defer SetThreads(Threads())
+	SetThreads(1)
+	const heads, hd = 12, 64
+	for _, im := range Available() {
+		for _, n := range []int{8, 16, 20, 32, 64, 128} {
+			for _, nq := range []int{1, n} {
+				b.Run(fmt.Sprintf("%s/nq%d/nk%d", im.Name, nq, n), func(b *testing.B) {
+					r := rand.New(rand.NewPCG(1, 1))
+					ld := heads * hd
+					q, k, v := randSlice(r, n*ld), randSlice(r, n*ld), randSlice(r, n*ld)
+					ctx := make([]float32, n*ld)
+					seqs := []AttnSeq{{NQ: nq, NK: n}}
+					for i := 0; i < b.N; i++ {
+						im.Attention(ctx, q, k, v, ld, heads, hd, seqs)
+					}
+				})
 			}
 		}
 	}

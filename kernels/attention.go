@@ -77,8 +77,7 @@ func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h 
 	// scores[NQ][NK] = q_h · k_hᵀ
 	im.repack(&sc.kMat, k[s.K*ld+off:], s.NK, hd, ld, false)
 	qh := q[s.Q*ld+off:]
-	a := im.packA(sc.a[:0], qh, s.NQ, hd, ld)
-	keepBuffer(&sc.a, a, qh)
+	a := im.packRows(&sc.a, qh, s.NQ, hd, ld)
 	if cap(sc.scores) < s.NQ*s.NK {
 		sc.scores = make([]float32, s.NQ*s.NK)
 	}
@@ -97,8 +96,7 @@ func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h 
 	}
 	// ctx_h[NQ][hd] = scores · v_h, written in place into ctx's head columns.
 	im.repack(&sc.vMat, v[s.K*ld+off:], hd, s.NK, ld, true)
-	p := im.packA(sc.p[:0], scores, s.NQ, s.NK, s.NK)
-	keepBuffer(&sc.p, p, scores)
+	p := im.packRows(&sc.p, scores, s.NQ, s.NK, s.NK)
 	im.gemm(ctx[s.Q*ld+off:], ld, p, s.NK, s.NQ, &sc.vMat, 0, hd, nil)
 }
 

@@ -36,8 +36,9 @@ var avx2 = &Impl{
 	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) },
 	panel:        panelWidth,
 	aRows:        microRows,
+	aSlice:       kBlock,
 	pack:         packPanels16,
-	packA:        packRowsAVX2,
+	packA:        avx2Gemm.packA,
 	gemm:         avx2Gemm.gemm,
 	qkernel:      qKernelAVX2,
 	Dot:          dotAVX2Slice,
@@ -71,6 +72,7 @@ var avx2Gemm = &blockedGemm{
 	kernel:         microKernel,
 	exactRows:      1<<2 | 1<<4 | 1<<6,
 	prefetchC:      prefetchTile,
+	packGroup:      packGroup6,
 	tiles:          newTilePool(microRows, panelWidth),
 }
 
@@ -79,12 +81,8 @@ func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 
 	return packPanels(dst, w, out, in, ld, transposed, panelWidth)
 }
 
-// packRowsAVX2 packs x in 6-row groups (see packRowGroups), whole groups
-// by an unrolled copy: six row streams in, one sequential stream out.
-func packRowsAVX2(buf, x []float32, m, in, ldx int) []float32 {
-	return packGroups(buf, x, m, in, ldx, microRows, packGroup6)
-}
-
+// packGroup6 packs a whole 6-row group by an unrolled copy: six row
+// streams in, one sequential stream out.
 func packGroup6(dst, x []float32, in, ldx int) {
 	r0 := x[:in]
 	r1 := x[ldx:][:len(r0)]

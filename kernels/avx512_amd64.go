@@ -24,8 +24,9 @@ var avx512 = &Impl{
 	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX2, cpuid.FMA3) },
 	panel:        avx512Panel,
 	aRows:        avx512Rows,
+	aSlice:       avx512KBlock,
 	pack:         packPanels32,
-	packA:        packRowsAVX512,
+	packA:        avx512Gemm.packA,
 	gemm:         avx512Gemm.gemm,
 	qkernel:      qKernelAVX2, // qKernelVNNI where the CPU has it (qgemm_amd64.go)
 	Dot:          dotAVX2Slice,
@@ -40,14 +41,15 @@ func init() { register(avx512) }
 const (
 	avx512Panel = 32 // columns of W per packed panel: two ZMM registers
 	avx512Rows  = 12 // rows of x per micro-kernel call: 24 accumulators
+	// 128 × 32 × 4 B = a 16 KiB panel slice, half of the smallest L1D
+	// among AVX-512 cores (Zen 4's 32 KiB), next to 6 KiB of A per group.
+	avx512KBlock = 128
 )
 
 var avx512Gemm = &blockedGemm{
-	panel: avx512Panel,
-	rows:  avx512Rows,
-	// 128 × 32 × 4 B = a 16 KiB panel slice, half of the smallest L1D
-	// among AVX-512 cores (Zen 4's 32 KiB), next to 6 KiB of A per group.
-	kBlock: 128,
+	panel:  avx512Panel,
+	rows:   avx512Rows,
+	kBlock: avx512KBlock,
 	// Up to 144 rows stream W panels whole, as on AVX2.
 	smallMGroups: 12,
 	// 12 groups × 12 rows × 128 × 4 B = 72 KiB of packed A stays in L2.
@@ -55,6 +57,7 @@ var avx512Gemm = &blockedGemm{
 	kernel:         microKernelAVX512,
 	exactRows:      1<<(avx512Rows+1) - 2, // every count 1…12
 	prefetchC:      prefetchTile,
+	packGroup:      packGroup12,
 	tiles:          newTilePool(avx512Rows, avx512Panel),
 }
 
@@ -75,15 +78,9 @@ func packPanels32(dst, w []float32, out, in, ld int, transposed bool) []float32 
 	return packPanels(dst, w, out, in, ld, transposed, avx512Panel)
 }
 
-// packRowsAVX512 packs x in 12-row groups (see packRowGroups), whole
-// groups by an unrolled copy: the generic row-by-row scatter took ~5 % of
-// an M=128, N=768 product.
-func packRowsAVX512(buf, x []float32, m, in, ldx int) []float32 {
-	return packGroups(buf, x, m, in, ldx, avx512Rows, packGroup12)
-}
-
-// packGroup12 packs 12 rows of x: twelve row streams in, one sequential
-// stream out.
+// packGroup12 packs a whole 12-row group by an unrolled copy: twelve row
+// streams in, one sequential stream out (the generic row-by-row scatter
+// took ~5 % of an M=128, N=768 product).
 func packGroup12(dst, x []float32, in, ldx int) {
 	const rows = 12
 	r0 := x[:in]

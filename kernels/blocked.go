@@ -7,7 +7,7 @@ import "github.com/distilbert-go/distilbert/internal/freelist"
 // blockedGemm is the cache-blocking driver shared by the SIMD
 // implementations; each brings its micro-kernels and block sizes. A panel
 // is `panel` columns of packed W ([in][panel] per panel, see packPanels),
-// a row group `rows` rows of packed A (see packRowGroups).
+// a row group `rows` rows of packed A (see packGroupRange and packA).
 type blockedGemm struct {
 	panel, rows int
 	// kBlock is the K slice of a panel kept hot in L1.
@@ -28,6 +28,9 @@ type blockedGemm struct {
 	// prefetchC, unless nil, prefetches rows rows of width bytes, ldc
 	// floats apart (the C tile of a row group).
 	prefetchC func(c *float32, ldc, rows, width int)
+	// packGroup, unless nil, packs one whole row group's K slice faster
+	// than the portable packRowGroup (see packGroupRange).
+	packGroup func(dst, x []float32, in, ldx int)
 	// tiles holds rows×panel scratch tiles for blocks that overhang M or N:
 	// pooled, because a tile on the stack would escape through the kernel
 	// func value and cost an allocation per call.
@@ -81,6 +84,12 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 	}
 }
 
+// packA packs row groups g0…g1-1 of x for gemm, K sliced as gemm slices
+// it: an Impl's packA.
+func (g *blockedGemm) packA(a, x []float32, m, in, ldx, g0, g1 int) {
+	packGroupRange(a, x, m, in, ldx, g.rows, g.kBlock, g0, g1, g.packGroup)
+}
+
 // prefetchAt returns the start of the packed W slice (panel of column col,
 // K from k0), clamped into the matrix: prefetching past it is harmless but
 // the pointer must stay inside the allocation.
@@ -96,25 +105,24 @@ func (g *blockedGemm) prefetchAt(w *Matrix, col, k0 int) *float32 {
 // block runs the micro-kernel for one panel (columns col…col1-1), one K
 // slice starting at k0, and row groups g0…g1-1.
 //
-// The calls prefetch the B slice at next (nil: none) as they go. In the
-// whole-panel order every call does: the repeats look redundant, but while
-// W streams from memory (few rows) prefetching from the first call alone
-// was ~13 % slower at batch 1 × seq 16 (dropped when the fill buffers are
-// full, presumably). In the BLIS order (blis) B comes from L2 and only the
-// first call prefetches it; each call prefetches the next group's C tile.
+// The first calls prefetch the B slice at next (nil: none) as they go (see
+// prefetchGroups); in the BLIS order each call also prefetches the next
+// group's C tile.
 func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, g0, g1 int, next *float32, blis bool) {
 	in := w.In
 	kc := min(g.kBlock, in-k0)
 	cols := col1 - col
 	bp := &w.data[(col/g.panel*in+k0)*g.panel]
+	// This K slice of every row group, group after group (packGroupRange).
+	slice := a[k0*((m+g.rows-1)/g.rows)*g.rows:]
 	acc := k0 > 0
 	var tile *[]float32
 	for grp := g0; grp < g1; grp++ {
-		ap := &a[grp*g.rows*in+k0*g.rows]
+		ap := &slice[grp*kc*g.rows]
 		row := grp * g.rows
 		rows := min(g.rows, m-row)
 		pf := next
-		if blis && grp > g0 {
+		if grp > g0+prefetchGroups(blis) {
 			pf = nil
 		}
 		if blis && g.prefetchC != nil && grp+1 < g1 {
@@ -137,6 +145,21 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 	if tile != nil {
 		g.tiles.Put(tile)
 	}
+}
+
+// prefetchGroups is how many row groups after the first of a block also
+// prefetch the next B slice. In the BLIS order B comes from L2 and the
+// first call's prefetch is enough. In the whole-panel order W streams from
+// memory: prefetching from the first call alone was ~13 % slower at batch
+// 1 × seq 16 (prefetches dropped while the fill buffers are full,
+// presumably), but from every call the repeats cost load slots: the first
+// two calls measured 1–6 points of peak better than all 22 at M=128 and
+// no worse at M=16-64 (paired with the peak loop, Zen 3).
+func prefetchGroups(blis bool) int {
+	if blis {
+		return 0
+	}
+	return 1
 }
 
 // newTilePool returns a free list of rows×panel float32 tiles.

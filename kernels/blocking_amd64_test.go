@@ -28,7 +28,7 @@ func withOrder(im *Impl, base *blockedGemm, kBlock, rowBlocks int, prefetchC boo
 		g.prefetchC = nil
 	}
 	v := *im
-	v.gemm = g.gemm
+	v.gemm, v.packA, v.aSlice = g.gemm, g.packA, kBlock
 	return &v
 }
 

@@ -11,7 +11,6 @@ var generic = &Impl{
 	Supported:    func() bool { return true },
 	panel:        4,
 	pack:         packGeneric,
-	packA:        func(_, x []float32, _, _, _ int) []float32 { return x },
 	gemm:         gemmGeneric,
 	Dot:          dotGeneric,
 	Axpy:         axpyGeneric,

@@ -58,12 +58,14 @@ type Impl struct {
 	// w[o*ld+i], or w[i*ld+o] when transposed. It reuses dst when large
 	// enough and may return w itself (untransposed, ld == in).
 	pack func(dst, w []float32, out, in, ld int, transposed bool) []float32
-	// packA lays out x ([m][in], rows ldx apart) for gemm, using buf when
-	// large enough; it may return x itself (aRows == 0). Otherwise the
-	// layout is group-major: groups of aRows rows, aRows·in floats each, so
-	// any range of whole groups packs independently into its own part.
-	packA func(buf, x []float32, m, in, ldx int) []float32
-	aRows int
+	// packA packs row groups g0…g1-1 of x ([m][in], rows ldx apart) into
+	// a, which holds all ⌈m/aRows⌉ groups laid out for gemm (see
+	// packGroupRange; aSlice is the K slice of that layout), so that ranges
+	// of groups pack independently. With aRows == 0 there is no packA:
+	// gemm reads x as it is.
+	packA  func(a, x []float32, m, in, ldx, g0, g1 int)
+	aRows  int
+	aSlice int
 	// gemm computes dst[:, c0:c1] = ep(A · W[c0:c1]ᵀ) for all m rows, A as
 	// returned by packA (rows lda apart if not repacked), dst rows ldd
 	// apart. ep (bias, activation; nil for none) may be applied block by
@@ -183,26 +185,34 @@ func (s columnChunks) cols(c int) (c0, c1 int) {
 // caller alone, packing a batch of thousands of rows is a serial stretch
 // that leaves the other cores idle.
 func (im *Impl) packInput(bufp *[]float32, x []float32, m, in int, parallel bool) []float32 {
-	if im.aRows == 0 {
-		return im.packA(nil, x, m, in, in)
+	if im.aRows == 0 || !parallel || m*in < parallelMinPack {
+		return im.packRows(bufp, x, m, in, in)
 	}
 	groups := (m + im.aRows - 1) / im.aRows
-	need := groups * im.aRows * in
-	if cap(*bufp) < need {
-		*bufp = make([]float32, need)
-	}
-	a := (*bufp)[:need]
 	chunks := min(groups, 4*Threads())
-	if !parallel || m*in < parallelMinPack || chunks < 2 {
-		im.packA(a, x, m, in, in)
-		return a
+	if chunks < 2 {
+		return im.packRows(bufp, x, m, in, in)
 	}
+	*bufp = grow(*bufp, groups*im.aRows*in)
+	a := *bufp
 	pt := packTaskPool.Get()
 	*pt = packTask{im: im, a: a, x: x, m: m, in: in, groups: groups, chunks: chunks}
 	parallelFor(chunks, pt)
 	*pt = packTask{}
 	packTaskPool.Put(pt)
 	return a
+}
+
+// packRows packs x ([m][in], rows ldx apart) for gemm into *bufp (grown as
+// needed), or returns x itself where gemm reads it unpacked (aRows == 0).
+func (im *Impl) packRows(bufp *[]float32, x []float32, m, in, ldx int) []float32 {
+	if im.aRows == 0 {
+		return x
+	}
+	groups := (m + im.aRows - 1) / im.aRows
+	*bufp = grow(*bufp, groups*im.aRows*in)
+	im.packA(*bufp, x, m, in, ldx, 0, groups)
+	return *bufp
 }
 
 // parallelMinPack is the smallest input (floats) packed in parallel.
@@ -218,10 +228,8 @@ type packTask struct {
 var packTaskPool freelist.List[packTask]
 
 func (t *packTask) run(c int) {
-	r := t.im.aRows
 	g0, g1 := c*t.groups/t.chunks, (c+1)*t.groups/t.chunks
-	rows := min(g1*r, t.m) - g0*r
-	t.im.packA(t.a[g0*r*t.in:g1*r*t.in], t.x[g0*r*t.in:], rows, t.in, t.in)
+	t.im.packA(t.a, t.x, t.m, t.in, t.in, g0, g1)
 }
 
 // parallelMinMACs is the smallest product worth splitting across cores

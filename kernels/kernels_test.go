@@ -339,28 +339,48 @@ func TestAttentionAllImplementations(t *testing.T) {
 	})
 }
 
-// TestPackInputAllImplementations compares each implementation's input
-// packer with the plain packRowGroups layout, for row counts with and
-// without a partial last group and rows wider than the packed width.
+// TestPackInputAllImplementations checks each implementation's input
+// packer element by element against the layout packGroupRange documents
+// (K slices of aSlice, every group's block of a slice in turn), for row
+// counts with and without a partial last group, K with and without a
+// partial last slice, rows wider than the packed width, packed whole and
+// by ranges of groups into a dirty buffer.
 func TestPackInputAllImplementations(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im *Impl) {
 		if im.aRows == 0 {
 			t.Skip("packs no input")
 		}
+		rows, kb := im.aRows, im.aSlice
 		r := rand.New(rand.NewPCG(5, 5))
 		for _, m := range []int{1, 5, 6, 7, 11, 12, 13, 24, 25, 31, 128} {
-			for _, in := range []int{1, 7, 16, 33} {
+			for _, in := range []int{1, 7, 16, 33, kb - 1, kb, kb + 1, 2*kb + 5} {
 				ldx := in + 3
 				x := randSlice(r, m*ldx)
-				want := packRowGroups(nil, x, m, in, ldx, im.aRows)
-				// A dirty reused buffer: padding rows must be zeroed.
-				buf := make([]float32, len(want))
-				for i := range buf {
-					buf[i] = float32(math.NaN())
-				}
-				got := im.packA(buf, x, m, in, ldx)
-				if len(got) != len(want) || maxAbsDiff(got, want) != 0 {
-					t.Fatalf("m=%d in=%d: packed input differs", m, in)
+				groups := (m + rows - 1) / rows
+				for _, split := range []int{1, 2, 3} {
+					// A dirty reused buffer: padding rows must be zeroed.
+					a := make([]float32, groups*rows*in)
+					for i := range a {
+						a[i] = float32(math.NaN())
+					}
+					for c := 0; c < split; c++ {
+						im.packA(a, x, m, in, ldx, c*groups/split, (c+1)*groups/split)
+					}
+					for g := 0; g < groups; g++ {
+						for k := 0; k < in; k++ {
+							k0 := k / kb * kb
+							kc := min(kb, in-k0)
+							for rr := 0; rr < rows; rr++ {
+								var want float32
+								if row := g*rows + rr; row < m {
+									want = x[row*ldx+k]
+								}
+								if got := a[k0*groups*rows+g*kc*rows+(k-k0)*rows+rr]; got != want {
+									t.Fatalf("m=%d in=%d split=%d: group %d row %d k %d is %g, want %g", m, in, split, g, rr, k, got, want)
+								}
+							}
+						}
+					}
 				}
 			}
 		}

@@ -17,8 +17,9 @@ var neon = &Impl{
 	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.ASIMD) },
 	panel:        neonPanel,
 	aRows:        neonRows,
+	aSlice:       neonKBlock,
 	pack:         packPanelsNEON,
-	packA:        packRowsNEON,
+	packA:        neonGemm.packA,
 	gemm:         neonGemm.gemm,
 	Dot:          dotNEON,
 	Axpy:         axpyNEON,
@@ -54,11 +55,6 @@ var neonGemm = &blockedGemm{
 // packPanelsNEON lays W out in 12-column panels: one three-register load per k.
 func packPanelsNEON(dst, w []float32, out, in, ld int, transposed bool) []float32 {
 	return packPanels(dst, w, out, in, ld, transposed, neonPanel)
-}
-
-// packRowsNEON packs x in 8-row groups for gemmNEON (see packRowGroups).
-func packRowsNEON(buf, x []float32, m, in, ldx int) []float32 {
-	return packRowGroups(buf, x, m, in, ldx, neonRows)
 }
 
 //go:noescape

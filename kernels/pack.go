@@ -40,16 +40,6 @@ func packPanels(dst, w []float32, out, in, ld int, transposed bool, width int) [
 	return p
 }
 
-// rowGroupsBuffer returns buf (or a new slice) sized for m rows of in
-// values packed in groups of rows: ⌈m/rows⌉·rows·in floats.
-func rowGroupsBuffer(buf []float32, m, in, rows int) []float32 {
-	need := (m + rows - 1) / rows * rows * in
-	if cap(buf) < need {
-		buf = make([]float32, need)
-	}
-	return buf[:need]
-}
-
 // packRowGroup writes one group: valid rows of x (ldx apart) k-major into
 // dst ([in][rows]), the rows past valid zero.
 func packRowGroup(dst, x []float32, valid, in, ldx, rows int) {
@@ -64,25 +54,28 @@ func packRowGroup(dst, x []float32, valid, in, ldx, rows int) {
 	}
 }
 
-// packRowGroups lays x ([m][in], rows ldx apart) out group-major in groups
-// of rows rows, k-major within a group ([group][in][rows]), rows past m
-// zero: a micro-kernel then reads one contiguous stream, and any range of
-// whole groups can be packed on its own.
-func packRowGroups(buf, x []float32, m, in, ldx, rows int) []float32 {
-	return packGroups(buf, x, m, in, ldx, rows, nil)
-}
-
-// packGroups is packRowGroups with full, unless nil, packing each whole
-// group (x's first row of it, rows ldx apart) faster than packRowGroup.
-func packGroups(buf, x []float32, m, in, ldx, rows int, full func(dst, x []float32, in, ldx int)) []float32 {
-	buf = rowGroupsBuffer(buf, m, in, rows)
-	for g := 0; g*rows < m; g++ {
-		dst, xg := buf[g*rows*in:(g+1)*rows*in], x[g*rows*ldx:]
-		if n := min(rows, m-g*rows); n == rows && full != nil {
-			full(dst, xg, in, ldx)
-		} else {
-			packRowGroup(dst, xg, n, in, ldx, rows)
+// packGroupRange packs row groups g0…g1-1 of x ([m][in], rows ldx apart)
+// into a, laid out for the blocked GEMM: groups of rows rows, k-major in a
+// group, and K cut into slices of kb. Slice s (k0 = s·kb, kc = min(kb,
+// in−k0)) holds every group's kc×rows block, one after the other, from
+// k0·G·rows on (G = ⌈m/rows⌉). A micro-kernel call reads one group's block
+// of a slice and the next call the block right after it, so the row groups
+// that meet a panel slice are one sequential stream: ~3–5 % faster from
+// L2 (22 groups, AVX2, Zen 3) than blocks a whole group ([in][rows]) apart.
+// Rows past m are zero. full, unless nil, packs a whole group's block
+// (x at its first row and column, rows ldx apart) faster than packRowGroup.
+func packGroupRange(a, x []float32, m, in, ldx, rows, kb, g0, g1 int, full func(dst, x []float32, in, ldx int)) {
+	groups := (m + rows - 1) / rows
+	for k0 := 0; k0 < in; k0 += kb {
+		kc := min(kb, in-k0)
+		slice := a[k0*groups*rows : (k0+kc)*groups*rows]
+		for g := g0; g < g1; g++ {
+			dst, xg := slice[g*kc*rows:(g+1)*kc*rows], x[g*rows*ldx+k0:]
+			if n := min(rows, m-g*rows); n == rows && full != nil {
+				full(dst, xg, kc, ldx)
+			} else {
+				packRowGroup(dst, xg, n, kc, ldx, rows)
+			}
 		}
 	}
-	return buf
 }

@@ -150,18 +150,19 @@ func (m *Model) embed(ws *workspace, batch []Sequence) {
 func (m *Model) layerForward(ws *workspace, l *layer, batch []Sequence, tokens int, clsOnly bool) {
 	c, k := &m.Config, m.kernels
 	d := c.Dim
-	m.linear(ws.k, ws.x, tokens, &l.k, kernels.ActNone)
-	m.linear(ws.v, ws.x, tokens, &l.v, kernels.ActNone)
 	rows := tokens
 	if clsOnly {
+		m.project(ws.x, tokens, projection{ws.k, &l.k}, projection{ws.v, &l.v})
 		rows = len(batch)
 		for i := range batch {
 			copy(ws.cls[i*d:i*d+d], ws.x[ws.offsets[i]*d:ws.offsets[i]*d+d])
 		}
 		// The residual below needs the compacted input rows in ws.x.
 		copy(ws.x, ws.cls[:rows*d])
+		m.linear(ws.q, ws.x, rows, &l.q, kernels.ActNone)
+	} else {
+		m.project(ws.x, tokens, projection{ws.k, &l.k}, projection{ws.v, &l.v}, projection{ws.q, &l.q})
 	}
-	m.linear(ws.q, ws.x, rows, &l.q, kernels.ActNone)
 	m.attention(ws, batch, rows, clsOnly)
 	m.linear(ws.tmp, ws.ctx, rows, &l.out, kernels.ActNone)
 	k.AddLayerNorm(ws.tmp[:rows*d], ws.x, d, l.saNorm.gamma, l.saNorm.beta, c.LayerNormEps)
@@ -180,6 +181,31 @@ func (m *Model) linear(dst, x []float32, rows int, l *linear, act kernels.Activa
 		return
 	}
 	m.kernels.Linear(dst, x, rows, l.w, l.b, act)
+}
+
+// projection is one output of project: dst = x · lᵀ + bias.
+type projection struct {
+	dst []float32
+	l   *linear
+}
+
+// project runs several linear layers on the same input x (a block's keys,
+// values and queries) in one call, which packs or quantizes x once for all.
+// The layers of a model are all float32 or all int8.
+func (m *Model) project(x []float32, rows int, outs ...projection) {
+	if outs[0].l.q != nil {
+		var ps [kernels.MaxProducts]kernels.QProduct
+		for i, o := range outs {
+			ps[i] = kernels.QProduct{Dst: o.dst, W: o.l.q, Bias: o.l.b}
+		}
+		m.kernels.LinearInt8Many(x, rows, ps[:len(outs)]...)
+		return
+	}
+	var ps [kernels.MaxProducts]kernels.Product
+	for i, o := range outs {
+		ps[i] = kernels.Product{Dst: o.dst, W: o.l.w, Bias: o.l.b}
+	}
+	m.kernels.LinearMany(x, rows, ps[:len(outs)]...)
 }
 
 // attention computes softmax(q·kᵀ/√d_head + mask)·v per sequence and head

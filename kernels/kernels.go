@@ -122,43 +122,106 @@ func keepBuffer(buf *[]float32, got, input []float32) {
 // Large products are split by output columns over the worker pool; each
 // chunk adds its bias and applies the activation while its output is hot.
 func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act Activation) {
-	if w.impl != im.Name {
-		panic("kernels: matrix packed by " + w.impl + " used with " + im.Name)
+	im.LinearMany(x, m, Product{Dst: dst, W: w, Bias: bias, Act: act})
+}
+
+// Product is one output of LinearMany: Dst[m][W.Out] = Act(x · Wᵀ + Bias),
+// Bias optional.
+type Product struct {
+	Dst  []float32
+	W    *Matrix
+	Bias []float32
+	Act  Activation
+}
+
+// MaxProducts is the most products one LinearMany call takes.
+const MaxProducts = 4
+
+// LinearMany computes up to MaxProducts products of one input x ([m][in],
+// in the same for every W), as Linear each would, but packs x once and
+// spreads the column chunks of all of them over the worker pool in one
+// call: a layer's keys, values and queries cost one packing and one
+// synchronisation instead of three, and the cores share out more chunks.
+func (im *Impl) LinearMany(x []float32, m int, ps ...Product) {
+	if len(ps) == 0 || len(ps) > MaxProducts {
+		panic(fmt.Sprintf("kernels: LinearMany takes 1 to %d products, got %d", MaxProducts, len(ps)))
 	}
-	if len(x) < m*w.In || len(dst) < m*w.Out || (bias != nil && len(bias) != w.Out) {
-		panic(fmt.Sprintf("kernels: linear shapes: x %d, dst %d, bias %d for m=%d in=%d out=%d",
-			len(x), len(dst), len(bias), m, w.In, w.Out))
+	in, macs := ps[0].W.In, 0
+	for _, p := range ps {
+		w := p.W
+		if w.impl != im.Name {
+			panic("kernels: matrix packed by " + w.impl + " used with " + im.Name)
+		}
+		if w.In != in || len(x) < m*in || len(p.Dst) < m*w.Out || (p.Bias != nil && len(p.Bias) != w.Out) {
+			panic(fmt.Sprintf("kernels: linear shapes: x %d, dst %d, bias %d for m=%d in=%d (first product's %d) out=%d",
+				len(x), len(p.Dst), len(p.Bias), m, w.In, in, w.Out))
+		}
+		macs += m * in * w.Out
 	}
 	if m == 0 {
 		return
 	}
-	parallel := worthSplitting(m * w.In * w.Out)
+	parallel := worthSplitting(macs)
 	bufp := aBufPool.Get()
-	a := im.packInput(bufp, x[:m*w.In], m, w.In, parallel)
-	split := splitColumns(w.Out, im.panel, parallel)
+	a := im.packInput(bufp, x[:m*in], m, in, parallel)
 	lt := linearTaskPool.Get()
-	*lt = linearTask{im: im, dst: dst, a: a, m: m, w: w, ep: epilogue{im: im, bias: bias, act: act}, split: split}
-	parallelFor(split.chunks, lt)
+	lt.im, lt.a, lt.m = im, a, m
+	var outs [MaxProducts]int
+	for i, p := range ps {
+		lt.ws[i], lt.ep[i], outs[i] = p.W, epilogue{im: im, bias: p.Bias, act: p.Act}, p.W.Out
+		lt.dst[i] = p.Dst
+	}
+	lt.chunks.split(outs[:len(ps)], im.panel, parallel)
+	parallelFor(lt.chunks.total(), lt)
 	*lt = linearTask{}
 	linearTaskPool.Put(lt)
 	aBufPool.Put(bufp)
 }
 
-// linearTask is one Linear call split into column chunks.
+// linearTask is one LinearMany call split into column chunks.
 type linearTask struct {
 	im     *Impl
-	dst, a []float32
+	a      []float32
 	m      int
-	w      *Matrix
-	ep     epilogue
-	split  columnChunks
+	dst    [MaxProducts][]float32
+	ws     [MaxProducts]*Matrix
+	ep     [MaxProducts]epilogue // here, not on run's stack: gemm would make it escape
+	chunks productChunks
 }
 
 var linearTaskPool freelist.List[linearTask]
 
 func (t *linearTask) run(c int) {
-	c0, c1 := t.split.cols(c)
-	t.im.gemm(t.dst, t.w.Out, t.a, t.w.In, t.m, t.w, c0, c1, t.ep.active())
+	i, c0, c1 := t.chunks.locate(c)
+	w := t.ws[i]
+	t.im.gemm(t.dst[i], w.Out, t.a, w.In, t.m, w, c0, c1, t.ep[i].active())
+}
+
+// productChunks numbers the column chunks of several products (each split
+// by splitColumns) 0, 1, … in one range for parallelFor.
+type productChunks struct {
+	splits [MaxProducts]columnChunks
+	first  [MaxProducts + 1]int // product i has chunks first[i] … first[i+1]-1
+	n      int
+}
+
+func (pc *productChunks) split(outs []int, panel int, parallel bool) {
+	pc.n = len(outs)
+	for i, out := range outs {
+		pc.splits[i] = splitColumns(out, panel, parallel)
+		pc.first[i+1] = pc.first[i] + pc.splits[i].chunks
+	}
+}
+
+func (pc *productChunks) total() int { return pc.first[pc.n] }
+
+// locate returns the product of chunk c and the chunk's columns in it.
+func (pc *productChunks) locate(c int) (i, c0, c1 int) {
+	for c >= pc.first[i+1] {
+		i++
+	}
+	c0, c1 = pc.splits[i].cols(c - pc.first[i])
+	return i, c0, c1
 }
 
 // columnChunks splits a product's out columns, whole panels of panel

@@ -399,3 +399,77 @@ func TestParseSpin(t *testing.T) {
 		}
 	}
 }
+
+// LinearMany gives every product exactly what its own Linear call gives,
+// in float32 and int8, on one thread and several (products of different
+// widths, biases and activations, inputs big enough to split and pack in
+// parallel), and refuses products of different inputs.
+func TestLinearManyMatchesLinear(t *testing.T) {
+	defer SetThreads(Threads())
+	forEachImpl(t, func(t *testing.T, im *Impl) {
+		r := rand.New(rand.NewPCG(9, 9))
+		for _, th := range []int{1, 3} {
+			SetThreads(th)
+			for _, s := range []struct{ m, in int }{{1, 5}, {7, 33}, {20, 257}, {130, 300}, {260, 300}} {
+				outs := []int{s.in, 17, 300, 3}
+				x := randSlice(r, s.m*s.in)
+				var ps []Product
+				var qps []QProduct
+				var want, qwant [][]float32
+				for i, out := range outs {
+					w := randSlice(r, out*s.in)
+					var bias []float32
+					if i%2 == 0 {
+						bias = randSlice(r, out)
+					}
+					act := Activation(i % 3)
+					pw, err := im.Pack(w, out, s.in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					qw, err := QuantizeMatrix(w, out, s.in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ps = append(ps, Product{Dst: make([]float32, s.m*out), W: pw, Bias: bias, Act: act})
+					qps = append(qps, QProduct{Dst: make([]float32, s.m*out), W: qw, Bias: bias, Act: act})
+					want = append(want, make([]float32, s.m*out))
+					qwant = append(qwant, make([]float32, s.m*out))
+					im.Linear(want[i], x, s.m, pw, bias, act)
+					im.LinearInt8(qwant[i], x, s.m, qw, bias, act)
+				}
+				im.LinearMany(x, s.m, ps...)
+				im.LinearInt8Many(x, s.m, qps...)
+				for i := range outs {
+					for j := range want[i] {
+						if math.Float32bits(ps[i].Dst[j]) != math.Float32bits(want[i][j]) ||
+							math.Float32bits(qps[i].Dst[j]) != math.Float32bits(qwant[i][j]) {
+							t.Fatalf("threads %d m=%d in=%d product %d element %d: %g/%g (int8), Linear %g/%g",
+								th, s.m, s.in, i, j, ps[i].Dst[j], qps[i].Dst[j], want[i][j], qwant[i][j])
+						}
+					}
+				}
+			}
+		}
+		a, _ := im.Pack(make([]float32, 8*4), 8, 4)
+		b, _ := im.Pack(make([]float32, 8*5), 8, 5)
+		dst := make([]float32, 8)
+		for name, f := range map[string]func(){
+			"different inputs": func() { im.LinearMany(make([]float32, 5), 1, Product{Dst: dst, W: a}, Product{Dst: dst, W: b}) },
+			"no products":      func() { im.LinearMany(nil, 1) },
+			"five products": func() {
+				p := Product{Dst: dst, W: a}
+				im.LinearMany(make([]float32, 4), 1, p, p, p, p, p)
+			},
+		} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s: no panic", name)
+					}
+				}()
+				f()
+			}()
+		}
+	})
+}

@@ -177,40 +177,68 @@ func grow[T any](s []T, n int) []T {
 // quantized W, quantizing x per row. bias may be nil. Like Linear, large
 // products are split by output columns over the worker pool.
 func (im *Impl) LinearInt8(dst, x []float32, m int, w *QMatrix, bias []float32, act Activation) {
-	if len(x) < m*w.In || len(dst) < m*w.Out || (bias != nil && len(bias) != w.Out) {
-		panic(fmt.Sprintf("kernels: linear int8 shapes: x %d, dst %d, bias %d for m=%d in=%d out=%d",
-			len(x), len(dst), len(bias), m, w.In, w.Out))
+	im.LinearInt8Many(x, m, QProduct{Dst: dst, W: w, Bias: bias, Act: act})
+}
+
+// QProduct is one output of LinearInt8Many, as Product is of LinearMany.
+type QProduct struct {
+	Dst  []float32
+	W    *QMatrix
+	Bias []float32
+	Act  Activation
+}
+
+// LinearInt8Many is LinearMany for quantized matrices: x is quantized once
+// for all the products.
+func (im *Impl) LinearInt8Many(x []float32, m int, ps ...QProduct) {
+	if len(ps) == 0 || len(ps) > MaxProducts {
+		panic(fmt.Sprintf("kernels: LinearInt8Many takes 1 to %d products, got %d", MaxProducts, len(ps)))
+	}
+	in, macs := ps[0].W.In, 0
+	for _, p := range ps {
+		w := p.W
+		if w.In != in || len(x) < m*in || len(p.Dst) < m*w.Out || (p.Bias != nil && len(p.Bias) != w.Out) {
+			panic(fmt.Sprintf("kernels: linear int8 shapes: x %d, dst %d, bias %d for m=%d in=%d (first product's %d) out=%d",
+				len(x), len(p.Dst), len(p.Bias), m, w.In, in, w.Out))
+		}
+		macs += m * in * w.Out
 	}
 	if m == 0 {
 		return
 	}
 	qa := qInputPool.Get()
-	quantizeInput(im.qkernel, qa, x, m, w.In, w.steps)
-	split := splitColumns(w.Out, qPanel, worthSplitting(m*w.In*w.Out))
+	quantizeInput(im.qkernel, qa, x, m, in, ps[0].W.steps)
 	t := qTaskPool.Get()
-	*t = qTask{im: im, dst: dst, qa: qa, m: m, w: w, ep: epilogue{im: im, bias: bias, act: act}, split: split}
-	parallelFor(split.chunks, t)
+	t.im, t.qa, t.m = im, qa, m
+	var outs [MaxProducts]int
+	for i, p := range ps {
+		t.ws[i], t.ep[i], outs[i] = p.W, epilogue{im: im, bias: p.Bias, act: p.Act}, p.W.Out
+		t.dst[i] = p.Dst
+	}
+	t.chunks.split(outs[:len(ps)], qPanel, worthSplitting(macs))
+	parallelFor(t.chunks.total(), t)
 	*t = qTask{}
 	qTaskPool.Put(t)
 	qInputPool.Put(qa)
 }
 
-// qTask is one LinearInt8 call split into column chunks.
+// qTask is one LinearInt8Many call split into column chunks.
 type qTask struct {
-	im    *Impl
-	dst   []float32
-	qa    *qInput
-	m     int
-	w     *QMatrix
-	ep    epilogue
-	split columnChunks
+	im     *Impl
+	qa     *qInput
+	m      int
+	dst    [MaxProducts][]float32
+	ws     [MaxProducts]*QMatrix
+	ep     [MaxProducts]epilogue
+	chunks productChunks
 }
 
 var qTaskPool freelist.List[qTask]
 
 func (t *qTask) run(c int) {
-	c0, c1 := t.split.cols(c)
-	qgemm(t.im.qkernel, t.dst, t.w.Out, t.qa, t.m, t.w, c0, c1, t.ep.active())
+	i, c0, c1 := t.chunks.locate(c)
+	w := t.ws[i]
+	qgemm(t.im.qkernel, t.dst[i], w.Out, t.qa, t.m, w, c0, c1, t.ep[i].active())
 }
 
 // qRowBlockBytes bounds the packed input a row block keeps in L2 while

@@ -212,8 +212,9 @@ func (im *Impl) LinearInt8Many(x []float32, m int, ps ...QProduct) {
 	t.im, t.qa, t.m = im, qa, m
 	var outs [MaxProducts]int
 	for i, p := range ps {
-		t.ws[i], t.ep[i], outs[i] = p.W, epilogue{im: im, bias: p.Bias, act: p.Act}, p.W.Out
-		t.dst[i] = p.Dst
+		// The kernels add the bias; the epilogue only activates.
+		t.ws[i], t.ep[i], outs[i] = p.W, epilogue{im: im, act: p.Act}, p.W.Out
+		t.dst[i], t.bias[i] = p.Dst, p.Bias
 	}
 	t.chunks.split(outs[:len(ps)], qPanel, worthSplitting(macs))
 	parallelFor(t.chunks.total(), t)
@@ -229,6 +230,7 @@ type qTask struct {
 	m      int
 	dst    [MaxProducts][]float32
 	ws     [MaxProducts]*QMatrix
+	bias   [MaxProducts][]float32
 	ep     [MaxProducts]epilogue
 	chunks productChunks
 }
@@ -238,7 +240,7 @@ var qTaskPool freelist.List[qTask]
 func (t *qTask) run(c int) {
 	i, c0, c1 := t.chunks.locate(c)
 	w := t.ws[i]
-	qgemm(t.im.qkernel, t.dst[i], w.Out, t.qa, t.m, w, c0, c1, t.ep[i].active())
+	qgemm(t.im.qkernel, t.dst[i], w.Out, t.qa, t.m, w, t.bias[i], c0, c1, t.ep[i].active())
 }
 
 // qRowBlockBytes bounds the packed input a row block keeps in L2 while
@@ -248,7 +250,10 @@ const qRowBlockBytes = 192 << 10
 // qgemm computes dst[:, c0:c1] (c0 on a panel boundary): per block of row
 // groups whose packed input stays in L2, each W panel (12 KiB at K=768,
 // in L1) meets every group of the block, over all of K at once.
-func qgemm(kind qKernel, dst []float32, ldd int, qa *qInput, m int, w *QMatrix, c0, c1 int, ep *epilogue) {
+//
+// The bias (nil: none) is added as each tile is stored; ep applies the
+// activation (its bias must be nil).
+func qgemm(kind qKernel, dst []float32, ldd int, qa *qInput, m int, w *QMatrix, bias []float32, c0, c1 int, ep *epilogue) {
 	steps := w.steps
 	panelBytes, groupBytes := steps*qPanel*4, steps*qRows*4
 	groups := (m + qRows - 1) / qRows
@@ -266,16 +271,26 @@ func qgemm(kind qKernel, dst []float32, ldd int, qa *qInput, m int, w *QMatrix, 
 			if next := panel + panelBytes; next < len(w.data) {
 				pf = &w.data[next]
 			}
+			// The kernels read 16 biases: a short last panel's are padded.
+			var padded [qPanel]float32
+			bs := &padded[0]
+			if bias != nil {
+				if col1-col == qPanel {
+					bs = &bias[col]
+				} else {
+					copy(padded[:], bias[col:col1])
+				}
+			}
 			for g := g0; g < g1; g++ {
 				row := g * qRows
 				rows := min(qRows, m-row)
 				ap := &qa.a[g*groupBytes]
 				if col1-col == qPanel {
 					_ = dst[(row+rows-1)*ldd+col+qPanel-1] // the kernel's last write
-					qMicro(kind, steps, ap, bp, &dst[row*ldd+col], ldd, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], pf)
+					qMicro(kind, steps, ap, bp, &dst[row*ldd+col], ldd, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], bs, pf)
 					continue
 				}
-				qMicro(kind, steps, ap, bp, &tile[0], qPanel, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], pf)
+				qMicro(kind, steps, ap, bp, &tile[0], qPanel, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], bs, pf)
 				for r := 0; r < rows; r++ {
 					copy(dst[(row+r)*ldd+col:(row+r)*ldd+col1], tile[r*qPanel:])
 				}
@@ -316,10 +331,10 @@ func (im *Impl) Int8Kernel() string {
 // qMicroGo is the portable micro-kernel and the reference for the others:
 // rows (≤ 6) rows × 16 columns of dequantized products into c (rows ldc
 // floats apart), from a packed 6-row group a and a 16-column panel b.
-func qMicroGo(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32) {
+func qMicroGo(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32) {
 	var sums [qRows][qPanel]int32
 	qSumsGo(steps, a, b, &sums)
-	qDequant(&sums, c, ldc, rows, zero, scale, colSum, colScale)
+	qDequant(&sums, c, ldc, rows, zero, scale, colSum, colScale, bias)
 }
 
 // qSumsGo sums the int8 products of a group and a panel.
@@ -356,14 +371,17 @@ func qSumsGo(steps int, a *uint8, b *int8, sums *[qRows][qPanel]int32) {
 	}
 }
 
-// qDequant stores rows rows of sums, dequantized, into c (rows ldc apart).
-func qDequant(sums *[qRows][qPanel]int32, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32) {
+// qDequant stores rows rows of sums, dequantized and plus the panel's 16
+// biases, into c (rows ldc apart).
+func qDequant(sums *[qRows][qPanel]int32, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32) {
 	zs, ss := unsafe.Slice(zero, rows), unsafe.Slice(scale, rows)
-	cs, cscale := unsafe.Slice(colSum, qPanel), unsafe.Slice(colScale, qPanel)
+	cs, cscale, bs := unsafe.Slice(colSum, qPanel), unsafe.Slice(colScale, qPanel), unsafe.Slice(bias, qPanel)
 	out := unsafe.Slice(c, (rows-1)*ldc+qPanel)
 	for r := 0; r < rows; r++ {
 		for j := 0; j < qPanel; j++ {
-			out[r*ldc+j] = float32(sums[r][j]-zs[r]*cs[j]) * (ss[r] * cscale[j])
+			// float32(): rounded before the add, never fused into an FMA,
+			// as the SIMD kernels do it.
+			out[r*ldc+j] = float32(float32(sums[r][j]-zs[r]*cs[j])*(ss[r]*cscale[j])) + bs[j]
 		}
 	}
 }

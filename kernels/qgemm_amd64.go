@@ -7,12 +7,12 @@ import "github.com/klauspost/cpuid/v2"
 // qgemm6x16AVX2 is the AVX2 int8 micro-kernel (see qMicroGo for the contract).
 //
 //go:noescape
-func qgemm6x16AVX2(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, pf *int8)
+func qgemm6x16AVX2(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
 
 // qgemm6x16VNNI is the AVX-512 VNNI int8 micro-kernel (same contract).
 //
 //go:noescape
-func qgemm6x16VNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, pf *int8)
+func qgemm6x16VNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
 
 func init() {
 	// VNNI's VPDPBUSD does in one instruction, on 16 columns, what the
@@ -24,14 +24,14 @@ func init() {
 	}
 }
 
-func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, pf *int8) {
+func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8) {
 	switch kind {
 	case qKernelAVX2:
-		qgemm6x16AVX2(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, pf)
+		qgemm6x16AVX2(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, bias, pf)
 	case qKernelVNNI:
-		qgemm6x16VNNI(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, pf)
+		qgemm6x16VNNI(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, bias, pf)
 	default:
-		qMicroGo(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale)
+		qMicroGo(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, bias)
 	}
 }
 

@@ -25,7 +25,7 @@ GLOBL qones<>(SB), RODATA|NOPTR, $32
 
 // QSTORE dequantizes a row's sums ACC0/ACC1 with its zero point OFF(R8)
 // and scale OFF(R9), the column sums in Y12/Y13 and column scales at
-// (R11), and stores them at (DI).
+// (R11), adds the biases at (R13) and stores them at (DI).
 #define QSTORE(OFF, ACC0, ACC1) \
 	VPBROADCASTD OFF(R8), Y14 \
 	VPMULLD      Y12, Y14, Y15 \
@@ -39,19 +39,21 @@ GLOBL qones<>(SB), RODATA|NOPTR, $32
 	VMULPS       Y15, ACC0, ACC0 \
 	VMULPS       32(R11), Y14, Y15 \
 	VMULPS       Y15, ACC1, ACC1 \
+	VADDPS       (R13), ACC0, ACC0 \
+	VADDPS       32(R13), ACC1, ACC1 \
 	VMOVUPS      ACC0, (DI) \
 	VMOVUPS      ACC1, 32(DI)
 
-// func qgemm6x16AVX2(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, pf *int8)
+// func qgemm6x16AVX2(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
 //
 // Same contract as qMicroGo: Y0-Y11 hold the 6×16 int32 sums, then each
-// stored row is dequantized as float32(sum − zero[r]·colSum[j]) · (scale[r]·colScale[j]).
+// stored row is dequantized as float32(sum − zero[r]·colSum[j]) · (scale[r]·colScale[j]) + bias[j].
 // pf is the next panel the caller will use: one line of it (a K step's
 // worth) is prefetched into L2 per K step, so it streams in from memory
 // while this panel is multiplied (into L2: at K=3072 a panel is 48 KiB,
 // more than L1 holds next to the current one; measured 6-9 % faster
 // at batch 1 × seq 16-64 than none, PREFETCHT0 no gain).
-TEXT ·qgemm6x16AVX2(SB), NOSPLIT, $0-88
+TEXT ·qgemm6x16AVX2(SB), NOSPLIT, $0-96
 	MOVQ steps+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -63,7 +65,8 @@ TEXT ·qgemm6x16AVX2(SB), NOSPLIT, $0-88
 	MOVQ scale+56(FP), R9
 	MOVQ colSum+64(FP), R10
 	MOVQ colScale+72(FP), R11
-	MOVQ pf+80(FP), R12
+	MOVQ bias+80(FP), R13
+	MOVQ pf+88(FP), R12
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -83,6 +86,7 @@ TEXT ·qgemm6x16AVX2(SB), NOSPLIT, $0-88
 	CMPQ SI, $4
 	JLE  loop4
 
+	PCALIGN $32
 loop:
 	PREFETCHT1   (R12)
 	VMOVDQU      (BX), Y12
@@ -100,6 +104,7 @@ loop:
 	JNZ  loop
 	JMP  dequant
 
+	PCALIGN $32
 loop4:
 	PREFETCHT1   (R12)
 	VMOVDQU      (BX), Y12
@@ -115,6 +120,7 @@ loop4:
 	JNZ  loop4
 	JMP  dequant
 
+	PCALIGN $32
 loop2:
 	PREFETCHT1   (R12)
 	VMOVDQU      (BX), Y12
@@ -258,7 +264,7 @@ qloop:
 
 // VSTORE dequantizes a row's sums ACC (as QSTORE) with its zero point
 // OFF(R8) and scale OFF(R9), the column sums in Z12 and column scales in
-// Z13, and stores them at (DI).
+// Z13, adds the biases in Z26 and stores them at (DI).
 #define VSTORE(OFF, ACC) \
 	VPBROADCASTD OFF(R8), Z14 \
 	VPMULLD      Z12, Z14, Z15 \
@@ -267,16 +273,17 @@ qloop:
 	VBROADCASTSS OFF(R9), Z14 \
 	VMULPS       Z13, Z14, Z15 \
 	VMULPS       Z15, ACC, ACC \
+	VADDPS       Z26, ACC, ACC \
 	VMOVUPS      ACC, (DI)
 
-// func qgemm6x16VNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, pf *int8)
+// func qgemm6x16VNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
 //
 // qgemm6x16AVX2's contract with AVX-512 VNNI: a K step of a panel (16
 // columns × 4 bytes) is one ZMM, a row's step one VPDPBUSD. Two steps run
 // at once into separate accumulators, Z0-Z5 and Z6-Z11, summed at the end
 // (int32 addition is exact in any order): twelve independent chains hide
 // VPDPBUSD's latency where six would not. Rows past rows are not computed.
-TEXT ·qgemm6x16VNNI(SB), NOSPLIT, $0-88
+TEXT ·qgemm6x16VNNI(SB), NOSPLIT, $0-96
 	MOVQ steps+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -288,7 +295,9 @@ TEXT ·qgemm6x16VNNI(SB), NOSPLIT, $0-88
 	MOVQ scale+56(FP), R9
 	MOVQ colSum+64(FP), R10
 	MOVQ colScale+72(FP), R11
-	MOVQ pf+80(FP), R12
+	MOVQ bias+80(FP), R13
+	VMOVUPS (R13), Z26       // the biases (R13 is the step counter below)
+	MOVQ pf+88(FP), R12
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -309,6 +318,7 @@ TEXT ·qgemm6x16VNNI(SB), NOSPLIT, $0-88
 	CMPQ   SI, $4
 	JLE    vloop4
 
+	PCALIGN $32
 vloop6:
 	PREFETCHT1 (R12)
 	PREFETCHT1 64(R12)
@@ -333,6 +343,7 @@ vloop6:
 	JNZ        vloop6
 	JMP        vodd
 
+	PCALIGN $32
 vloop4:
 	PREFETCHT1 (R12)
 	PREFETCHT1 64(R12)
@@ -353,6 +364,7 @@ vloop4:
 	JNZ        vloop4
 	JMP        vodd
 
+	PCALIGN $32
 vloop2:
 	PREFETCHT1 (R12)
 	PREFETCHT1 64(R12)

@@ -22,9 +22,9 @@ func init() {
 	}
 }
 
-func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, _ *int8) {
+func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, _ *int8) {
 	if kind != qKernelNEONDot {
-		qMicroGo(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale)
+		qMicroGo(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, bias)
 		return
 	}
 	var sums [qRows][qPanel]int32
@@ -36,7 +36,7 @@ func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows in
 			sums[r][j] += 128 * cs[j]
 		}
 	}
-	qDequant(&sums, c, ldc, rows, zero, scale, colSum, colScale)
+	qDequant(&sums, c, ldc, rows, zero, scale, colSum, colScale, bias)
 }
 
 func qRange(_ qKernel, x []float32) (lo, hi float32, finite bool) { return qRangeGo(x) }

@@ -2,8 +2,8 @@
 
 package kernels
 
-func qMicro(_ qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale *float32, _ *int8) {
-	qMicroGo(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale)
+func qMicro(_ qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, _ *int8) {
+	qMicroGo(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, bias)
 }
 
 func qRange(_ qKernel, x []float32) (lo, hi float32, finite bool) { return qRangeGo(x) }

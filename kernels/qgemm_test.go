@@ -256,6 +256,7 @@ func checkQMicro(t *testing.T, kind qKernel) {
 			}
 			colScale[j] = float32(j+1) / 64
 		}
+		bias := randSlice(r, qPanel)
 		for rows := 1; rows <= qRows; rows++ {
 			// ldc wider than the panel: the kernel must leave the gap alone.
 			const ldc = qPanel + 3
@@ -263,8 +264,8 @@ func checkQMicro(t *testing.T, kind qKernel) {
 			for i := range got {
 				got[i], want[i] = -7, -7
 			}
-			qMicro(kind, steps, &a[0], &b[0], &got[0], ldc, rows, &zero[0], &scale[0], &colSum[0], &colScale[0], &b[0])
-			qMicroGo(steps, &a[0], &b[0], &want[0], ldc, rows, &zero[0], &scale[0], &colSum[0], &colScale[0])
+			qMicro(kind, steps, &a[0], &b[0], &got[0], ldc, rows, &zero[0], &scale[0], &colSum[0], &colScale[0], &bias[0], &b[0])
+			qMicroGo(steps, &a[0], &b[0], &want[0], ldc, rows, &zero[0], &scale[0], &colSum[0], &colScale[0], &bias[0])
 			for i := range want {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("steps=%d rows=%d: element %d (row %d, col %d) is %g, portable %g", steps, rows, i, i/ldc, i%ldc, got[i], want[i])

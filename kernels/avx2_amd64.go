@@ -81,20 +81,31 @@ func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 
 	return packPanels(dst, w, out, in, ld, transposed, panelWidth)
 }
 
-// packGroup6 packs a whole 6-row group by an unrolled copy: six row
-// streams in, one sequential stream out.
+// packGroup6 packs a whole 6-row group: eight columns at a time
+// transposed in registers (pack6x8AVX2), the rest by an unrolled copy.
 func packGroup6(dst, x []float32, in, ldx int) {
-	r0 := x[:in]
-	r1 := x[ldx:][:len(r0)]
-	r2 := x[2*ldx:][:len(r0)]
-	r3 := x[3*ldx:][:len(r0)]
-	r4 := x[4*ldx:][:len(r0)]
-	r5 := x[5*ldx:][:len(r0)]
+	blocks := in / 8
+	if blocks > 0 {
+		_ = x[5*ldx+blocks*8-1]       // the last value read
+		_ = dst[blocks*8*microRows-1] // the last value written
+		pack6x8AVX2(&dst[0], &x[0], blocks, ldx)
+	}
+	k0 := blocks * 8
+	r0 := x[k0:in]
+	r1 := x[ldx+k0:][:len(r0)]
+	r2 := x[2*ldx+k0:][:len(r0)]
+	r3 := x[3*ldx+k0:][:len(r0)]
+	r4 := x[4*ldx+k0:][:len(r0)]
+	r5 := x[5*ldx+k0:][:len(r0)]
+	dst = dst[k0*microRows:]
 	for k := range r0 {
 		d := dst[k*microRows : k*microRows+microRows : k*microRows+microRows]
 		d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
 	}
 }
+
+//go:noescape
+func pack6x8AVX2(dst, x *float32, blocks, ldx int)
 
 //go:noescape
 func fmaLoopAVX2(n int)

@@ -328,3 +328,66 @@ ptloop:
 
 ptdone:
 	RET
+
+// func pack6x8AVX2(dst *float32, x *float32, blocks, ldx int)
+//
+// Packs blocks×8 columns of six rows of x (ldx floats apart) k-major into
+// dst: dst[6k+r] = x[r][k], the layout of a 6-row group. Per 8 columns the
+// rows are loaded whole and transposed in registers: rows 0-3 of column k
+// become one 4-float store, rows 4-5 a 2-float store (never a byte past
+// the block: parallel packers write neighbouring groups).
+TEXT ·pack6x8AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	MOVQ ldx+24(FP), DX
+	SHLQ $2, DX
+	LEAQ (SI)(DX*4), R8 // row 4
+	LEAQ (DX)(DX*2), R9 // 3 rows
+
+p6loop:
+	VMOVUPS      (SI), Y0
+	VMOVUPS      (SI)(DX*1), Y1
+	VMOVUPS      (SI)(DX*2), Y2
+	VMOVUPS      (SI)(R9*1), Y3
+	VMOVUPS      (R8), Y4
+	VMOVUPS      (R8)(DX*1), Y5
+	VUNPCKLPS    Y1, Y0, Y6            // r0 r1 of k 0,1 | 4,5
+	VUNPCKHPS    Y1, Y0, Y7            // r0 r1 of k 2,3 | 6,7
+	VUNPCKLPS    Y3, Y2, Y8            // r2 r3 of k 0,1 | 4,5
+	VUNPCKHPS    Y3, Y2, Y9            // r2 r3 of k 2,3 | 6,7
+	VUNPCKLPS    Y5, Y4, Y10           // r4 r5 of k 0,1 | 4,5
+	VUNPCKHPS    Y5, Y4, Y11           // r4 r5 of k 2,3 | 6,7
+	VSHUFPS      $0x44, Y8, Y6, Y0     // r0-r3 of k 0 | 4
+	VSHUFPS      $0xEE, Y8, Y6, Y1     // k 1 | 5
+	VSHUFPS      $0x44, Y9, Y7, Y2     // k 2 | 6
+	VSHUFPS      $0xEE, Y9, Y7, Y3     // k 3 | 7
+	VMOVUPS      X0, (DI)
+	VMOVLPS      X10, 16(DI)
+	VMOVUPS      X1, 24(DI)
+	VMOVHPS      X10, 40(DI)
+	VMOVUPS      X2, 48(DI)
+	VMOVLPS      X11, 64(DI)
+	VMOVUPS      X3, 72(DI)
+	VMOVHPS      X11, 88(DI)
+	VEXTRACTF128 $1, Y0, X0
+	VEXTRACTF128 $1, Y1, X1
+	VEXTRACTF128 $1, Y2, X2
+	VEXTRACTF128 $1, Y3, X3
+	VEXTRACTF128 $1, Y10, X10
+	VEXTRACTF128 $1, Y11, X11
+	VMOVUPS      X0, 96(DI)
+	VMOVLPS      X10, 112(DI)
+	VMOVUPS      X1, 120(DI)
+	VMOVHPS      X10, 136(DI)
+	VMOVUPS      X2, 144(DI)
+	VMOVLPS      X11, 160(DI)
+	VMOVUPS      X3, 168(DI)
+	VMOVHPS      X11, 184(DI)
+	ADDQ         $32, SI
+	ADDQ         $32, R8
+	ADDQ         $192, DI
+	DECQ         CX
+	JNZ          p6loop
+	VZEROUPPER
+	RET

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -214,8 +215,8 @@ func TestQuantizeInputAllImplementations(t *testing.T) {
 			}
 			steps := (in + 3) / 4
 			var got, want qInput
-			quantizeInput(generic.qkernel, &want, x, m, in, steps)
-			quantizeInput(im.qkernel, &got, x, m, in, steps)
+			quantizeInput(generic.qkernel, &want, x, m, in, steps, false)
+			quantizeInput(im.qkernel, &got, x, m, in, steps, false)
 			for i := range want.a {
 				if got.a[i] != want.a[i] {
 					t.Fatalf("in=%d: byte %d is %d, portable %d", in, i, got.a[i], want.a[i])
@@ -226,6 +227,18 @@ func TestQuantizeInputAllImplementations(t *testing.T) {
 					t.Fatalf("in=%d row %d: zero %d scale %g, portable %d %g", in, i, got.zero[i], got.scale[i], want.zero[i], want.scale[i])
 				}
 			}
+		}
+		// Quantized by the worker pool (ranges of row groups, the last one
+		// partial), the result is the same.
+		defer SetThreads(Threads())
+		SetThreads(3)
+		m, in := 103, 768
+		x := randSlice(r, m*in)
+		var serial, parallel qInput
+		quantizeInput(im.qkernel, &serial, x, m, in, in/4, false)
+		quantizeInput(im.qkernel, &parallel, x, m, in, in/4, true)
+		if !slices.Equal(serial.a, parallel.a) || !slices.Equal(serial.zero, parallel.zero) || !slices.Equal(serial.scale, parallel.scale) {
+			t.Fatal("input quantized in parallel differs from serial")
 		}
 	})
 }

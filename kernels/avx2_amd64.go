@@ -78,8 +78,25 @@ var avx2Gemm = &blockedGemm{
 
 // packPanels16 lays W out in 16-column panels: two YMM loads per k.
 func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 {
-	return packPanels(dst, w, out, in, ld, transposed, panelWidth)
+	return packPanelsWith(dst, w, out, in, ld, transposed, panelWidth, packPanel16)
 }
+
+// packPanel16 packs the leading multiple of 8 columns of a whole panel (16
+// rows of w, ld apart) by 8×8 register transposes: attention packs each
+// head's keys this way per call.
+func packPanel16(dst, w []float32, in, ld int) int {
+	blocks := in / 8
+	if blocks == 0 {
+		return 0
+	}
+	_ = w[15*ld+blocks*8-1]        // the last value read
+	_ = dst[blocks*8*panelWidth-1] // the last value written
+	pack16x8AVX2(&dst[0], &w[0], blocks, ld)
+	return blocks * 8
+}
+
+//go:noescape
+func pack16x8AVX2(dst, w *float32, blocks, ld int)
 
 // packGroup6 packs a whole 6-row group: eight columns at a time
 // transposed in registers (pack6x8AVX2), the rest by an unrolled copy.

@@ -391,3 +391,83 @@ p6loop:
 	JNZ          p6loop
 	VZEROUPPER
 	RET
+
+// T8X8 transposes the 8×8 block in Y0-Y7 (row r in Yr) into Y8-Y15 (column
+// c in Y(8+c)), using Y0-Y7 as scratch.
+#define T8X8 \
+	VUNPCKLPS  Y1, Y0, Y8 \
+	VUNPCKHPS  Y1, Y0, Y9 \
+	VUNPCKLPS  Y3, Y2, Y10 \
+	VUNPCKHPS  Y3, Y2, Y11 \
+	VUNPCKLPS  Y5, Y4, Y12 \
+	VUNPCKHPS  Y5, Y4, Y13 \
+	VUNPCKLPS  Y7, Y6, Y14 \
+	VUNPCKHPS  Y7, Y6, Y15 \
+	VSHUFPS    $0x44, Y10, Y8, Y0 \
+	VSHUFPS    $0xEE, Y10, Y8, Y1 \
+	VSHUFPS    $0x44, Y11, Y9, Y2 \
+	VSHUFPS    $0xEE, Y11, Y9, Y3 \
+	VSHUFPS    $0x44, Y14, Y12, Y4 \
+	VSHUFPS    $0xEE, Y14, Y12, Y5 \
+	VSHUFPS    $0x44, Y15, Y13, Y6 \
+	VSHUFPS    $0xEE, Y15, Y13, Y7 \
+	VPERM2F128 $0x20, Y4, Y0, Y8 \
+	VPERM2F128 $0x20, Y5, Y1, Y9 \
+	VPERM2F128 $0x20, Y6, Y2, Y10 \
+	VPERM2F128 $0x20, Y7, Y3, Y11 \
+	VPERM2F128 $0x31, Y4, Y0, Y12 \
+	VPERM2F128 $0x31, Y5, Y1, Y13 \
+	VPERM2F128 $0x31, Y6, Y2, Y14 \
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+// LOAD8 loads 8 floats of the 8 rows at BASE, DX bytes apart (R9 = 3·DX).
+#define LOAD8(BASE) \
+	VMOVUPS (BASE), Y0 \
+	VMOVUPS (BASE)(DX*1), Y1 \
+	VMOVUPS (BASE)(DX*2), Y2 \
+	VMOVUPS (BASE)(R9*1), Y3 \
+	LEAQ    (BASE)(DX*4), R10 \
+	VMOVUPS (R10), Y4 \
+	VMOVUPS (R10)(DX*1), Y5 \
+	VMOVUPS (R10)(DX*2), Y6 \
+	VMOVUPS (R10)(R9*1), Y7
+
+// STORE8 stores the transposed columns Y8-Y15 as 8 panel rows, 64 bytes
+// apart, at OFF(DI).
+#define STORE8(OFF) \
+	VMOVUPS Y8, OFF(DI) \
+	VMOVUPS Y9, OFF+64(DI) \
+	VMOVUPS Y10, OFF+128(DI) \
+	VMOVUPS Y11, OFF+192(DI) \
+	VMOVUPS Y12, OFF+256(DI) \
+	VMOVUPS Y13, OFF+320(DI) \
+	VMOVUPS Y14, OFF+384(DI) \
+	VMOVUPS Y15, OFF+448(DI)
+
+// func pack16x8AVX2(dst *float32, w *float32, blocks, ld int)
+//
+// Packs blocks×8 columns of 16 rows of w (ld floats apart) into a 16-wide
+// panel: dst[16k+j] = w[j][k], two 8×8 register transposes per 8 columns.
+TEXT ·pack16x8AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	MOVQ ld+24(FP), DX
+	SHLQ $2, DX
+	LEAQ (DX)(DX*2), R9
+	LEAQ (SI)(DX*8), R11 // row 8
+
+p16loop:
+	LOAD8(SI)
+	T8X8
+	STORE8(0)
+	LOAD8(R11)
+	T8X8
+	STORE8(32)
+	ADDQ $32, SI
+	ADDQ $32, R11
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  p16loop
+	VZEROUPPER
+	RET

@@ -9,6 +9,13 @@ package kernels
 // transposed (then each panel row is a contiguous copy). dst is reused when
 // large enough.
 func packPanels(dst, w []float32, out, in, ld int, transposed bool, width int) []float32 {
+	return packPanelsWith(dst, w, out, in, ld, transposed, width, nil)
+}
+
+// packPanelsWith is packPanels with full, unless nil, packing the leading
+// columns of a whole untransposed panel (w at its first row, rows ld
+// apart) faster; it returns how many it did.
+func packPanelsWith(dst, w []float32, out, in, ld int, transposed bool, width int, full func(dst, w []float32, in, ld int) int) []float32 {
 	panels := (out + width - 1) / width
 	n := panels * in * width
 	if cap(dst) < n {
@@ -30,11 +37,16 @@ func packPanels(dst, w []float32, out, in, ld int, transposed bool, width int) [
 	if out%width != 0 {
 		clear(p[(panels-1)*in*width:])
 	}
-	for j := 0; j < out; j++ {
-		panel, col := j/width, j%width
-		base := panel * in * width
-		for k, v := range w[j*ld : j*ld+in] {
-			p[base+k*width+col] = v
+	for panel := 0; panel < panels; panel++ {
+		col0, base := panel*width, panel*in*width
+		k0 := 0
+		if full != nil && col0+width <= out {
+			k0 = full(p[base:base+in*width], w[col0*ld:], in, ld)
+		}
+		for j := col0; j < min(col0+width, out); j++ {
+			for k, v := range w[j*ld+k0 : j*ld+in] {
+				p[base+(k0+k)*width+j-col0] = v
+			}
 		}
 	}
 	return p

@@ -17,7 +17,9 @@
 # "100us 0"; default: the built-in), SWEEP=0 skips the blocking sweep
 # (else it is the -test.bench pattern, default Blocking),
 # PROFILE=1 writes CPU profiles of the first path (batch 1×16 and 32×64,
-# two threads) as prof-*.pprof.
+# two threads) as prof-*.pprof. QUANTIZE=int8 also benches each path
+# quantized (kernels field K/int8; avx512 runs its VNNI int8 kernel where
+# the CPU has it) and runs BenchmarkLinearInt8.
 set -u
 bin=$(cd "$1" && pwd)
 out=$(mkdir -p "$2" && cd "$2" && pwd)
@@ -60,6 +62,7 @@ fi
 log "kernel benchmarks"
 (cd "$root/kernels" && taskset -c "$pin1" "$bin/kernels.test" -test.run=NONE -test.bench='^BenchmarkPeak$' -test.benchtime=5x &&
 	taskset -c "$pin1" "$bin/kernels.test" -test.run=NONE -test.bench='LinearVsPeak' -test.benchtime=40x &&
+	if [ -n "${QUANTIZE:-}" ]; then taskset -c "$pin1" "$bin/kernels.test" -test.run=NONE -test.bench='LinearInt8' -test.benchtime=20x; fi &&
 	if [ "${SWEEP:-Blocking}" != 0 ]; then taskset -c "$pin1" "$bin/kernels.test" -test.run=NONE -test.bench="${SWEEP:-Blocking}" -test.benchtime=20x; fi) >"$out/kernels-bench.txt" 2>&1
 log "kernel benchmarks rc=$?"
 
@@ -77,11 +80,12 @@ if [ "${PROFILE:-0}" = 1 ]; then
 	DISTILBERT_KERNELS=$first taskset -c "$pin" "$bin/distilbert" bench --model "$model" --seq 16 --batch 1 --threads 2 --min-time 3s --cpuprofile "$out/prof-b1s16.pprof" >>"$out/log.txt" 2>&1
 	DISTILBERT_KERNELS=$first taskset -c "$pin" "$bin/distilbert" bench --model "$model" --seq 64 --batch 32 --threads 2 --min-iters 3 --cpuprofile "$out/prof-b32s64.pprof" >>"$out/log.txt" 2>&1
 fi
-# ours K [SPIN]: one pass of our rows; the spin value, if any, is recorded
-# in the kernels field as K/spin=V.
+# ours K [SPIN [QUANT]]: one pass of our rows; the spin value or
+# quantization, if any, is recorded in the kernels field as K/spin=V or K/Q.
 ours() {
-	local k=$1 spin=${2:-} tag=$1 env=(DISTILBERT_KERNELS="$1")
+	local k=$1 spin=${2:-} quant=${3:-} tag=$1 env=(DISTILBERT_KERNELS="$1")
 	if [ -n "$spin" ]; then tag="$k/spin=$spin"; env+=(DISTILBERT_SPIN="$spin"); fi
+	if [ -n "$quant" ]; then tag="$k/$quant"; env+=(DISTILBERT_QUANTIZE="$quant"); fi
 	log "round $round: ours $tag"
 	{
 		env "${env[@]}" taskset -c "$pin1" "$bin/distilbert" bench --model "$model" --seq 16,64,128 --batch 1 --threads 1 --json
@@ -93,6 +97,7 @@ ours() {
 for round in $(seq "$rounds"); do
 	for k in $kernels; do
 		if [ -z "${SPINS:-}" ]; then ours "$k"; else for sp in $SPINS; do ours "$k" "$sp"; done; fi
+		for q in ${QUANTIZE:-}; do ours "$k" "" "$q"; done
 	done
 	log "round $round: onnxruntime"
 	ort=("$py" "$root/tools/baseline/ort_bench.py" --onnx "$model/model.onnx" --model "$model" --min-time 1 --json)

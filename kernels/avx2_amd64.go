@@ -105,7 +105,7 @@ func packGroup6(dst, x []float32, in, ldx int) {
 	if blocks > 0 {
 		_ = x[5*ldx+blocks*8-1]       // the last value read
 		_ = dst[blocks*8*microRows-1] // the last value written
-		pack6x8AVX2(&dst[0], &x[0], blocks, ldx)
+		pack6x8AVX2(&dst[0], &x[0], blocks, ldx, microRows)
 	}
 	k0 := blocks * 8
 	r0 := x[k0:in]
@@ -122,7 +122,7 @@ func packGroup6(dst, x []float32, in, ldx int) {
 }
 
 //go:noescape
-func pack6x8AVX2(dst, x *float32, blocks, ldx int)
+func pack6x8AVX2(dst, x *float32, blocks, ldx, stride int)
 
 //go:noescape
 func fmaLoopAVX2(n int)

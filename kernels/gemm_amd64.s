@@ -329,19 +329,39 @@ ptloop:
 ptdone:
 	RET
 
-// func pack6x8AVX2(dst *float32, x *float32, blocks, ldx int)
+// PACK6STORES stores four packed columns of six rows: rows 0-3 of column
+// j from Xj, rows 4-5 of columns 0, 1 from the halves of X10 and of
+// columns 2, 3 from X11, advancing DI by R10 bytes per column.
+#define PACK6STORES \
+	VMOVUPS X0, (DI) \
+	VMOVLPS X10, 16(DI) \
+	ADDQ    R10, DI \
+	VMOVUPS X1, (DI) \
+	VMOVHPS X10, 16(DI) \
+	ADDQ    R10, DI \
+	VMOVUPS X2, (DI) \
+	VMOVLPS X11, 16(DI) \
+	ADDQ    R10, DI \
+	VMOVUPS X3, (DI) \
+	VMOVHPS X11, 16(DI) \
+	ADDQ    R10, DI
+
+// func pack6x8AVX2(dst *float32, x *float32, blocks, ldx, stride int)
 //
 // Packs blocks×8 columns of six rows of x (ldx floats apart) k-major into
-// dst: dst[6k+r] = x[r][k], the layout of a 6-row group. Per 8 columns the
-// rows are loaded whole and transposed in registers: rows 0-3 of column k
-// become one 4-float store, rows 4-5 a 2-float store (never a byte past
-// the block: parallel packers write neighbouring groups).
-TEXT ·pack6x8AVX2(SB), NOSPLIT, $0-32
+// dst, stride floats per column: dst[stride·k+r] = x[r][k] (stride 6: a
+// 6-row group; 12: half of a 12-row group). Per 8 columns the rows are
+// loaded whole and transposed in registers: rows 0-3 of column k become
+// one 4-float store, rows 4-5 a 2-float store (never a byte outside the
+// six: parallel packers write neighbouring groups).
+TEXT ·pack6x8AVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ blocks+16(FP), CX
 	MOVQ ldx+24(FP), DX
 	SHLQ $2, DX
+	MOVQ stride+32(FP), R10
+	SHLQ $2, R10
 	LEAQ (SI)(DX*4), R8 // row 4
 	LEAQ (DX)(DX*2), R9 // 3 rows
 
@@ -362,31 +382,16 @@ p6loop:
 	VSHUFPS      $0xEE, Y8, Y6, Y1     // k 1 | 5
 	VSHUFPS      $0x44, Y9, Y7, Y2     // k 2 | 6
 	VSHUFPS      $0xEE, Y9, Y7, Y3     // k 3 | 7
-	VMOVUPS      X0, (DI)
-	VMOVLPS      X10, 16(DI)
-	VMOVUPS      X1, 24(DI)
-	VMOVHPS      X10, 40(DI)
-	VMOVUPS      X2, 48(DI)
-	VMOVLPS      X11, 64(DI)
-	VMOVUPS      X3, 72(DI)
-	VMOVHPS      X11, 88(DI)
+	PACK6STORES
 	VEXTRACTF128 $1, Y0, X0
 	VEXTRACTF128 $1, Y1, X1
 	VEXTRACTF128 $1, Y2, X2
 	VEXTRACTF128 $1, Y3, X3
 	VEXTRACTF128 $1, Y10, X10
 	VEXTRACTF128 $1, Y11, X11
-	VMOVUPS      X0, 96(DI)
-	VMOVLPS      X10, 112(DI)
-	VMOVUPS      X1, 120(DI)
-	VMOVHPS      X10, 136(DI)
-	VMOVUPS      X2, 144(DI)
-	VMOVLPS      X11, 160(DI)
-	VMOVUPS      X3, 168(DI)
-	VMOVHPS      X11, 184(DI)
+	PACK6STORES
 	ADDQ         $32, SI
 	ADDQ         $32, R8
-	ADDQ         $192, DI
 	DECQ         CX
 	JNZ          p6loop
 	VZEROUPPER

@@ -44,6 +44,20 @@ GLOBL qones<>(SB), RODATA|NOPTR, $32
 	VMOVUPS      ACC0, (DI) \
 	VMOVUPS      ACC1, 32(DI)
 
+// QLOAD starts a K step of the AVX2 kernel: one line of the next panel
+// prefetched into L2, the panel's 16 columns × 4 weights into Y12/Y13.
+#define QLOAD \
+	PREFETCHT1 (R12) \
+	VMOVDQU    (BX), Y12 \
+	VMOVDQU    32(BX), Y13
+
+// QNEXT moves to the next K step and counts it down (flags for JNZ).
+#define QNEXT \
+	ADDQ $64, R12 \
+	ADDQ $24, AX \
+	ADDQ $64, BX \
+	DECQ CX
+
 // func qgemm6x16AVX2(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
 //
 // Same contract as qMicroGo: Y0-Y11 hold the 6×16 int32 sums, then each
@@ -88,49 +102,34 @@ TEXT ·qgemm6x16AVX2(SB), NOSPLIT, $0-96
 
 	PCALIGN $32
 loop:
-	PREFETCHT1   (R12)
-	VMOVDQU      (BX), Y12
-	VMOVDQU      32(BX), Y13
+	QLOAD
 	QROW(0, Y0, Y1)
 	QROW(4, Y2, Y3)
 	QROW(8, Y4, Y5)
 	QROW(12, Y6, Y7)
 	QROW(16, Y8, Y9)
 	QROW(20, Y10, Y11)
-	ADDQ $64, R12
-	ADDQ $24, AX
-	ADDQ $64, BX
-	DECQ CX
+	QNEXT
 	JNZ  loop
 	JMP  dequant
 
 	PCALIGN $32
 loop4:
-	PREFETCHT1   (R12)
-	VMOVDQU      (BX), Y12
-	VMOVDQU      32(BX), Y13
+	QLOAD
 	QROW(0, Y0, Y1)
 	QROW(4, Y2, Y3)
 	QROW(8, Y4, Y5)
 	QROW(12, Y6, Y7)
-	ADDQ $64, R12
-	ADDQ $24, AX
-	ADDQ $64, BX
-	DECQ CX
+	QNEXT
 	JNZ  loop4
 	JMP  dequant
 
 	PCALIGN $32
 loop2:
-	PREFETCHT1   (R12)
-	VMOVDQU      (BX), Y12
-	VMOVDQU      32(BX), Y13
+	QLOAD
 	QROW(0, Y0, Y1)
 	QROW(4, Y2, Y3)
-	ADDQ $64, R12
-	ADDQ $24, AX
-	ADDQ $64, BX
-	DECQ CX
+	QNEXT
 	JNZ  loop2
 
 dequant:
@@ -276,6 +275,21 @@ qloop:
 	VADDPS       Z26, ACC, ACC \
 	VMOVUPS      ACC, (DI)
 
+// VLOAD2 starts two K steps of the VNNI kernel: two lines of the next
+// panel prefetched into L2, the panel's two steps into Z12 and Z13.
+#define VLOAD2 \
+	PREFETCHT1 (R12) \
+	PREFETCHT1 64(R12) \
+	VMOVDQU32  (BX), Z12 \
+	VMOVDQU32  64(BX), Z13
+
+// VNEXT2 moves past the two K steps and counts the pair down.
+#define VNEXT2 \
+	ADDQ $128, R12 \
+	ADDQ $48, AX \
+	ADDQ $128, BX \
+	DECQ R13
+
 // func qgemm6x16VNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
 //
 // qgemm6x16AVX2's contract with AVX-512 VNNI: a K step of a panel (16
@@ -320,10 +334,7 @@ TEXT ·qgemm6x16VNNI(SB), NOSPLIT, $0-96
 
 	PCALIGN $32
 vloop6:
-	PREFETCHT1 (R12)
-	PREFETCHT1 64(R12)
-	VMOVDQU32  (BX), Z12
-	VMOVDQU32  64(BX), Z13
+	VLOAD2
 	VROW(0, Z12, Z14, Z0)
 	VROW(4, Z12, Z15, Z1)
 	VROW(8, Z12, Z16, Z2)
@@ -336,19 +347,13 @@ vloop6:
 	VROW(36, Z13, Z23, Z9)
 	VROW(40, Z13, Z24, Z10)
 	VROW(44, Z13, Z25, Z11)
-	ADDQ       $128, R12
-	ADDQ       $48, AX
-	ADDQ       $128, BX
-	DECQ       R13
+	VNEXT2
 	JNZ        vloop6
 	JMP        vodd
 
 	PCALIGN $32
 vloop4:
-	PREFETCHT1 (R12)
-	PREFETCHT1 64(R12)
-	VMOVDQU32  (BX), Z12
-	VMOVDQU32  64(BX), Z13
+	VLOAD2
 	VROW(0, Z12, Z14, Z0)
 	VROW(4, Z12, Z15, Z1)
 	VROW(8, Z12, Z16, Z2)
@@ -357,27 +362,18 @@ vloop4:
 	VROW(28, Z13, Z21, Z7)
 	VROW(32, Z13, Z22, Z8)
 	VROW(36, Z13, Z23, Z9)
-	ADDQ       $128, R12
-	ADDQ       $48, AX
-	ADDQ       $128, BX
-	DECQ       R13
+	VNEXT2
 	JNZ        vloop4
 	JMP        vodd
 
 	PCALIGN $32
 vloop2:
-	PREFETCHT1 (R12)
-	PREFETCHT1 64(R12)
-	VMOVDQU32  (BX), Z12
-	VMOVDQU32  64(BX), Z13
+	VLOAD2
 	VROW(0, Z12, Z14, Z0)
 	VROW(4, Z12, Z15, Z1)
 	VROW(24, Z13, Z20, Z6)
 	VROW(28, Z13, Z21, Z7)
-	ADDQ       $128, R12
-	ADDQ       $48, AX
-	ADDQ       $128, BX
-	DECQ       R13
+	VNEXT2
 	JNZ        vloop2
 
 vodd:

@@ -98,14 +98,18 @@ func packPanel16(dst, w []float32, in, ld int) int {
 //go:noescape
 func pack16x8AVX2(dst, w *float32, blocks, ld int)
 
-// packGroup6 packs a whole 6-row group: eight columns at a time
+// packGroup6 packs a whole 6-row group.
+func packGroup6(dst, x []float32, in, ldx int) { packSixRows(dst, x, in, ldx, microRows) }
+
+// packSixRows packs six rows of x (ldx apart) k-major into dst, stride
+// floats per column (dst[stride·k+r] = x[r][k]): eight columns at a time
 // transposed in registers (pack6x8AVX2), the rest by an unrolled copy.
-func packGroup6(dst, x []float32, in, ldx int) {
+func packSixRows(dst, x []float32, in, ldx, stride int) {
 	blocks := in / 8
 	if blocks > 0 {
-		_ = x[5*ldx+blocks*8-1]       // the last value read
-		_ = dst[blocks*8*microRows-1] // the last value written
-		pack6x8AVX2(&dst[0], &x[0], blocks, ldx, microRows)
+		_ = x[5*ldx+blocks*8-1]        // the last value read
+		_ = dst[(blocks*8-1)*stride+5] // the last value written
+		pack6x8AVX2(&dst[0], &x[0], blocks, ldx, stride)
 	}
 	k0 := blocks * 8
 	r0 := x[k0:in]
@@ -114,9 +118,9 @@ func packGroup6(dst, x []float32, in, ldx int) {
 	r3 := x[3*ldx+k0:][:len(r0)]
 	r4 := x[4*ldx+k0:][:len(r0)]
 	r5 := x[5*ldx+k0:][:len(r0)]
-	dst = dst[k0*microRows:]
 	for k := range r0 {
-		d := dst[k*microRows : k*microRows+microRows : k*microRows+microRows]
+		o := (k0 + k) * stride
+		d := dst[o : o+6 : o+6]
 		d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
 	}
 }

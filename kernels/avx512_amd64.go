@@ -78,39 +78,12 @@ func packPanels32(dst, w []float32, out, in, ld int, transposed bool) []float32 
 	return packPanels(dst, w, out, in, ld, transposed, avx512Panel)
 }
 
-// packGroup12 packs a whole 12-row group: eight columns at a time
-// transposed in registers, six rows per pass (pack6x8AVX2, as avx2 packs
-// its 6-row groups: 1.7-2.9x faster than scalar copies on Zen 3), the
-// rest by an unrolled copy (the generic row-by-row scatter took ~5 % of
-// an M=128, N=768 product).
+// packGroup12 packs a whole 12-row group as two passes of six rows
+// (packSixRows: register transposes, as avx2 packs its groups; the generic
+// row-by-row scatter took ~5 % of an M=128, N=768 product).
 func packGroup12(dst, x []float32, in, ldx int) {
-	const rows = 12
-	blocks := in / 8
-	if blocks > 0 {
-		_ = x[11*ldx+blocks*8-1] // the last value read
-		_ = dst[blocks*8*rows-1] // the last value written
-		pack6x8AVX2(&dst[0], &x[0], blocks, ldx, rows)
-		pack6x8AVX2(&dst[6], &x[6*ldx], blocks, ldx, rows)
-	}
-	k0 := blocks * 8
-	r0 := x[k0:in]
-	r1 := x[ldx+k0:][:len(r0)]
-	r2 := x[2*ldx+k0:][:len(r0)]
-	r3 := x[3*ldx+k0:][:len(r0)]
-	r4 := x[4*ldx+k0:][:len(r0)]
-	r5 := x[5*ldx+k0:][:len(r0)]
-	r6 := x[6*ldx+k0:][:len(r0)]
-	r7 := x[7*ldx+k0:][:len(r0)]
-	r8 := x[8*ldx+k0:][:len(r0)]
-	r9 := x[9*ldx+k0:][:len(r0)]
-	r10 := x[10*ldx+k0:][:len(r0)]
-	r11 := x[11*ldx+k0:][:len(r0)]
-	dst = dst[k0*rows:]
-	for k := range r0 {
-		d := dst[k*rows : k*rows+rows : k*rows+rows]
-		d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
-		d[6], d[7], d[8], d[9], d[10], d[11] = r6[k], r7[k], r8[k], r9[k], r10[k], r11[k]
-	}
+	packSixRows(dst, x, in, ldx, avx512Rows)
+	packSixRows(dst[6:], x[6*ldx:], in, ldx, avx512Rows)
 }
 
 //go:noescape

@@ -166,12 +166,10 @@ func (im *Impl) LinearMany(x []float32, m int, ps ...Product) {
 	a := im.packInput(bufp, x[:m*in], m, in, parallel)
 	lt := linearTaskPool.Get()
 	lt.im, lt.a, lt.m = im, a, m
-	var outs [MaxProducts]int
 	for i, p := range ps {
-		lt.ws[i], lt.ep[i], outs[i] = p.W, epilogue{im: im, bias: p.Bias, act: p.Act}, p.W.Out
-		lt.dst[i] = p.Dst
+		lt.dst[i], lt.ws[i], lt.ep[i] = p.Dst, p.W, epilogue{im: im, bias: p.Bias, act: p.Act}
+		lt.chunks.add(p.W.Out, im.panel, parallel)
 	}
-	lt.chunks.split(outs[:len(ps)], im.panel, parallel)
 	parallelFor(lt.chunks.total(), lt)
 	*lt = linearTask{}
 	linearTaskPool.Put(lt)
@@ -205,12 +203,11 @@ type productChunks struct {
 	n      int
 }
 
-func (pc *productChunks) split(outs []int, panel int, parallel bool) {
-	pc.n = len(outs)
-	for i, out := range outs {
-		pc.splits[i] = splitColumns(out, panel, parallel)
-		pc.first[i+1] = pc.first[i] + pc.splits[i].chunks
-	}
+// add appends a product of out columns, split by splitColumns.
+func (pc *productChunks) add(out, panel int, parallel bool) {
+	pc.splits[pc.n] = splitColumns(out, panel, parallel)
+	pc.first[pc.n+1] = pc.first[pc.n] + pc.splits[pc.n].chunks
+	pc.n++
 }
 
 func (pc *productChunks) total() int { return pc.first[pc.n] }

@@ -235,16 +235,15 @@ func (im *Impl) LinearInt8Many(x []float32, m int, ps ...QProduct) {
 		return
 	}
 	qa := qInputPool.Get()
-	quantizeInput(im.qkernel, qa, x, m, in, ps[0].W.steps, worthSplitting(macs))
+	parallel := worthSplitting(macs)
+	quantizeInput(im.qkernel, qa, x, m, in, ps[0].W.steps, parallel)
 	t := qTaskPool.Get()
 	t.im, t.qa, t.m = im, qa, m
-	var outs [MaxProducts]int
 	for i, p := range ps {
 		// The kernels add the bias; the epilogue only activates.
-		t.ws[i], t.ep[i], outs[i] = p.W, epilogue{im: im, act: p.Act}, p.W.Out
-		t.dst[i], t.bias[i] = p.Dst, p.Bias
+		t.dst[i], t.ws[i], t.bias[i], t.ep[i] = p.Dst, p.W, p.Bias, epilogue{im: im, act: p.Act}
+		t.chunks.add(p.W.Out, qPanel, parallel)
 	}
-	t.chunks.split(outs[:len(ps)], qPanel, worthSplitting(macs))
 	parallelFor(t.chunks.total(), t)
 	*t = qTask{}
 	qTaskPool.Put(t)

@@ -47,6 +47,7 @@ test-short:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags noengine ./tools/loadtest
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -62,6 +63,22 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o /dev/null ./...
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./...
 	CGO_ENABLED=0 $(GO) build -tags purego -o /dev/null ./...
+
+# Static, stripped, xz-compressed binaries for tools/baseline/offline.sh and
+# serve-load.sh on a machine with no Go (a lent device box: its copy of the
+# tree is size-limited, hence nodefaultmodel, -s -w and the HTTP-only
+# loadtest). OFFLINE_BIN=dir to put them elsewhere.
+OFFLINE_BIN ?= bin/offline
+.PHONY: offline-bins
+offline-bins:
+	@mkdir -p $(OFFLINE_BIN)
+	CGO_ENABLED=0 $(GO) build -ldflags='-s -w' -tags nodefaultmodel -o $(OFFLINE_BIN)/distilbert ./cmd/distilbert
+	CGO_ENABLED=0 $(GO) build -ldflags='-s -w' -tags noengine -o $(OFFLINE_BIN)/loadtest ./tools/loadtest
+	CGO_ENABLED=0 $(GO) build -ldflags='-s -w' -o $(OFFLINE_BIN)/genmodel ./tools/genmodel
+	CGO_ENABLED=0 $(GO) test -c -ldflags='-s -w' -o $(OFFLINE_BIN)/kernels.test ./kernels
+	CGO_ENABLED=0 $(GO) test -c -ldflags='-s -w' -tags nodefaultmodel -o $(OFFLINE_BIN)/distilbert.test ./distilbert
+	xz -9 -f $(OFFLINE_BIN)/distilbert $(OFFLINE_BIN)/loadtest $(OFFLINE_BIN)/genmodel $(OFFLINE_BIN)/kernels.test $(OFFLINE_BIN)/distilbert.test
+	@ls -l $(OFFLINE_BIN)
 
 clean:
 	rm -rf bin

@@ -1,0 +1,11 @@
+//go:build noengine
+
+package main
+
+import "errors"
+
+// engineRun is left out of `-tags noengine` builds: a plain HTTP load
+// generator a fifth the size, for machines the engine is not measured on.
+func engineRun(*options, []string) (Result, error) {
+	return Result{}, errors.New("-engine: this loadtest was built with -tags noengine")
+}

@@ -10,14 +10,27 @@ import "github.com/distilbert-go/distilbert/internal/freelist"
 // a row group `rows` rows of packed A (see packGroupRange and packA).
 type blockedGemm struct {
 	panel, rows int
-	// kBlock is the K slice of a panel kept hot in L1.
-	kBlock int
+	// kBlock is the K slice of a panel kept hot in L1 in the whole-panel
+	// order; blisKBlock (0: kBlock) the K slice of the BLIS order, where a
+	// longer one means fewer trips of the C tiles through L2/L3.
+	kBlock, blisKBlock int
 	// smallMGroups: up to this many row groups (a 128-token request), W
 	// panels stream whole, front to back, with prefetch of the next slice.
 	smallMGroups int
 	// rowBlockGroups bounds the row groups whose packed A slice stays in
 	// L2 in the BLIS order used for more rows.
 	rowBlockGroups int
+	// streamPrefetchGroups is how many row groups after the first also
+	// prefetch the next B slice in the whole-panel order (W streams from
+	// memory there). From the first call alone was ~13 % slower at batch
+	// 1 × seq 16 on Zen 3 (prefetches dropped while the fill buffers are
+	// full, presumably); from every call the repeats cost load slots, so
+	// each driver sets what its CPUs measured. In the BLIS order B comes
+	// from L2 and the first call's prefetch is enough.
+	streamPrefetchGroups int
+	// prefetchAhead is how many K slices ahead of the current one, in
+	// memory order, the whole-panel order prefetches (0 means 1).
+	prefetchAhead int
 	// kernel computes C[rows][panel] (+)= A·B for a group with `valid` real
 	// rows (it may skip the FMAs of padding rows), C rows ldc floats apart.
 	// pf, unless nil, is the next B slice to prefetch while computing.
@@ -51,13 +64,14 @@ type blockedGemm struct {
 func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 int, ep *epilogue) {
 	in := w.In
 	groups := (m + g.rows - 1) / g.rows
+	kb := g.slice(m)
 	if groups <= g.smallMGroups {
 		done := c0 // columns before done are finished
 		for col := c0; col < c1; col += g.panel {
 			col1 := min(col+g.panel, c1)
-			for k0 := 0; k0 < in; k0 += g.kBlock {
+			for k0 := 0; k0 < in; k0 += kb {
 				// The next slice in memory order is the next one used.
-				g.block(dst, ldd, a, m, w, col, col1, k0, 0, groups, g.prefetchAt(w, col, k0+g.kBlock), false)
+				g.block(dst, ldd, a, m, w, col, col1, k0, kb, 0, groups, g.prefetchAt(w, col, k0+max(g.prefetchAhead, 1)*kb, kb), false)
 			}
 			if col1-done >= epilogueCols || col1 == c1 {
 				ep.apply(dst, ldd, 0, m, done, col1)
@@ -66,15 +80,15 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 		}
 		return
 	}
-	for k0 := 0; k0 < in; k0 += g.kBlock {
-		last := k0+g.kBlock >= in
+	for k0 := 0; k0 < in; k0 += kb {
+		last := k0+kb >= in
 		for g0 := 0; g0 < groups; g0 += g.rowBlockGroups {
 			g1 := min(g0+g.rowBlockGroups, groups)
 			done := c0
 			for col := c0; col < c1; col += g.panel {
 				col1 := min(col+g.panel, c1)
 				// The next panel's slice of this K range comes next.
-				g.block(dst, ldd, a, m, w, col, col1, k0, g0, g1, g.prefetchAt(w, col+g.panel, k0), true)
+				g.block(dst, ldd, a, m, w, col, col1, k0, kb, g0, g1, g.prefetchAt(w, col+g.panel, k0, kb), true)
 				if last && (col1-done >= epilogueCols || col1 == c1) {
 					ep.apply(dst, ldd, g0*g.rows, min(g1*g.rows, m), done, col1)
 					done = col1
@@ -87,30 +101,39 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 // packA packs row groups g0…g1-1 of x for gemm, K sliced as gemm slices
 // it: an Impl's packA.
 func (g *blockedGemm) packA(a, x []float32, m, in, ldx, g0, g1 int) {
-	packGroupRange(a, x, m, in, ldx, g.rows, g.kBlock, g0, g1, g.packGroup)
+	packGroupRange(a, x, m, in, ldx, g.rows, g.slice(m), g0, g1, g.packGroup)
+}
+
+// slice is the K slice gemm uses for m rows (the loop order's): an Impl's
+// aSlice.
+func (g *blockedGemm) slice(m int) int {
+	if (m+g.rows-1)/g.rows <= g.smallMGroups || g.blisKBlock == 0 {
+		return g.kBlock
+	}
+	return g.blisKBlock
 }
 
 // prefetchAt returns the start of the packed W slice (panel of column col,
 // K from k0), clamped into the matrix: prefetching past it is harmless but
 // the pointer must stay inside the allocation.
-func (g *blockedGemm) prefetchAt(w *Matrix, col, k0 int) *float32 {
+func (g *blockedGemm) prefetchAt(w *Matrix, col, k0, kb int) *float32 {
 	off := col/g.panel*w.In*g.panel + k0*g.panel
-	// The kernel prefetches up to kBlock rows of the panel ahead of it.
-	if off+g.kBlock*g.panel > len(w.data) {
-		off = max(0, len(w.data)-g.kBlock*g.panel)
+	// The kernel prefetches up to kb rows of the panel ahead of it.
+	if off+kb*g.panel > len(w.data) {
+		off = max(0, len(w.data)-kb*g.panel)
 	}
 	return &w.data[off]
 }
 
 // block runs the micro-kernel for one panel (columns col…col1-1), one K
-// slice starting at k0, and row groups g0…g1-1.
+// slice of (up to) kb starting at k0, and row groups g0…g1-1.
 //
 // The first calls prefetch the B slice at next (nil: none) as they go (see
-// prefetchGroups); in the BLIS order each call also prefetches the next
-// group's C tile.
-func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, g0, g1 int, next *float32, blis bool) {
+// streamPrefetchGroups); in the BLIS order each call also prefetches the
+// next group's C tile.
+func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, kb, g0, g1 int, next *float32, blis bool) {
 	in := w.In
-	kc := min(g.kBlock, in-k0)
+	kc := min(kb, in-k0)
 	cols := col1 - col
 	bp := &w.data[(col/g.panel*in+k0)*g.panel]
 	// This K slice of every row group, group after group (packGroupRange).
@@ -122,7 +145,7 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 		row := grp * g.rows
 		rows := min(g.rows, m-row)
 		pf := next
-		if grp > g0+prefetchGroups(blis) {
+		if blis && grp > g0 || !blis && grp > g0+g.streamPrefetchGroups {
 			pf = nil
 		}
 		if blis && g.prefetchC != nil && grp+1 < g1 {
@@ -145,21 +168,6 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 	if tile != nil {
 		g.tiles.Put(tile)
 	}
-}
-
-// prefetchGroups is how many row groups after the first of a block also
-// prefetch the next B slice. In the BLIS order B comes from L2 and the
-// first call's prefetch is enough. In the whole-panel order W streams from
-// memory: prefetching from the first call alone was ~13 % slower at batch
-// 1 × seq 16 (prefetches dropped while the fill buffers are full,
-// presumably), but from every call the repeats cost load slots: the first
-// two calls measured 1–6 points of peak better than all 22 at M=128 and
-// no worse at M=16-64 (paired with the peak loop, Zen 3).
-func prefetchGroups(blis bool) int {
-	if blis {
-		return 0
-	}
-	return 1
 }
 
 // newTilePool returns a free list of rows×panel float32 tiles.

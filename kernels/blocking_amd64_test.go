@@ -18,7 +18,7 @@ var blockedDrivers = map[string]*blockedGemm{"avx2": avx2Gemm, "avx512": avx512G
 // tile or not.
 func withOrder(im *Impl, base *blockedGemm, kBlock, rowBlocks int, prefetchC bool) *Impl {
 	g := *base
-	g.kBlock = kBlock
+	g.kBlock, g.blisKBlock = kBlock, kBlock
 	if rowBlocks == 0 {
 		g.smallMGroups = math.MaxInt32
 	} else {
@@ -28,7 +28,7 @@ func withOrder(im *Impl, base *blockedGemm, kBlock, rowBlocks int, prefetchC boo
 		g.prefetchC = nil
 	}
 	v := *im
-	v.gemm, v.packA, v.aSlice = g.gemm, g.packA, kBlock
+	v.gemm, v.packA, v.aSlice = g.gemm, g.packA, g.slice
 	return &v
 }
 
@@ -80,20 +80,83 @@ func BenchmarkBlocking(b *testing.B) {
 		name        string
 		rowBlocks   int // 0: whole-panel order
 		noPrefetchC bool
-	}{{"stream", 0, false}, {"blis4", 4, false}, {"blis8", 8, false}, {"blis16", 16, false}, {"blis8-nopfc", 8, true}}
-	shapes := []struct{ m, k, n int }{{128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}, {256, 768, 3072}, {256, 3072, 768}, {384, 768, 3072}, {384, 3072, 768}, {768, 768, 3072}}
+	}{{"stream", 0, false}, {"blis4", 4, false}, {"blis8", 8, false}, {"blis12", 12, false}, {"blis16", 16, false}, {"blis8-nopfc", 8, true}}
+	shapes := []struct{ m, k, n int }{
+		{128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}, {256, 768, 3072}, {256, 3072, 768},
+		{384, 768, 3072}, {384, 3072, 768}, {768, 768, 3072},
+		{2048, 768, 3072}, {2048, 3072, 768}, {2048, 768, 768}, // batch 32 × seq 64
+	}
 	for _, im := range Available() {
 		base, ok := blockedDrivers[im.Name]
 		if !ok {
 			continue
 		}
 		for _, s := range shapes {
-			for _, kb := range []int{128, 256, 384} {
+			for _, kb := range []int{128, 192, 256, 384} {
 				for _, o := range orders {
 					v := withOrder(im, base, kb, o.rowBlocks, !o.noPrefetchC)
 					b.Run(fmt.Sprintf("%s/M%dK%dN%d/kb%d/%s", im.Name, s.m, s.k, s.n, kb, o.name), func(b *testing.B) {
 						benchPairedWithPeak(b, v, s.m, s.k, s.n)
 					})
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkStreamPrefetch runs the linear layers of one DistilBERT-base
+// pass (6 × four 768×768, 768→3072 and 3072→768: 170 MB of packed float32
+// weights, more than any cache) at few rows, so that W streams from memory
+// as it does at batch 1, for each whole-panel prefetch setting of each
+// amd64 driver: which calls prefetch the next slice ("pf2": the first two,
+// "pfall": every one) and how many slices ahead ("ahead1"…). It reports
+// the weight bytes streamed per second.
+//
+//	go test -run=NONE -bench=StreamPrefetch -benchtime=10x ./kernels
+func BenchmarkStreamPrefetch(b *testing.B) {
+	defer SetThreads(Threads())
+	shapes := [][2]int{{768, 768}, {768, 768}, {768, 768}, {768, 768}, {768, 3072}, {3072, 768}}
+	for _, im := range Available() {
+		base, ok := blockedDrivers[im.Name]
+		if !ok {
+			continue
+		}
+		r := rand.New(rand.NewPCG(5, 6))
+		var ws []*Matrix
+		var bytes float64
+		for layer := 0; layer < 6; layer++ {
+			for _, s := range shapes {
+				pw, err := im.Pack(randSlice(r, s[0]*s[1]), s[1], s[0])
+				if err != nil {
+					b.Fatal(err)
+				}
+				ws = append(ws, pw)
+				bytes += float64(4 * s[0] * s[1])
+			}
+		}
+		x, dst := randSlice(r, 64*3072), make([]float32, 64*3072)
+		for _, m := range []int{16, 64} {
+			for _, th := range []int{1, 2} {
+				for _, pf := range []struct {
+					name   string
+					groups int
+				}{{"pf2", 1}, {"pfall", math.MaxInt32}} {
+					for _, ahead := range []int{1, 2, 4} {
+						g := *base
+						g.streamPrefetchGroups, g.prefetchAhead = pf.groups, ahead
+						v := *im
+						v.gemm = g.gemm
+						name := fmt.Sprintf("%s/M%d/threads%d/%s/ahead%d", im.Name, m, th, pf.name, ahead)
+						b.Run(name, func(b *testing.B) {
+							SetThreads(th)
+							for i := 0; i < b.N; i++ {
+								for _, w := range ws {
+									v.Linear(dst, x, m, w, nil, ActNone)
+								}
+							}
+							b.ReportMetric(bytes*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+						})
+					}
 				}
 			}
 		}

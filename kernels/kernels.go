@@ -60,12 +60,12 @@ type Impl struct {
 	pack func(dst, w []float32, out, in, ld int, transposed bool) []float32
 	// packA packs row groups g0…g1-1 of x ([m][in], rows ldx apart) into
 	// a, which holds all ⌈m/aRows⌉ groups laid out for gemm (see
-	// packGroupRange; aSlice is the K slice of that layout), so that ranges
+	// packGroupRange; aSlice(m) is the K slice of that layout), so that ranges
 	// of groups pack independently. With aRows == 0 there is no packA:
 	// gemm reads x as it is.
 	packA  func(a, x []float32, m, in, ldx, g0, g1 int)
 	aRows  int
-	aSlice int
+	aSlice func(m int) int
 	// gemm computes dst[:, c0:c1] = ep(A · W[c0:c1]ᵀ) for all m rows, A as
 	// returned by packA (rows lda apart if not repacked), dst rows ldd
 	// apart. ep (bias, activation; nil for none) may be applied block by

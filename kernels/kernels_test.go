@@ -233,6 +233,34 @@ func TestPackRejectsBadShapes(t *testing.T) {
 
 // Splitting a product over workers changes which core computes a column,
 // never how: results must be bit-identical for every thread count.
+// TestLinearLongK runs each implementation's default blocking with K
+// spanning several of its slices, in both loop orders (few rows: the
+// whole-panel order; 300 rows: the BLIS order, whose slice may be longer),
+// against the float64 reference.
+func TestLinearLongK(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im *Impl) {
+		r := rand.New(rand.NewPCG(11, 12))
+		for _, m := range []int{5, 300} {
+			kb := 256
+			if im.aSlice != nil {
+				kb = im.aSlice(m)
+			}
+			in, out := 2*kb+37, 70
+			x, w, b := randSlice(r, m*in), randSlice(r, out*in), randSlice(r, out)
+			pw, err := im.Pack(w, out, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := make([]float32, m*out)
+			im.Linear(dst, x, m, pw, b, ActGELU)
+			want := linearRef(x, w, b, m, in, out, ActGELU)
+			if d := maxAbsDiff(dst, want); d > 4e-5*math.Sqrt(float64(in)) {
+				t.Fatalf("m=%d in=%d out=%d: max diff %g", m, in, out, d)
+			}
+		}
+	})
+}
+
 func TestLinearThreadCountsAgree(t *testing.T) {
 	defer SetThreads(Threads())
 	forEachImpl(t, func(t *testing.T, im *Impl) {
@@ -350,9 +378,10 @@ func TestPackInputAllImplementations(t *testing.T) {
 		if im.aRows == 0 {
 			t.Skip("packs no input")
 		}
-		rows, kb := im.aRows, im.aSlice
+		rows := im.aRows
 		r := rand.New(rand.NewPCG(5, 5))
-		for _, m := range []int{1, 5, 6, 7, 11, 12, 13, 24, 25, 31, 128} {
+		for _, m := range []int{1, 5, 6, 7, 11, 12, 13, 24, 25, 31, 128, 300} {
+			kb := im.aSlice(m)
 			for _, in := range []int{1, 7, 16, 33, kb - 1, kb, kb + 1, 2*kb + 5} {
 				ldx := in + 3
 				x := randSlice(r, m*ldx)

@@ -17,7 +17,7 @@ var neon = &Impl{
 	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.ASIMD) },
 	panel:        neonPanel,
 	aRows:        neonRows,
-	aSlice:       neonKBlock,
+	aSlice:       neonGemm.slice,
 	pack:         packPanelsNEON,
 	packA:        neonGemm.packA,
 	gemm:         neonGemm.gemm,

@@ -7,7 +7,7 @@ import (
 )
 
 //go:noescape
-func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32)
+func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 
 //go:noescape
 func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
@@ -19,14 +19,14 @@ func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate
 // partial last group skips the FMAs of padding rows (a 16-token request is
 // 6+6+4 rows, not 18). Direct calls, not a func value, so that escape
 // analysis keeps the caller's scratch tile on the stack.
-func microKernel(rows, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32) {
+func microKernel(rows, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int) {
 	switch {
 	case rows <= 2:
 		gemm2x16AVX2(k, a, b, c, ldc, accumulate)
 	case rows <= 4:
 		gemm4x16AVX2(k, a, b, c, ldc, accumulate)
 	default:
-		gemm6x16AVX2(k, a, b, c, ldc, accumulate, pf)
+		gemm6x16AVX2(k, a, b, c, ldc, accumulate, pf, pfStep)
 	}
 }
 
@@ -69,14 +69,17 @@ var avx2Gemm = &blockedGemm{
 	// slower.)
 	// 24 groups × 6 rows × 256 × 4 B = 144 KiB of packed A stays in L2.
 	rowBlockGroups: 24,
-	// The first two calls measured 1–6 points of peak better than all 24
-	// at M=128 and no worse at M=16–64 (paired with the peak loop, Zen 3).
-	streamPrefetchGroups: 1,
-	kernel:               microKernel,
-	exactRows:            1<<2 | 1<<4 | 1<<6,
-	prefetchC:            prefetchTile,
-	packGroup:            packGroup6,
-	tiles:                newTilePool(microRows, panelWidth),
+	// The first two 6-row calls share the next slice: at M=16 (6+6+4) and
+	// M=128, within noise of four and of every call, ahead of one call
+	// fetching it all (Zen 3, BenchmarkStreamPrefetch).
+	prefetchShare:   2,
+	kernel:          microKernel,
+	prefetchesPerK:  1,
+	prefetchMinRows: 5, // gemm6x16AVX2 prefetches, the 4- and 2-row kernels do not
+	exactRows:       1<<2 | 1<<4 | 1<<6,
+	prefetchC:       prefetchTile,
+	packGroup:       packGroup6,
+	tiles:           newTilePool(microRows, panelWidth),
 }
 
 // packPanels16 lays W out in 16-column panels: two YMM loads per k.

@@ -9,13 +9,13 @@ import (
 )
 
 //go:noescape
-func gemm12x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32)
+func gemm12x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 
 //go:noescape
-func gemm8x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32)
+func gemm8x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 
 //go:noescape
-func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32)
+func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 
 // avx512 multiplies with 512-bit FMAs; the element-wise kernels (layer
 // norm, softmax, GELU, dot, axpy) are the AVX2 ones, which every AVX-512
@@ -66,27 +66,31 @@ var avx512Gemm = &blockedGemm{
 	// 8 groups × 12 rows × 384 × 4 B = 144 KiB of packed A stays in L2;
 	// 8 measured best or tied among 4, 8 and 16 at kb 384 (M=2048, Xeon).
 	rowBlockGroups: 8,
-	// Every call: 2–3 points of peak better than the first two at M=128,
-	// K=768, N=768 and 3072, three paired rounds of three on a Xeon
-	// (Emerald Rapids), where W's next slice takes longer to arrive than
-	// one 12-row call lasts.
-	streamPrefetchGroups: math.MaxInt32,
-	kernel:               microKernelAVX512,
-	exactRows:            1<<(avx512Rows+1) - 2, // every count 1…12
-	prefetchC:            prefetchTile,
-	packGroup:            packGroup12,
-	tiles:                newTilePool(avx512Rows, avx512Panel),
+	// Every call shares the next slice: on a Xeon (Emerald Rapids), where
+	// W's next slice takes longer to arrive than one 12-row call lasts,
+	// every call fetching the whole slice measured 2–3 points of peak
+	// better than the first two doing so (M=128, K=768, N=768 and 3072,
+	// three paired rounds); shares spread the same misses without the
+	// repeats.
+	prefetchShare:   math.MaxInt32,
+	kernel:          microKernelAVX512,
+	prefetchesPerK:  2,
+	prefetchMinRows: 1,
+	exactRows:       1<<(avx512Rows+1) - 2, // every count 1…12
+	prefetchC:       prefetchTile,
+	packGroup:       packGroup12,
+	tiles:           newTilePool(avx512Rows, avx512Panel),
 }
 
 // microKernelAVX512 picks the smallest kernel that covers rows.
-func microKernelAVX512(rows, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32) {
+func microKernelAVX512(rows, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int) {
 	switch {
 	case rows <= 4:
-		gemm4x32AVX512(k, rows, a, b, c, ldc, accumulate, pf)
+		gemm4x32AVX512(k, rows, a, b, c, ldc, accumulate, pf, pfStep)
 	case rows <= 8:
-		gemm8x32AVX512(k, rows, a, b, c, ldc, accumulate, pf)
+		gemm8x32AVX512(k, rows, a, b, c, ldc, accumulate, pf, pfStep)
 	default:
-		gemm12x32AVX512(k, rows, a, b, c, ldc, accumulate, pf)
+		gemm12x32AVX512(k, rows, a, b, c, ldc, accumulate, pf, pfStep)
 	}
 }
 

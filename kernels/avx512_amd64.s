@@ -10,7 +10,7 @@
 // rows do not wait on one register).
 //
 // Register use: CX k, BX loop count, SI a, DI b, DX c, R9 ldc in bytes,
-// R10 prefetch pointer, R11 rows to store.
+// R10 prefetch pointer, R11 rows to store, R12 prefetch step.
 
 // BROW multiplies the B row by the A value at AOFF(SI) into C0, C1.
 #define BROW(AOFF, BC, C0, C1) \
@@ -43,12 +43,14 @@
 	BROW(AOFF+40, Z26, Z20, Z21) \
 	BROW(AOFF+44, Z27, Z22, Z23)
 
-// PREFETCH2 fetches the next two lines of the prefetch slice: one B row
-// of 128 bytes per k keeps pace with this call's own B stream.
+// PREFETCH2 issues the two prefetches of one k, pfStep (R12) bytes apart:
+// with pfStep 64, one B row of 128 bytes per k keeps pace with this call's
+// own B stream; calls that share the next slice step less.
 #define PREFETCH2 \
-	PREFETCHT0 (R10)   \
-	PREFETCHT0 64(R10) \
-	ADDQ       $128, R10
+	PREFETCHT0 (R10) \
+	ADDQ       R12, R10 \
+	PREFETCHT0 (R10) \
+	ADDQ       R12, R10
 
 #define ZERO4 \
 	VPXORD Z0, Z0, Z0 \
@@ -96,7 +98,8 @@
 	MOVBLZX accumulate+48(FP), AX   \
 	NEGL    AX                      \
 	KMOVW   AX, K1                  \
-	MOVQ    pf+56(FP), R10
+	MOVQ    pf+56(FP), R10      \
+	MOVQ    pfStep+64(FP), R12
 
 // STROW stores one row of C (adding the old C when K1 is set), moves DX to
 // the next row and leaves through DONE when it was the last valid row.
@@ -109,14 +112,14 @@
 	DECQ    R11              \
 	JZ      DONE
 
-// func gemm12x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32)
+// func gemm12x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 //
 // The main kernel: 24 accumulators, 24 FMAs per 14 loads. Writes rows
 // (1…12) rows of C; rows past them are computed from the zero padding of
 // A and dropped. pf, unless nil, is the next B slice the caller will use:
 // two lines of it are prefetched per k so that its memory traffic overlaps
 // this call's arithmetic.
-TEXT ·gemm12x32AVX512(SB), NOSPLIT, $0-64
+TEXT ·gemm12x32AVX512(SB), NOSPLIT, $0-72
 	ARGS
 	ZERO12
 	MOVQ  CX, BX
@@ -169,11 +172,11 @@ done12:
 	VZEROUPPER
 	RET
 
-// func gemm8x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32)
+// func gemm8x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 //
 // The 8-row variant for a partial last group (rows 1…8): the first 8
 // values of each k of the same 12-wide packed A.
-TEXT ·gemm8x32AVX512(SB), NOSPLIT, $0-64
+TEXT ·gemm8x32AVX512(SB), NOSPLIT, $0-72
 	ARGS
 	ZERO8
 	TESTQ CX, CX
@@ -213,12 +216,12 @@ done8:
 	VZEROUPPER
 	RET
 
-// func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32)
+// func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 //
 // The 4-row variant (rows 1…4). Eight accumulators are too few to hide
 // FMA latency fully, but a batch-1 request's last group and the [CLS]
 // rows of the last layer are all it runs on.
-TEXT ·gemm4x32AVX512(SB), NOSPLIT, $0-64
+TEXT ·gemm4x32AVX512(SB), NOSPLIT, $0-72
 	ARGS
 	ZERO4
 	TESTQ CX, CX

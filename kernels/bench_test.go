@@ -40,3 +40,29 @@ func BenchmarkLinear(b *testing.B) {
 }
 
 var runtimeThreads = runtime.GOMAXPROCS(0)
+
+// BenchmarkMemoryRead reads 256 MiB (more than any cache) as two
+// sequential streams through each implementation's Dot, one thread: the
+// read bandwidth a core gets with the hardware prefetchers alone, against
+// which BenchmarkStreamPrefetch's weight streaming compares.
+func BenchmarkMemoryRead(b *testing.B) {
+	x := make([]float32, 64<<20)
+	for i := range x {
+		x[i] = float32(i & 7)
+	}
+	half := len(x) / 2
+	for _, im := range Available() {
+		b.Run(im.Name, func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var sink float32
+			for i := 0; i < b.N; i++ {
+				sink += im.Dot(x[:half], x[half:])
+			}
+			b.ReportMetric(float64(4*len(x))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			if sink == 1 {
+				b.Log(sink)
+			}
+		})
+	}
+}

@@ -20,21 +20,24 @@ type blockedGemm struct {
 	// rowBlockGroups bounds the row groups whose packed A slice stays in
 	// L2 in the BLIS order used for more rows.
 	rowBlockGroups int
-	// streamPrefetchGroups is how many row groups after the first also
-	// prefetch the next B slice in the whole-panel order (W streams from
-	// memory there). From the first call alone was ~13 % slower at batch
-	// 1 × seq 16 on Zen 3 (prefetches dropped while the fill buffers are
-	// full, presumably); from every call the repeats cost load slots, so
-	// each driver sets what its CPUs measured. In the BLIS order B comes
-	// from L2 and the first call's prefetch is enough.
-	streamPrefetchGroups int
+	// prefetchShare: in the whole-panel order (W streams from memory) the
+	// first prefetchShare calls of a block that can prefetch share the next
+	// B slice, each fetching its part at the pace of its own k loop, so
+	// that the misses spread over more of the slice's arithmetic instead
+	// of bunching up in the first call (where they overflow the fill
+	// buffers). In the BLIS order B comes from L2 and the first call
+	// fetches it all.
+	prefetchShare int
 	// prefetchAhead is how many K slices ahead of the current one, in
 	// memory order, the whole-panel order prefetches (0 means 1).
 	prefetchAhead int
 	// kernel computes C[rows][panel] (+)= A·B for a group with `valid` real
 	// rows (it may skip the FMAs of padding rows), C rows ldc floats apart.
-	// pf, unless nil, is the next B slice to prefetch while computing.
-	kernel func(valid, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32)
+	// pf, unless nil, is where to prefetch while computing: prefetchesPerK
+	// PREFETCHT0s per k, pfStep bytes apart, which only groups of at least
+	// prefetchMinRows rows issue.
+	kernel                          func(valid, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+	prefetchesPerK, prefetchMinRows int
 	// exactRows has bit r set when kernel, given r valid rows, writes
 	// exactly r rows of C; other counts go through a scratch tile.
 	exactRows uint64
@@ -71,7 +74,7 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 			col1 := min(col+g.panel, c1)
 			for k0 := 0; k0 < in; k0 += kb {
 				// The next slice in memory order is the next one used.
-				g.block(dst, ldd, a, m, w, col, col1, k0, kb, 0, groups, g.prefetchAt(w, col, k0+max(g.prefetchAhead, 1)*kb, kb), false)
+				g.block(dst, ldd, a, m, w, col, col1, k0, kb, 0, groups, g.sliceAt(w, col, k0+max(g.prefetchAhead, 1)*kb), false)
 			}
 			if col1-done >= epilogueCols || col1 == c1 {
 				ep.apply(dst, ldd, 0, m, done, col1)
@@ -88,7 +91,7 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 			for col := c0; col < c1; col += g.panel {
 				col1 := min(col+g.panel, c1)
 				// The next panel's slice of this K range comes next.
-				g.block(dst, ldd, a, m, w, col, col1, k0, kb, g0, g1, g.prefetchAt(w, col+g.panel, k0, kb), true)
+				g.block(dst, ldd, a, m, w, col, col1, k0, kb, g0, g1, g.sliceAt(w, col+g.panel, k0), true)
 				if last && (col1-done >= epilogueCols || col1 == c1) {
 					ep.apply(dst, ldd, g0*g.rows, min(g1*g.rows, m), done, col1)
 					done = col1
@@ -113,25 +116,47 @@ func (g *blockedGemm) slice(m int) int {
 	return g.blisKBlock
 }
 
-// prefetchAt returns the start of the packed W slice (panel of column col,
-// K from k0), clamped into the matrix: prefetching past it is harmless but
-// the pointer must stay inside the allocation.
-func (g *blockedGemm) prefetchAt(w *Matrix, col, k0, kb int) *float32 {
-	off := col/g.panel*w.In*g.panel + k0*g.panel
-	// The kernel prefetches up to kb rows of the panel ahead of it.
-	if off+kb*g.panel > len(w.data) {
-		off = max(0, len(w.data)-kb*g.panel)
+// sliceAt returns the offset in w.data of the packed W slice of the panel
+// of column col from K row k0 (past the end for slices past the last).
+func (g *blockedGemm) sliceAt(w *Matrix, col, k0 int) int {
+	return col/g.panel*w.In*g.panel + k0*g.panel
+}
+
+// prefetchPlan returns how many calls of a block (row groups g0…g1-1 of
+// m rows) share the prefetch of the next B slice, the first that can
+// prefetch, and their rows in all. The slice is split among them in parts
+// proportional to their rows, to how long each call runs (prefetchPart).
+func (g *blockedGemm) prefetchPlan(m, g0, g1 int, blis bool) (sharers, sharedRows int) {
+	if g.prefetchesPerK == 0 {
+		return 0, 0
 	}
-	return &w.data[off]
+	able := g1 - g0
+	if rows := m - (g1-1)*g.rows; rows < g.rows && rows < g.prefetchMinRows {
+		able-- // a short last group whose kernel does not prefetch
+	}
+	sharers = min(g.prefetchShare, able)
+	if blis {
+		sharers = min(1, able)
+	}
+	return sharers, min(m-g0*g.rows, sharers*g.rows)
+}
+
+// prefetchPart returns the floats of the next slice (kb panel rows) that a
+// sharing call of rows rows prefetches, and the step in bytes between its
+// kc·prefetchesPerK prefetches that covers them: at most a line, so that
+// a short slice (kc < kb) covers the start of its part without gaps.
+func (g *blockedGemm) prefetchPart(kb, kc, rows, sharedRows int) (share, step int) {
+	share = (kb*g.panel*rows + sharedRows - 1) / sharedRows
+	return share, min(64, (4*share+kc*g.prefetchesPerK-1)/(kc*g.prefetchesPerK))
 }
 
 // block runs the micro-kernel for one panel (columns col…col1-1), one K
 // slice of (up to) kb starting at k0, and row groups g0…g1-1.
 //
-// The first calls prefetch the B slice at next (nil: none) as they go (see
-// streamPrefetchGroups); in the BLIS order each call also prefetches the
+// The first calls prefetch the B slice at offset next of w.data as they
+// go (see prefetchShare); in the BLIS order each call also prefetches the
 // next group's C tile.
-func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, kb, g0, g1 int, next *float32, blis bool) {
+func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, kb, g0, g1, next int, blis bool) {
 	in := w.In
 	kc := min(kb, in-k0)
 	cols := col1 - col
@@ -139,14 +164,23 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 	// This K slice of every row group, group after group (packGroupRange).
 	slice := a[k0*((m+g.rows-1)/g.rows)*g.rows:]
 	acc := k0 > 0
+	sharers, sharedRows := g.prefetchPlan(m, g0, g1, blis)
+	pfOff, sharer := next, 0
 	var tile *[]float32
 	for grp := g0; grp < g1; grp++ {
 		ap := &slice[grp*kc*g.rows]
 		row := grp * g.rows
 		rows := min(g.rows, m-row)
-		pf := next
-		if blis && grp > g0 || !blis && grp > g0+g.streamPrefetchGroups {
-			pf = nil
+		var pf *float32
+		step := 0
+		if sharer < sharers && rows >= g.prefetchMinRows {
+			var share int
+			share, step = g.prefetchPart(kb, kc, rows, sharedRows)
+			// Clamped: prefetching past W is harmless, but a Go pointer
+			// must stay inside its allocation.
+			pf = &w.data[min(pfOff, len(w.data)-1)]
+			pfOff += share
+			sharer++
 		}
 		if blis && g.prefetchC != nil && grp+1 < g1 {
 			// BLIS order: the next group's C tile was last touched a whole
@@ -156,13 +190,13 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 		}
 		if cols == g.panel && g.exactRows&(1<<rows) != 0 {
 			_ = dst[(row+rows-1)*ldd+col+cols-1] // the kernel's last write
-			g.kernel(rows, kc, ap, bp, &dst[row*ldd+col], ldd, acc, pf)
+			g.kernel(rows, kc, ap, bp, &dst[row*ldd+col], ldd, acc, pf, step)
 			continue
 		}
 		if tile == nil {
 			tile = g.tiles.Get()
 		}
-		g.kernel(rows, kc, ap, bp, &(*tile)[0], g.panel, false, pf)
+		g.kernel(rows, kc, ap, bp, &(*tile)[0], g.panel, false, pf, step)
 		mergeTile(dst, *tile, row, rows, col, cols, ldd, g.panel, acc)
 	}
 	if tile != nil {

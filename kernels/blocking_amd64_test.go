@@ -67,6 +67,54 @@ func TestBlockedOrders(t *testing.T) {
 	})
 }
 
+// TestPrefetchPartsCoverSlice checks the whole-panel and BLIS orders'
+// prefetch plans: as many calls prefetch as the plan says, their parts, in
+// order, cover the next slice, and each call's prefetches (one step apart,
+// at most a line) reach the end of its part.
+func TestPrefetchPartsCoverSlice(t *testing.T) {
+	for name, base := range blockedDrivers {
+		for _, share := range []int{0, 1, 2, 3, 4, math.MaxInt32} {
+			g := *base
+			g.prefetchShare = share
+			for m := 1; m <= 300; m++ {
+				groups := (m + g.rows - 1) / g.rows
+				for _, blis := range []bool{false, true} {
+					g1 := groups
+					if blis {
+						g1 = min(groups, g.rowBlockGroups)
+					}
+					kb := g.slice(m)
+					sharers, sharedRows := g.prefetchPlan(m, 0, g1, blis)
+					covered, n := 0, 0
+					for grp := 0; grp < g1 && n < sharers; grp++ {
+						rows := min(g.rows, m-grp*g.rows)
+						if rows < g.prefetchMinRows {
+							continue
+						}
+						part, step := g.prefetchPart(kb, kb, rows, sharedRows)
+						// The kernels prefetch in their k loop unrolled by
+						// two, none in an odd kc's last k; a line of slack.
+						if n := kb / 2 * 2 * g.prefetchesPerK; step > 64 || (n-1)*step+64 < 4*part-64 {
+							t.Fatalf("%s share %d m %d: %d prefetches %d bytes apart miss some of a %d-float part", name, share, m, n, step, part)
+						}
+						if _, step := g.prefetchPart(kb, kb/2+1, rows, sharedRows); step > 64 {
+							t.Fatalf("%s share %d m %d: step %d skips lines", name, share, m, step)
+						}
+						covered += part
+						n++
+					}
+					if n != sharers {
+						t.Fatalf("%s share %d m %d blis %v: %d calls prefetch, plan says %d", name, share, m, blis, n, sharers)
+					}
+					if sharers > 0 && covered < kb*g.panel {
+						t.Fatalf("%s share %d m %d blis %v: parts cover %d of %d floats", name, share, m, blis, covered, kb*g.panel)
+					}
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkBlocking sweeps the blocked driver's K slice and loop order on
 // each amd64 SIMD path this CPU runs, paired with the peak loop as in
 // BenchmarkLinearVsPeak: it is how the block sizes of a path are chosen on
@@ -108,9 +156,11 @@ func BenchmarkBlocking(b *testing.B) {
 // pass (6 × four 768×768, 768→3072 and 3072→768: 170 MB of packed float32
 // weights, more than any cache) at few rows, so that W streams from memory
 // as it does at batch 1, for each whole-panel prefetch setting of each
-// amd64 driver: which calls prefetch the next slice ("pf2": the first two,
-// "pfall": every one) and how many slices ahead ("ahead1"…). It reports
-// the weight bytes streamed per second.
+// amd64 driver: how many calls share the prefetch of the next slice
+// ("pfnone": none, only the hardware prefetchers; "share1": the first
+// call fetches it all; "shareall": every call its part) and how many
+// slices ahead ("ahead1"…). It reports the weight bytes streamed
+// per second; BenchmarkMemoryRead is what one core reads at best.
 //
 //	go test -run=NONE -bench=StreamPrefetch -benchtime=10x ./kernels
 func BenchmarkStreamPrefetch(b *testing.B) {
@@ -134,19 +184,19 @@ func BenchmarkStreamPrefetch(b *testing.B) {
 				bytes += float64(4 * s[0] * s[1])
 			}
 		}
-		x, dst := randSlice(r, 64*3072), make([]float32, 64*3072)
-		for _, m := range []int{16, 64} {
+		x, dst := randSlice(r, 128*3072), make([]float32, 128*3072)
+		for _, m := range []int{16, 64, 128} {
 			for _, th := range []int{1, 2} {
 				for _, pf := range []struct {
-					name   string
-					groups int
-				}{{"pf2", 1}, {"pfall", math.MaxInt32}} {
-					for _, ahead := range []int{1, 2, 4} {
+					name  string
+					share int
+				}{{"pfnone", 0}, {"share1", 1}, {"share2", 2}, {"share4", 4}, {"shareall", math.MaxInt32}} {
+					for _, kb := range []int{base.kBlock / 4, base.kBlock / 2, base.kBlock} {
 						g := *base
-						g.streamPrefetchGroups, g.prefetchAhead = pf.groups, ahead
+						g.prefetchShare, g.kBlock = pf.share, kb
 						v := *im
-						v.gemm = g.gemm
-						name := fmt.Sprintf("%s/M%d/threads%d/%s/ahead%d", im.Name, m, th, pf.name, ahead)
+						v.gemm, v.packA, v.aSlice = g.gemm, g.packA, g.slice
+						name := fmt.Sprintf("%s/M%d/threads%d/%s/kb%d", im.Name, m, th, pf.name, kb)
 						b.Run(name, func(b *testing.B) {
 							SetThreads(th)
 							for i := 0; i < b.N; i++ {

@@ -26,24 +26,26 @@
 	VFMADD231PS  Y12, Y15, Y10 \
 	VFMADD231PS  Y13, Y15, Y11
 
-// func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32)
+// func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 //
 // C[6][16] (+)= A[6][k] · B[k][16], with A packed k-major ([k][6]: the six
 // row values of one k are adjacent), B a packed panel ([k][16]) and C rows
 // ldc floats apart. Twelve accumulators Y0-Y11 hold the 6×16 block; Y12/Y13
 // hold the B row, Y14/Y15 the broadcast A values. Unrolled by two.
-// pf, unless nil, is the next B slice the caller will use: one line of it
-// is prefetched per k, so its memory traffic overlaps this call's
-// arithmetic (groups after the first compute from L1 and leave the memory
-// system idle). Without pf the loop issues no prefetches at all, which is
-// better when B slices are reused by many row groups anyway.
-TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-56
+// pf, unless nil, is where to prefetch from while computing: one
+// PREFETCHT0 per k, pfStep bytes apart (64: one B row of the next slice
+// per k; less when several calls share the next slice), so that memory
+// traffic overlaps this call's arithmetic. Without pf the loop issues no
+// prefetches at all, which is better when B slices are reused by many row
+// groups anyway.
+TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R9
 	MOVQ pf+48(FP), R10
+	MOVQ pfStep+56(FP), R11
 	SHLQ $2, R9
 
 	VXORPS Y0, Y0, Y0
@@ -69,8 +71,9 @@ TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-56
 
 loop2:
 	PREFETCHT0 (R10)
-	PREFETCHT0 64(R10)
-	ADDQ       $128, R10
+	ADDQ       R11, R10
+	PREFETCHT0 (R10)
+	ADDQ       R11, R10
 	KSTEP(0, 32, 0, 4, 8, 12, 16, 20)
 	KSTEP(64, 96, 24, 28, 32, 36, 40, 44)
 	ADDQ       $48, SI

@@ -45,7 +45,7 @@ var neonGemm = &blockedGemm{
 	kBlock:         neonKBlock,
 	smallMGroups:   0,
 	rowBlockGroups: math.MaxInt32,
-	kernel: func(_, k int, a, b, c *float32, ldc int, accumulate bool, _ *float32) {
+	kernel: func(_, k int, a, b, c *float32, ldc int, accumulate bool, _ *float32, _ int) {
 		gemm8x12NEON(k, a, b, c, ldc, accumulate)
 	},
 	exactRows: 1 << neonRows,

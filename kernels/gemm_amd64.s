@@ -254,10 +254,24 @@ write4:
 	VZEROUPPER
 	RET
 
+// KSTEP2 is one k of the 2×16 kernel: the B row at BOFF(DI), the two A
+// values at AOFF(SI), four FMAs into C0…C3.
+#define KSTEP2(BOFF, AOFF, C0, C1, C2, C3) \
+	VMOVUPS      BOFF(DI), Y12    \
+	VMOVUPS      BOFF+32(DI), Y13 \
+	VBROADCASTSS AOFF(SI), Y14    \
+	VFMADD231PS  Y12, Y14, C0     \
+	VFMADD231PS  Y13, Y14, C1     \
+	VBROADCASTSS AOFF+4(SI), Y15  \
+	VFMADD231PS  Y12, Y15, C2     \
+	VFMADD231PS  Y13, Y15, C3
+
 // func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
 //
 // The 2-row variant of gemm6x16AVX2 for the last, partial row group:
 // it reads the first 2 values of each k of the same 6-wide packed A.
+// Even and odd k sum into separate accumulators (Y0-Y3, Y4-Y7), added at
+// the end: four chains alone would wait on the FMA latency, at half speed.
 TEXT ·gemm2x16AVX2(SB), NOSPLIT, $0-41
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -269,23 +283,33 @@ TEXT ·gemm2x16AVX2(SB), NOSPLIT, $0-41
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	TESTQ CX, CX
-	JZ    store2
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ  CX, BX
+	SHRQ  $1, BX
+	JZ    tail2
 	PCALIGN $64
 
-loop2:
-	VMOVUPS (DI), Y12
-	VMOVUPS 32(DI), Y13
-	VBROADCASTSS 0(SI), Y14
-	VFMADD231PS  Y12, Y14, Y0
-	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(SI), Y15
-	VFMADD231PS  Y12, Y15, Y2
-	VFMADD231PS  Y13, Y15, Y3
-	ADDQ $24, SI
-	ADDQ $64, DI
-	DECQ CX
-	JNZ  loop2
+loop2x2:
+	KSTEP2(0, 0, Y0, Y1, Y2, Y3)
+	KSTEP2(64, 24, Y4, Y5, Y6, Y7)
+	ADDQ $48, SI
+	ADDQ $128, DI
+	DECQ BX
+	JNZ  loop2x2
+
+tail2:
+	ANDQ $1, CX
+	JZ   sum2
+	KSTEP2(0, 0, Y0, Y1, Y2, Y3)
+
+sum2:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
 
 store2:
 	MOVBLZX accumulate+40(FP), AX

@@ -245,11 +245,10 @@ func (s columnChunks) cols(c int) (c0, c1 int) {
 // caller alone, packing a batch of thousands of rows is a serial stretch
 // that leaves the other cores idle.
 func (im *Impl) packInput(bufp *[]float32, x []float32, m, in int, parallel bool) []float32 {
-	if im.aRows == 0 || !parallel || m*in < parallelMinPack {
-		return im.packRows(bufp, x, m, in, in)
+	if im.aRows == 0 {
+		return x
 	}
-	groups := (m + im.aRows - 1) / im.aRows
-	chunks := min(groups, 4*Threads())
+	groups, chunks := inputChunks(m, in, im.aRows, parallel)
 	if chunks < 2 {
 		return im.packRows(bufp, x, m, in, in)
 	}
@@ -278,6 +277,22 @@ func (im *Impl) packRows(bufp *[]float32, x []float32, m, in, ldx int) []float32
 // parallelMinPack is the smallest input (floats) packed in parallel.
 const parallelMinPack = 1 << 16
 
+// inputChunks returns the row groups of an m×in input in groups of rows,
+// and how many chunks of them the worker pool packs or quantizes: fewer
+// than 2 means the caller does it alone.
+func inputChunks(m, in, rows int, parallel bool) (groups, chunks int) {
+	groups = (m + rows - 1) / rows
+	if !parallel || m*in < parallelMinPack {
+		return groups, 1
+	}
+	return groups, min(groups, 4*Threads())
+}
+
+// chunkGroups returns chunk c's row groups g0…g1-1.
+func chunkGroups(c, groups, chunks int) (g0, g1 int) {
+	return c * groups / chunks, (c + 1) * groups / chunks
+}
+
 // packTask packs the row groups of one chunk of a Linear input.
 type packTask struct {
 	im                    *Impl
@@ -288,7 +303,7 @@ type packTask struct {
 var packTaskPool freelist.List[packTask]
 
 func (t *packTask) run(c int) {
-	g0, g1 := c*t.groups/t.chunks, (c+1)*t.groups/t.chunks
+	g0, g1 := chunkGroups(c, t.groups, t.chunks)
 	t.im.packA(t.a, t.x, t.m, t.in, t.in, g0, g1)
 }
 

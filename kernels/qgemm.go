@@ -102,11 +102,11 @@ var qInputPool freelist.List[qInput]
 // each (as packInput packs): done by the caller alone, a batch's input
 // (~3 % of an int8 pass at batch 32 × 64) leaves the other cores idle.
 func quantizeInput(kind qKernel, qa *qInput, x []float32, m, in, steps int, parallel bool) {
-	groups := (m + qRows - 1) / qRows
+	groups, chunks := inputChunks(m, in, qRows, parallel)
 	qa.a = grow(qa.a, groups*steps*qRows*4)
 	qa.zero = grow(qa.zero, groups*qRows)
 	qa.scale = grow(qa.scale, groups*qRows)
-	if chunks := min(groups, 4*Threads()); parallel && m*in >= parallelMinPack && chunks >= 2 {
+	if chunks >= 2 {
 		t := quantTaskPool.Get()
 		*t = quantTask{kind: kind, qa: qa, x: x, m: m, in: in, steps: steps, groups: groups, chunks: chunks}
 		parallelFor(chunks, t)
@@ -138,7 +138,7 @@ type quantTask struct {
 var quantTaskPool freelist.List[quantTask]
 
 func (t *quantTask) run(c int) {
-	g0, g1 := c*t.groups/t.chunks, (c+1)*t.groups/t.chunks
+	g0, g1 := chunkGroups(c, t.groups, t.chunks)
 	for r := g0 * qRows; r < min(g1*qRows, t.m); r++ {
 		quantizeRow(t.kind, t.qa, t.x[r*t.in:r*t.in+t.in], r, t.steps)
 	}

@@ -187,7 +187,10 @@ func TestAppendEncode(t *testing.T) {
 	if n := testing.AllocsPerRun(20, func() { buf, _ = tk.AppendEncode(buf[:0], text) }); n != 0 {
 		t.Errorf("AppendEncode allocates %v times", n)
 	}
-	if n := testing.AllocsPerRun(20, func() { _ = tk.Encode("I absolutely loved this movie, it's great!") }); n > 1 {
+	// Encode's scratch slice comes from a sync.Pool, which the race
+	// detector empties at random: the plain run (make test runs both)
+	// checks that only the result is allocated.
+	if n := testing.AllocsPerRun(20, func() { _ = tk.Encode("I absolutely loved this movie, it's great!") }); n > 1 && !raceEnabled {
 		t.Errorf("Encode allocates %v times", n)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
+	"sync"
 	"testing"
 )
 
@@ -41,28 +43,40 @@ func BenchmarkLinear(b *testing.B) {
 
 var runtimeThreads = runtime.GOMAXPROCS(0)
 
-// BenchmarkMemoryRead reads 256 MiB (more than any cache) as two
-// sequential streams through each implementation's Dot, one thread: the
-// read bandwidth a core gets with the hardware prefetchers alone, against
-// which BenchmarkStreamPrefetch's weight streaming compares.
+// BenchmarkMemoryRead reads 256 MiB (more than any cache) through each
+// implementation's Dot on 1, 2 and GOMAXPROCS threads, each thread two
+// sequential streams of its own part: the read bandwidth the cores get with
+// the hardware prefetchers alone, against which BenchmarkStreamPrefetch's
+// weight streaming compares. Batch-1 passes of few tokens stream every
+// weight once, so the 2-thread figure bounds their 2-thread speed for any
+// engine (pin the process to the cores meant, e.g. with taskset).
 func BenchmarkMemoryRead(b *testing.B) {
 	x := make([]float32, 64<<20)
 	for i := range x {
 		x[i] = float32(i & 7)
 	}
-	half := len(x) / 2
 	for _, im := range Available() {
-		b.Run(im.Name, func(b *testing.B) {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			var sink float32
-			for i := 0; i < b.N; i++ {
-				sink += im.Dot(x[:half], x[half:])
-			}
-			b.ReportMetric(float64(4*len(x))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
-			if sink == 1 {
-				b.Log(sink)
-			}
-		})
+		for _, th := range slices.Compact([]int{1, 2, runtimeThreads}) {
+			b.Run(fmt.Sprintf("%s/threads%d", im.Name, th), func(b *testing.B) {
+				sinks := make([]float32, th)
+				var wg sync.WaitGroup
+				for i := 0; i < b.N; i++ {
+					for t := range th {
+						wg.Go(func() {
+							runtime.LockOSThread()
+							defer runtime.UnlockOSThread()
+							part := x[t*len(x)/th : (t+1)*len(x)/th]
+							half := len(part) / 2
+							sinks[t] += im.Dot(part[:half], part[half:2*half])
+						})
+					}
+					wg.Wait()
+				}
+				b.ReportMetric(float64(4*len(x))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+				if sinks[0] == 1 {
+					b.Log(sinks)
+				}
+			})
+		}
 	}
 }

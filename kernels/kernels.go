@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -428,13 +429,13 @@ var (
 
 // Select returns the implementation for this process: the one named by
 // DISTILBERT_KERNELS, else the best one the CPU supports. The decision is
-// made once; an unusable DISTILBERT_KERNELS (or DISTILBERT_SPIN) value is
-// returned as an error every time, so that a setting never silently falls
-// back.
+// made once; an unusable DISTILBERT_KERNELS (or DISTILBERT_SPIN,
+// DISTILBERT_HUGEPAGES) value is returned as an error every time, so that
+// a setting never silently falls back.
 func Select() (*Impl, error) {
 	selectOnce.Do(func() {
-		if spinErr != nil {
-			selectErr = spinErr
+		if spinErr != nil || hugePagesErr != nil {
+			selectErr = errors.Join(spinErr, hugePagesErr)
 			return
 		}
 		if name := strings.TrimSpace(os.Getenv(EnvVar)); name != "" && name != "auto" {

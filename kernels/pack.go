@@ -19,7 +19,7 @@ func packPanelsWith(dst, w []float32, out, in, ld int, transposed bool, width in
 	panels := (out + width - 1) / width
 	n := panels * in * width
 	if cap(dst) < n {
-		dst = make([]float32, n)
+		dst = hugeSlice[float32](n)
 	}
 	p := dst[:n]
 	if transposed {

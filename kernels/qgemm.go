@@ -57,7 +57,7 @@ func QuantizeMatrix(w []float32, out, in int) (*QMatrix, error) {
 	panels := (out + qPanel - 1) / qPanel
 	q := &QMatrix{
 		Out: out, In: in, steps: steps,
-		data:   make([]int8, panels*steps*qPanel*4),
+		data:   hugeSlice[int8](panels * steps * qPanel * 4),
 		scale:  make([]float32, panels*qPanel),
 		colSum: make([]int32, panels*qPanel),
 	}

@@ -27,7 +27,8 @@ Usage:
 Without --model the embedded sst2-mini model is used. Input lines are JSON
 objects {"text": "..."}; with no TEXT and no --input, lines are read from stdin.
 Set DISTILBERT_KERNELS=generic|avx2|avx512|neon to force a kernel path, and
-DISTILBERT_SPIN=0 to stop idle kernel threads from spinning (default 100us).
+DISTILBERT_SPIN=0 to stop idle kernel threads from spinning (default 100us),
+DISTILBERT_HUGEPAGES=0 to keep weights off transparent huge pages.
 `
 
 // usageError marks errors that should print the usage hint (exit code 2).

@@ -53,15 +53,46 @@ func packPanelsWith(dst, w []float32, out, in, ld int, transposed bool, width in
 }
 
 // packRowGroup writes one group: valid rows of x (ldx apart) k-major into
-// dst ([in][rows]), the rows past valid zero.
+// dst ([in][rows]), the rows past valid zero. Four rows per pass, k by k:
+// one strided pass per row took 1.7–2.5× as long for a 4-row group of
+// 768 or 3072 (blocks that outgrow L1 are written back once, not once
+// per row).
 func packRowGroup(dst, x []float32, valid, in, ldx, rows int) {
 	dst = dst[:in*rows]
 	if valid < rows {
 		clear(dst) // one sequential pass, not a strided one per padding row
 	}
-	for r := 0; r < valid; r++ {
-		for k, v := range x[r*ldx : r*ldx+in] {
-			dst[k*rows+r] = v
+	for r := 0; r < valid; r += 4 {
+		packFourRows(dst[r:], x[r*ldx:], min(4, valid-r), in, ldx, rows)
+	}
+}
+
+// packFourRows writes n ≤ 4 rows of x (ldx apart, in values each) k-major
+// into dst, stride floats per k.
+func packFourRows(dst, x []float32, n, in, ldx, stride int) {
+	r0 := x[:in]
+	switch n {
+	case 1:
+		for k, v := range r0 {
+			dst[k*stride] = v
+		}
+	case 2:
+		r1 := x[ldx:][:in]
+		for k := range r0 {
+			d := dst[k*stride:][:2]
+			d[0], d[1] = r0[k], r1[k]
+		}
+	case 3:
+		r1, r2 := x[ldx:][:in], x[2*ldx:][:in]
+		for k := range r0 {
+			d := dst[k*stride:][:3]
+			d[0], d[1], d[2] = r0[k], r1[k], r2[k]
+		}
+	case 4:
+		r1, r2, r3 := x[ldx:][:in], x[2*ldx:][:in], x[3*ldx:][:in]
+		for k := range r0 {
+			d := dst[k*stride:][:4]
+			d[0], d[1], d[2], d[3] = r0[k], r1[k], r2[k], r3[k]
 		}
 	}
 }

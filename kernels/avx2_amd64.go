@@ -10,10 +10,10 @@ import (
 func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 
 //go:noescape
-func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
+func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 
 //go:noescape
-func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
+func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 
 // microKernel runs the kernel for a group with rows valid rows: the
 // partial last group skips the FMAs of padding rows (a 16-token request is
@@ -22,9 +22,9 @@ func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate
 func microKernel(rows, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int) {
 	switch {
 	case rows <= 2:
-		gemm2x16AVX2(k, a, b, c, ldc, accumulate)
+		gemm2x16AVX2(k, a, b, c, ldc, accumulate, pf, pfStep)
 	case rows <= 4:
-		gemm4x16AVX2(k, a, b, c, ldc, accumulate)
+		gemm4x16AVX2(k, a, b, c, ldc, accumulate, pf, pfStep)
 	default:
 		gemm6x16AVX2(k, a, b, c, ldc, accumulate, pf, pfStep)
 	}
@@ -75,7 +75,7 @@ var avx2Gemm = &blockedGemm{
 	prefetchShare:   2,
 	kernel:          microKernel,
 	prefetchesPerK:  1,
-	prefetchMinRows: 5, // gemm6x16AVX2 prefetches, the 4- and 2-row kernels do not
+	prefetchMinRows: 1, // every kernel prefetches (a [CLS] row, a 4-row group)
 	exactRows:       1<<2 | 1<<4 | 1<<6,
 	prefetchC:       prefetchTile,
 	packGroup:       packGroup6,

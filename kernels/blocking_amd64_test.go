@@ -154,13 +154,13 @@ func BenchmarkBlocking(b *testing.B) {
 
 // BenchmarkStreamPrefetch runs the linear layers of one DistilBERT-base
 // pass (6 × four 768×768, 768→3072 and 3072→768: 170 MB of packed float32
-// weights, more than any cache) at few rows, so that W streams from memory
-// as it does at batch 1, for each whole-panel prefetch setting of each
-// amd64 driver: how many calls share the prefetch of the next slice
-// ("pfnone": none, only the hardware prefetchers; "share1": the first
-// call fetches it all; "shareall": every call its part) and how many
-// slices ahead ("ahead1"…). It reports the weight bytes streamed
-// per second; BenchmarkMemoryRead is what one core reads at best.
+// weights, more than any cache) at few rows (1: a [CLS] row; 4: a short
+// text; 16…128), so that W streams from memory as it does at batch 1, for
+// each whole-panel prefetch setting and K slice of each amd64 driver: how
+// many calls share the prefetch of the next slice ("pfnone": none, only the
+// hardware prefetchers; "share1": the first call fetches it all;
+// "shareall": every call its part). It reports the weight bytes streamed
+// per second; BenchmarkMemoryRead is what the cores read at best.
 //
 //	go test -run=NONE -bench=StreamPrefetch -benchtime=10x ./kernels
 func BenchmarkStreamPrefetch(b *testing.B) {
@@ -185,7 +185,7 @@ func BenchmarkStreamPrefetch(b *testing.B) {
 			}
 		}
 		x, dst := randSlice(r, 128*3072), make([]float32, 128*3072)
-		for _, m := range []int{16, 64, 128} {
+		for _, m := range []int{1, 4, 16, 64, 128} {
 			for _, th := range []int{1, 2} {
 				for _, pf := range []struct {
 					name  string

@@ -179,16 +179,38 @@ done:
 	VZEROUPPER
 	RET
 
-// func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
+// KSTEP4 is one k of the 4×16 kernel, advancing SI and DI.
+#define KSTEP4 \
+	VMOVUPS      (DI), Y12 \
+	VMOVUPS      32(DI), Y13 \
+	VBROADCASTSS 0(SI), Y14 \
+	VFMADD231PS  Y12, Y14, Y0 \
+	VFMADD231PS  Y13, Y14, Y1 \
+	VBROADCASTSS 4(SI), Y15 \
+	VFMADD231PS  Y12, Y15, Y2 \
+	VFMADD231PS  Y13, Y15, Y3 \
+	VBROADCASTSS 8(SI), Y14 \
+	VFMADD231PS  Y12, Y14, Y4 \
+	VFMADD231PS  Y13, Y14, Y5 \
+	VBROADCASTSS 12(SI), Y15 \
+	VFMADD231PS  Y12, Y15, Y6 \
+	VFMADD231PS  Y13, Y15, Y7 \
+	ADDQ         $24, SI \
+	ADDQ         $64, DI
+
+// func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 //
 // The 4-row variant of gemm6x16AVX2 for the last, partial row group:
 // it reads the first 4 values of each k of the same 6-wide packed A.
-TEXT ·gemm4x16AVX2(SB), NOSPLIT, $0-41
+// pf and pfStep as for gemm6x16AVX2.
+TEXT ·gemm4x16AVX2(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R9
+	MOVQ pf+48(FP), R10
+	MOVQ pfStep+56(FP), R11
 	SHLQ $2, R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -200,25 +222,22 @@ TEXT ·gemm4x16AVX2(SB), NOSPLIT, $0-41
 	VXORPS Y7, Y7, Y7
 	TESTQ CX, CX
 	JZ    store4
+	TESTQ R10, R10
+	JZ    loop4
+	PCALIGN $64
+
+loop4pf:
+	PREFETCHT0 (R10)
+	ADDQ       R11, R10
+	KSTEP4
+	DECQ CX
+	JNZ  loop4pf
+	JMP  store4
+
 	PCALIGN $64
 
 loop4:
-	VMOVUPS (DI), Y12
-	VMOVUPS 32(DI), Y13
-	VBROADCASTSS 0(SI), Y14
-	VFMADD231PS  Y12, Y14, Y0
-	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(SI), Y15
-	VFMADD231PS  Y12, Y15, Y2
-	VFMADD231PS  Y13, Y15, Y3
-	VBROADCASTSS 8(SI), Y14
-	VFMADD231PS  Y12, Y14, Y4
-	VFMADD231PS  Y13, Y14, Y5
-	VBROADCASTSS 12(SI), Y15
-	VFMADD231PS  Y12, Y15, Y6
-	VFMADD231PS  Y13, Y15, Y7
-	ADDQ $24, SI
-	ADDQ $64, DI
+	KSTEP4
 	DECQ CX
 	JNZ  loop4
 
@@ -266,18 +285,22 @@ write4:
 	VFMADD231PS  Y12, Y15, C2     \
 	VFMADD231PS  Y13, Y15, C3
 
-// func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
+// func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
 //
 // The 2-row variant of gemm6x16AVX2 for the last, partial row group:
 // it reads the first 2 values of each k of the same 6-wide packed A.
 // Even and odd k sum into separate accumulators (Y0-Y3, Y4-Y7), added at
 // the end: four chains alone would wait on the FMA latency, at half speed.
-TEXT ·gemm2x16AVX2(SB), NOSPLIT, $0-41
+// pf and pfStep as for gemm6x16AVX2 (a batch-1 [CLS] row streams W with
+// little arithmetic to hide the misses behind).
+TEXT ·gemm2x16AVX2(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R9
+	MOVQ pf+48(FP), R10
+	MOVQ pfStep+56(FP), R11
 	SHLQ $2, R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -290,6 +313,23 @@ TEXT ·gemm2x16AVX2(SB), NOSPLIT, $0-41
 	MOVQ  CX, BX
 	SHRQ  $1, BX
 	JZ    tail2
+	TESTQ R10, R10
+	JZ    loop2x2
+	PCALIGN $64
+
+loop2x2pf:
+	PREFETCHT0 (R10)
+	ADDQ       R11, R10
+	PREFETCHT0 (R10)
+	ADDQ       R11, R10
+	KSTEP2(0, 0, Y0, Y1, Y2, Y3)
+	KSTEP2(64, 24, Y4, Y5, Y6, Y7)
+	ADDQ $48, SI
+	ADDQ $128, DI
+	DECQ BX
+	JNZ  loop2x2pf
+	JMP  tail2
+
 	PCALIGN $64
 
 loop2x2:

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -66,24 +67,26 @@ func TestAttentionDirectMatchesGemm(t *testing.T) {
 }
 
 // BenchmarkAttention: one sequence, 12 heads of 64 (DistilBERT-base), all
-// queries or just the [CLS] one (the last layer), one thread.
+// queries or just the [CLS] one (the last layer), one thread and all.
 func BenchmarkAttention(b *testing.B) {
 	defer SetThreads(Threads())
-	SetThreads(1)
 	const heads, hd = 12, 64
 	for _, im := range Available() {
-		for _, n := range []int{8, 16, 20, 32, 64, 128} {
-			for _, nq := range []int{1, n} {
-				b.Run(fmt.Sprintf("%s/nq%d/nk%d", im.Name, nq, n), func(b *testing.B) {
-					r := rand.New(rand.NewPCG(1, 1))
-					ld := heads * hd
-					q, k, v := randSlice(r, n*ld), randSlice(r, n*ld), randSlice(r, n*ld)
-					ctx := make([]float32, n*ld)
-					seqs := []AttnSeq{{NQ: nq, NK: n}}
-					for i := 0; i < b.N; i++ {
-						im.Attention(ctx, q, k, v, ld, heads, hd, seqs)
-					}
-				})
+		for _, th := range slices.Compact([]int{1, runtimeThreads}) {
+			for _, n := range []int{8, 16, 20, 32, 64, 128} {
+				for _, nq := range []int{1, n} {
+					b.Run(fmt.Sprintf("%s/threads%d/nq%d/nk%d", im.Name, th, nq, n), func(b *testing.B) {
+						SetThreads(th)
+						r := rand.New(rand.NewPCG(1, 1))
+						ld := heads * hd
+						q, k, v := randSlice(r, n*ld), randSlice(r, n*ld), randSlice(r, n*ld)
+						ctx := make([]float32, n*ld)
+						seqs := []AttnSeq{{NQ: nq, NK: n}}
+						for i := 0; i < b.N; i++ {
+							im.Attention(ctx, q, k, v, ld, heads, hd, seqs)
+						}
+					})
+				}
 			}
 		}
 	}

@@ -14,7 +14,7 @@ import (
 // them (the common "madvise" setting), so large packed weights are laid
 // on 2 MiB boundaries and advised before anything touches them: on a
 // 16-core Xeon, batch 1 × 16 tokens on two cores streamed W ~7 % faster
-// and whole passes took 0.83–1.02 of the time (README).
+// and whole passes took 0.83–1.03 of the time over two runs (README).
 const hugePageSize = 2 << 20
 
 // HugePagesEnvVar set to 0 leaves packed weights on ordinary pages, e.g.
@@ -39,8 +39,8 @@ func parseHugePages(v string) (bool, error) {
 // are advised as huge pages (where the OS supports them). Small slices
 // are plain make: they would get no whole huge page.
 //
-// The slice is the aligned middle of an allocation 2 MiB longer; that
-// extra address space is never touched, so it costs no memory.
+// The slice is the aligned middle of an allocation 2 MiB longer; we never
+// touch that extra address space, so on fresh heap memory it costs none.
 func hugeSlice[T any](n int) []T {
 	var zero T
 	size := int(unsafe.Sizeof(zero))

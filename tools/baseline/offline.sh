@@ -16,8 +16,8 @@
 # has them), SPINS (DISTILBERT_SPIN values to bench each path with, e.g.
 # "100us 0"; default: the built-in), SWEEP=0 skips the blocking sweep
 # (else it is the -test.bench pattern, default Blocking),
-# PROFILE=1 writes CPU profiles of the first path (batch 1×16 and 32×64,
-# two threads) as prof-*.pprof. QUANTIZE=int8 also benches each path
+# PROFILE=1 writes CPU profiles of the first path (batch 1×16, 1×64 and
+# 32×64 on two threads, 1×64 on one) as prof-*.pprof. QUANTIZE=int8 also benches each path
 # quantized (kernels field K/int8; avx512 runs its VNNI int8 kernel where
 # the CPU has it) and runs BenchmarkLinearInt8.
 set -u
@@ -78,6 +78,8 @@ first=${kernels%% *}
 if [ "${PROFILE:-0}" = 1 ]; then
 	log "profiles ($first)"
 	DISTILBERT_KERNELS=$first taskset -c "$pin" "$bin/distilbert" bench --model "$model" --seq 16 --batch 1 --threads 2 --min-time 3s --cpuprofile "$out/prof-b1s16.pprof" >>"$out/log.txt" 2>&1
+	DISTILBERT_KERNELS=$first taskset -c "$pin" "$bin/distilbert" bench --model "$model" --seq 64 --batch 1 --threads 2 --min-time 3s --cpuprofile "$out/prof-b1s64.pprof" >>"$out/log.txt" 2>&1
+	DISTILBERT_KERNELS=$first taskset -c "$pin1" "$bin/distilbert" bench --model "$model" --seq 64 --batch 1 --threads 1 --min-time 3s --cpuprofile "$out/prof-b1s64-1t.pprof" >>"$out/log.txt" 2>&1
 	DISTILBERT_KERNELS=$first taskset -c "$pin" "$bin/distilbert" bench --model "$model" --seq 64 --batch 32 --threads 2 --min-iters 3 --cpuprofile "$out/prof-b32s64.pprof" >>"$out/log.txt" 2>&1
 fi
 # ours K [SPIN [QUANT]]: one pass of our rows; the spin value or

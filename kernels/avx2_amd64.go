@@ -72,14 +72,13 @@ var avx2Gemm = &blockedGemm{
 	// The first two 6-row calls share the next slice: at M=16 (6+6+4) and
 	// M=128, within noise of four and of every call, ahead of one call
 	// fetching it all (Zen 3, BenchmarkStreamPrefetch).
-	prefetchShare:   2,
-	kernel:          microKernel,
-	prefetchesPerK:  1,
-	prefetchMinRows: 1, // every kernel prefetches (a [CLS] row, a 4-row group)
-	exactRows:       1<<2 | 1<<4 | 1<<6,
-	prefetchC:       prefetchTile,
-	packGroup:       packGroup6,
-	tiles:           newTilePool(microRows, panelWidth),
+	prefetchShare:  2,
+	kernel:         microKernel,
+	prefetchesPerK: 1, // every kernel, a [CLS] row's and a 4-row group's too
+	exactRows:      1<<2 | 1<<4 | 1<<6,
+	prefetchC:      prefetchTile,
+	packGroup:      packGroup6,
+	tiles:          newTilePool(microRows, panelWidth),
 }
 
 // packPanels16 lays W out in 16-column panels: two YMM loads per k.

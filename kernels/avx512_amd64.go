@@ -72,14 +72,13 @@ var avx512Gemm = &blockedGemm{
 	// better than the first two doing so (M=128, K=768, N=768 and 3072,
 	// three paired rounds); shares spread the same misses without the
 	// repeats.
-	prefetchShare:   math.MaxInt32,
-	kernel:          microKernelAVX512,
-	prefetchesPerK:  2,
-	prefetchMinRows: 1,
-	exactRows:       1<<(avx512Rows+1) - 2, // every count 1…12
-	prefetchC:       prefetchTile,
-	packGroup:       packGroup12,
-	tiles:           newTilePool(avx512Rows, avx512Panel),
+	prefetchShare:  math.MaxInt32,
+	kernel:         microKernelAVX512,
+	prefetchesPerK: 2,
+	exactRows:      1<<(avx512Rows+1) - 2, // every count 1…12
+	prefetchC:      prefetchTile,
+	packGroup:      packGroup12,
+	tiles:          newTilePool(avx512Rows, avx512Panel),
 }
 
 // microKernelAVX512 picks the smallest kernel that covers rows.

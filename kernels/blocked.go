@@ -21,20 +21,18 @@ type blockedGemm struct {
 	// L2 in the BLIS order used for more rows.
 	rowBlockGroups int
 	// prefetchShare: in the whole-panel order (W streams from memory) the
-	// first prefetchShare calls of a block that can prefetch share the next
-	// B slice, each fetching its part at the pace of its own k loop, so
-	// that the misses spread over more of the slice's arithmetic instead
-	// of bunching up in the first call (where they overflow the fill
-	// buffers). In the BLIS order B comes from L2 and the first call
+	// first prefetchShare calls of a block share the next B slice, each
+	// fetching its part at the pace of its own k loop, so that the misses
+	// spread over more of the slice's arithmetic instead of bunching up in
+	// the first call (where they overflow the fill buffers). In the BLIS order B comes from L2 and the first call
 	// fetches it all.
 	prefetchShare int
 	// kernel computes C[rows][panel] (+)= A·B for a group with `valid` real
 	// rows (it may skip the FMAs of padding rows), C rows ldc floats apart.
 	// pf, unless nil, is where to prefetch while computing: prefetchesPerK
-	// PREFETCHT0s per k, pfStep bytes apart, which only groups of at least
-	// prefetchMinRows rows issue.
-	kernel                          func(valid, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
-	prefetchesPerK, prefetchMinRows int
+	// PREFETCHT0s per k, pfStep bytes apart (0: the kernel never does).
+	kernel         func(valid, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+	prefetchesPerK int
 	// exactRows has bit r set when kernel, given r valid rows, writes
 	// exactly r rows of C; other counts go through a scratch tile.
 	exactRows uint64
@@ -122,20 +120,16 @@ func (g *blockedGemm) sliceAt(w *Matrix, col, k0 int) int {
 }
 
 // prefetchPlan returns how many calls of a block (row groups g0…g1-1 of
-// m rows) share the prefetch of the next B slice, the first that can
-// prefetch, and their rows in all. The slice is split among them in parts
+// m rows) share the prefetch of the next B slice, the first ones, and their
+// rows in all. The slice is split among them in parts
 // proportional to their rows, to how long each call runs (prefetchPart).
 func (g *blockedGemm) prefetchPlan(m, g0, g1 int, blis bool) (sharers, sharedRows int) {
 	if g.prefetchesPerK == 0 {
 		return 0, 0
 	}
-	able := g1 - g0
-	if rows := m - (g1-1)*g.rows; rows < g.rows && rows < g.prefetchMinRows {
-		able-- // a short last group whose kernel does not prefetch
-	}
-	sharers = min(g.prefetchShare, able)
+	sharers = min(g.prefetchShare, g1-g0)
 	if blis {
-		sharers = min(1, able)
+		sharers = 1
 	}
 	return sharers, min(m-g0*g.rows, sharers*g.rows)
 }
@@ -172,7 +166,7 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 		rows := min(g.rows, m-row)
 		var pf *float32
 		step := 0
-		if sharer < sharers && rows >= g.prefetchMinRows {
+		if sharer < sharers {
 			var share int
 			share, step = g.prefetchPart(kb, kc, rows, sharedRows)
 			// Clamped: prefetching past W is harmless, but a Go pointer

@@ -88,9 +88,6 @@ func TestPrefetchPartsCoverSlice(t *testing.T) {
 					covered, n := 0, 0
 					for grp := 0; grp < g1 && n < sharers; grp++ {
 						rows := min(g.rows, m-grp*g.rows)
-						if rows < g.prefetchMinRows {
-							continue
-						}
 						part, step := g.prefetchPart(kb, kb, rows, sharedRows)
 						// The kernels prefetch in their k loop unrolled by
 						// two, none in an odd kc's last k; a line of slack.

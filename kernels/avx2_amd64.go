@@ -7,26 +7,26 @@ import (
 )
 
 //go:noescape
-func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 
 //go:noescape
-func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 
 //go:noescape
-func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 
 // microKernel runs the kernel for a group with rows valid rows: the
 // partial last group skips the FMAs of padding rows (a 16-token request is
 // 6+6+4 rows, not 18). Direct calls, not a func value, so that escape
 // analysis keeps the caller's scratch tile on the stack.
-func microKernel(rows, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int) {
+func microKernel(rows, k int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int) {
 	switch {
 	case rows <= 2:
-		gemm2x16AVX2(k, a, b, c, ldc, accumulate, pf, pfStep)
+		gemm2x16AVX2(k, a, b, c, ldc, cin, ldcin, pf, pfStep)
 	case rows <= 4:
-		gemm4x16AVX2(k, a, b, c, ldc, accumulate, pf, pfStep)
+		gemm4x16AVX2(k, a, b, c, ldc, cin, ldcin, pf, pfStep)
 	default:
-		gemm6x16AVX2(k, a, b, c, ldc, accumulate, pf, pfStep)
+		gemm6x16AVX2(k, a, b, c, ldc, cin, ldcin, pf, pfStep)
 	}
 }
 
@@ -62,7 +62,7 @@ var avx2Gemm = &blockedGemm{
 	kBlock: kBlock,
 	// Up to 144 rows (a 128-token request) W panels stream whole; measured
 	// best-of-8 on M=128 shapes it beats the BLIS order by 4-14 %.
-	smallMGroups: 24,
+	smallMGroups: avx2SmallMGroups,
 	// (Past that, on one thread the whole-panel order still beat BLIS at
 	// K=768 up to M=384, but with two threads both cores re-read the
 	// packed A from L3 for every panel: batch 8 × 24 tokens went 17 %
@@ -79,7 +79,11 @@ var avx2Gemm = &blockedGemm{
 	prefetchC:      prefetchTile,
 	packGroup:      packGroup6,
 	tiles:          newTilePool(microRows, panelWidth),
+	sums:           newTilePool(avx2SmallMGroups*microRows, panelWidth),
 }
+
+// avx2SmallMGroups is avx2Gemm.smallMGroups.
+const avx2SmallMGroups = 24
 
 // packPanels16 lays W out in 16-column panels: two YMM loads per k.
 func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 {

@@ -14,7 +14,7 @@ func BenchmarkMicroKernelL1(b *testing.B) {
 	w := make([]float32, panelWidth*kBlock)
 	c := make([]float32, microRows*panelWidth)
 	for i := 0; i < b.N; i++ {
-		gemm6x16AVX2(kBlock, &a[0], &w[0], &c[0], panelWidth, false, &w[0], 64)
+		gemm6x16AVX2(kBlock, &a[0], &w[0], &c[0], panelWidth, nil, 0, &w[0], 64)
 	}
 	b.ReportMetric(float64(b.N)*microRows*panelWidth*kBlock*2/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

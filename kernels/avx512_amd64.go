@@ -9,13 +9,13 @@ import (
 )
 
 //go:noescape
-func gemm12x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+func gemm12x32AVX512(k, rows int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 
 //go:noescape
-func gemm8x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+func gemm8x32AVX512(k, rows int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 
 //go:noescape
-func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 
 // avx512 multiplies with 512-bit FMAs; the element-wise kernels (layer
 // norm, softmax, GELU, dot, axpy) are the AVX2 ones, which every AVX-512
@@ -62,7 +62,7 @@ var avx512Gemm = &blockedGemm{
 	kBlock:     avx512KBlock,
 	blisKBlock: avx512BlisKBlock,
 	// Up to 144 rows stream W panels whole, as on AVX2.
-	smallMGroups: 12,
+	smallMGroups: avx512SmallMGroups,
 	// 8 groups × 12 rows × 384 × 4 B = 144 KiB of packed A stays in L2;
 	// 8 measured best or tied among 4, 8 and 16 at kb 384 (M=2048, Xeon).
 	rowBlockGroups: 8,
@@ -79,17 +79,21 @@ var avx512Gemm = &blockedGemm{
 	prefetchC:      prefetchTile,
 	packGroup:      packGroup12,
 	tiles:          newTilePool(avx512Rows, avx512Panel),
+	sums:           newTilePool(avx512SmallMGroups*avx512Rows, avx512Panel),
 }
 
+// avx512SmallMGroups is avx512Gemm.smallMGroups.
+const avx512SmallMGroups = 12
+
 // microKernelAVX512 picks the smallest kernel that covers rows.
-func microKernelAVX512(rows, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int) {
+func microKernelAVX512(rows, k int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int) {
 	switch {
 	case rows <= 4:
-		gemm4x32AVX512(k, rows, a, b, c, ldc, accumulate, pf, pfStep)
+		gemm4x32AVX512(k, rows, a, b, c, ldc, cin, ldcin, pf, pfStep)
 	case rows <= 8:
-		gemm8x32AVX512(k, rows, a, b, c, ldc, accumulate, pf, pfStep)
+		gemm8x32AVX512(k, rows, a, b, c, ldc, cin, ldcin, pf, pfStep)
 	default:
-		gemm12x32AVX512(k, rows, a, b, c, ldc, accumulate, pf, pfStep)
+		gemm12x32AVX512(k, rows, a, b, c, ldc, cin, ldcin, pf, pfStep)
 	}
 }
 

@@ -2,15 +2,19 @@
 
 #include "textflag.h"
 
-// AVX-512 micro-kernels: C[rows][32] (+)= A[rows][k] · B[k][32], with A a
-// packed 12-row group (k-major: the 12 row values of one k are adjacent,
-// 48 bytes), B a packed 32-column panel ([k][32], 128 bytes per k) and C
-// rows ldc floats apart. Row r accumulates in Z(2r), Z(2r+1); Z24/Z25 hold
-// the B row, Z26/Z27 the broadcast A values (alternating, so consecutive
-// rows do not wait on one register).
+// AVX-512 micro-kernels: C[rows][32] = [Cin +] A[rows][k] · B[k][32], with
+// A a packed 12-row group (k-major: the 12 row values of one k are
+// adjacent, 48 bytes), B a packed 32-column panel ([k][32], 128 bytes per
+// k), C rows ldc floats apart and Cin, unless nil, rows ldcin floats apart
+// (Cin = C accumulates; another Cin is how the streaming order keeps the
+// partial sums of a panel out of C until its last K slice). Row r
+// accumulates in Z(2r), Z(2r+1); Z24/Z25 hold the B row, Z26/Z27 the
+// broadcast A values (alternating, so consecutive rows do not wait on one
+// register).
 //
 // Register use: CX k, BX loop count, SI a, DI b, DX c, R9 ldc in bytes,
-// R10 prefetch pointer, R11 rows to store, R12 prefetch step.
+// R10 prefetch pointer, R11 rows to store, R12 prefetch step, R8 cin
+// (or C), R13 ldcin in bytes.
 
 // BROW multiplies the B row by the A value at AOFF(SI) into C0, C1.
 #define BROW(AOFF, BC, C0, C1) \
@@ -84,42 +88,53 @@
 	VPXORD Z22, Z22, Z22 \
 	VPXORD Z23, Z23, Z23
 
-// ARGS loads the arguments shared by every kernel and sets K1 to all
-// ones when accumulating, else to zero: the merge-masked VADDPS of STROW
-// then adds C or leaves the sum as is, without a branch per row.
+// ARGS loads the arguments shared by every kernel. With cin, K1 is all
+// ones and R8 walks cin's rows (R13 bytes apart); without, K1 is zero and
+// R8 walks C's own rows: the merge-masked VADDPS of STROW then adds the
+// source row or leaves the sum as is, without a branch per row (and never
+// reads through nil).
 #define ARGS \
-	MOVQ    k+0(FP), CX             \
-	MOVQ    rows+8(FP), R11         \
-	MOVQ    a+16(FP), SI            \
-	MOVQ    b+24(FP), DI            \
-	MOVQ    c+32(FP), DX            \
-	MOVQ    ldc+40(FP), R9          \
-	SHLQ    $2, R9                  \
-	MOVBLZX accumulate+48(FP), AX   \
-	NEGL    AX                      \
-	KMOVW   AX, K1                  \
-	MOVQ    pf+56(FP), R10      \
-	MOVQ    pfStep+64(FP), R12
+	MOVQ    k+0(FP), CX      \
+	MOVQ    rows+8(FP), R11  \
+	MOVQ    a+16(FP), SI     \
+	MOVQ    b+24(FP), DI     \
+	MOVQ    c+32(FP), DX     \
+	MOVQ    ldc+40(FP), R9   \
+	SHLQ    $2, R9           \
+	MOVQ    cin+48(FP), R8   \
+	MOVQ    ldcin+56(FP), R13 \
+	SHLQ    $2, R13          \
+	XORL    AX, AX           \
+	TESTQ   R8, R8           \
+	SETNE   AL               \
+	CMOVQEQ DX, R8           \
+	CMOVQEQ R9, R13          \
+	NEGL    AX               \
+	KMOVW   AX, K1           \
+	MOVQ    pf+64(FP), R10   \
+	MOVQ    pfStep+72(FP), R12
 
-// STROW stores one row of C (adding the old C when K1 is set), moves DX to
-// the next row and leaves through DONE when it was the last valid row.
+// STROW stores one row of C (adding the source row when K1 is set), moves
+// DX and R8 to the next rows and leaves through DONE when it was the last
+// valid row.
 #define STROW(C0, C1, DONE) \
-	VADDPS  (DX), C0, K1, C0 \
-	VADDPS  64(DX), C1, K1, C1 \
-	VMOVUPS C0, (DX)         \
-	VMOVUPS C1, 64(DX)       \
-	ADDQ    R9, DX           \
-	DECQ    R11              \
+	VADDPS  (R8), C0, K1, C0   \
+	VADDPS  64(R8), C1, K1, C1 \
+	VMOVUPS C0, (DX)           \
+	VMOVUPS C1, 64(DX)         \
+	ADDQ    R9, DX             \
+	ADDQ    R13, R8            \
+	DECQ    R11                \
 	JZ      DONE
 
-// func gemm12x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+// func gemm12x32AVX512(k, rows int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 //
 // The main kernel: 24 accumulators, 24 FMAs per 14 loads. Writes rows
 // (1…12) rows of C; rows past them are computed from the zero padding of
 // A and dropped. pf, unless nil, is the next B slice the caller will use:
 // two lines of it are prefetched per k so that its memory traffic overlaps
 // this call's arithmetic.
-TEXT ·gemm12x32AVX512(SB), NOSPLIT, $0-72
+TEXT ·gemm12x32AVX512(SB), NOSPLIT, $0-80
 	ARGS
 	ZERO12
 	MOVQ  CX, BX
@@ -172,11 +187,11 @@ done12:
 	VZEROUPPER
 	RET
 
-// func gemm8x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+// func gemm8x32AVX512(k, rows int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 //
 // The 8-row variant for a partial last group (rows 1…8): the first 8
 // values of each k of the same 12-wide packed A.
-TEXT ·gemm8x32AVX512(SB), NOSPLIT, $0-72
+TEXT ·gemm8x32AVX512(SB), NOSPLIT, $0-80
 	ARGS
 	ZERO8
 	TESTQ CX, CX
@@ -216,12 +231,12 @@ done8:
 	VZEROUPPER
 	RET
 
-// func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+// func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 //
 // The 4-row variant (rows 1…4). Eight accumulators are too few to hide
 // FMA latency fully, but a batch-1 request's last group and the [CLS]
 // rows of the last layer are all it runs on.
-TEXT ·gemm4x32AVX512(SB), NOSPLIT, $0-72
+TEXT ·gemm4x32AVX512(SB), NOSPLIT, $0-80
 	ARGS
 	ZERO4
 	TESTQ CX, CX

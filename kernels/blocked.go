@@ -27,11 +27,12 @@ type blockedGemm struct {
 	// the first call (where they overflow the fill buffers). In the BLIS order B comes from L2 and the first call
 	// fetches it all.
 	prefetchShare int
-	// kernel computes C[rows][panel] (+)= A·B for a group with `valid` real
-	// rows (it may skip the FMAs of padding rows), C rows ldc floats apart.
-	// pf, unless nil, is where to prefetch while computing: prefetchesPerK
-	// PREFETCHT0s per k, pfStep bytes apart (0: the kernel never does).
-	kernel         func(valid, k int, a, b, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+	// kernel computes C[rows][panel] = [Cin +] A·B for a group with `valid`
+	// real rows (it may skip the FMAs of padding rows), C rows ldc floats
+	// apart, Cin (nil: none; it may be C) rows ldcin apart. pf, unless nil,
+	// is where to prefetch while computing: prefetchesPerK PREFETCHT0s per
+	// k, pfStep bytes apart (0: the kernel never does).
+	kernel         func(valid, k int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 	prefetchesPerK int
 	// exactRows has bit r set when kernel, given r valid rows, writes
 	// exactly r rows of C; other counts go through a scratch tile.
@@ -46,13 +47,23 @@ type blockedGemm struct {
 	// pooled, because a tile on the stack would escape through the kernel
 	// func value and cost an allocation per call.
 	tiles *freelist.List[[]float32]
+	// sums, unless nil, holds smallMGroups×rows×panel floats: in the
+	// whole-panel order, a panel's partial sums between its K slices (see
+	// gemm).
+	sums *freelist.List[[]float32]
 }
 
 // gemm computes dst[:, c0:c1] with one of two loop orders:
 //
 //   - few rows (≤ smallMGroups, e.g. batch-1 requests): each W panel is
 //     streamed once, front to back through every K slice, which the
-//     hardware prefetcher follows; the packed A stays in L1/L2.
+//     hardware prefetcher follows; the packed A stays in L1/L2. The
+//     panel's partial sums stay in a few KiB of sums between its K slices
+//     and only the last slice writes C, prefetching each group's C tile
+//     while the group before it runs: C's rows lie a whole row of the
+//     output apart, so its tiles come from L3 or memory, and reading and
+//     writing them once per slice cost 5–6 points of peak at M=128 on Zen 3
+//     when other tenants loaded the memory system (1–2 when quiet).
 //   - many rows: BLIS order. Per K slice, blocks of rowBlockGroups groups
 //     (their packed A slice stays in L2) meet every panel slice (stays in
 //     L1 while each row group of the block uses it).
@@ -64,6 +75,13 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 	groups := (m + g.rows - 1) / g.rows
 	kb := g.slice(m)
 	if groups <= g.smallMGroups {
+		var sums *[]float32
+		if in > kb && g.sums != nil {
+			sums = g.sums.Get()
+			if n := groups * g.rows * g.panel; len(*sums) < n {
+				*sums = make([]float32, n) // only where a test raised smallMGroups
+			}
+		}
 		done := c0 // columns before done are finished
 		for col := c0; col < c1; col += g.panel {
 			col1 := min(col+g.panel, c1)
@@ -71,12 +89,15 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 				// The next slice in memory order is the next one used
 				// (two or four slices ahead measured no better, on Zen 3
 				// and on the Xeon).
-				g.block(dst, ldd, a, m, w, col, col1, k0, kb, 0, groups, g.sliceAt(w, col, k0+kb), false)
+				g.block(dst, ldd, a, m, w, col, col1, k0, kb, 0, groups, g.sliceAt(w, col, k0+kb), false, sums)
 			}
 			if col1-done >= epilogueCols || col1 == c1 {
 				ep.apply(dst, ldd, 0, m, done, col1)
 				done = col1
 			}
+		}
+		if sums != nil {
+			g.sums.Put(sums)
 		}
 		return
 	}
@@ -88,7 +109,7 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 			for col := c0; col < c1; col += g.panel {
 				col1 := min(col+g.panel, c1)
 				// The next panel's slice of this K range comes next.
-				g.block(dst, ldd, a, m, w, col, col1, k0, kb, g0, g1, g.sliceAt(w, col+g.panel, k0), true)
+				g.block(dst, ldd, a, m, w, col, col1, k0, kb, g0, g1, g.sliceAt(w, col+g.panel, k0), true, nil)
 				if last && (col1-done >= epilogueCols || col1 == c1) {
 					ep.apply(dst, ldd, g0*g.rows, min(g1*g.rows, m), done, col1)
 					done = col1
@@ -147,16 +168,19 @@ func (g *blockedGemm) prefetchPart(kb, kc, rows, sharedRows int) (share, step in
 // slice of (up to) kb starting at k0, and row groups g0…g1-1.
 //
 // The first calls prefetch the B slice at offset next of w.data as they
-// go (see prefetchShare); in the BLIS order each call also prefetches the
-// next group's C tile.
-func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, kb, g0, g1, next int, blis bool) {
+// go (see prefetchShare). With sums (whole-panel order, several K slices)
+// the groups' partial sums go to sums until the last slice, which adds
+// them to its own and writes C; without, each slice after the first adds
+// C to its own. Whenever a slice writes C, each call prefetches the next
+// group's C tile.
+func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, kb, g0, g1, next int, blis bool, sums *[]float32) {
 	in := w.In
 	kc := min(kb, in-k0)
+	last := k0+kc >= in
 	cols := col1 - col
 	bp := &w.data[(col/g.panel*in+k0)*g.panel]
 	// This K slice of every row group, group after group (packGroupRange).
 	slice := a[k0*((m+g.rows-1)/g.rows)*g.rows:]
-	acc := k0 > 0
 	sharers, sharedRows := g.prefetchPlan(m, g0, g1, blis)
 	pfOff, sharer := next, 0
 	var tile *[]float32
@@ -175,22 +199,36 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 			pfOff += share
 			sharer++
 		}
-		if blis && g.prefetchC != nil && grp+1 < g1 {
-			// BLIS order: the next group's C tile was last touched a whole
-			// K slice ago, so it comes from L3; fetch it while this one runs.
+		var cin *float32 // what the sum adds: nothing, the partial sums or C
+		ldcin := 0
+		if sums != nil {
+			part := (*sums)[grp*g.rows*g.panel : (grp+1)*g.rows*g.panel]
+			if k0 > 0 {
+				cin, ldcin = &part[0], g.panel
+			}
+			if !last {
+				g.kernel(rows, kc, ap, bp, &part[0], g.panel, cin, ldcin, pf, step)
+				continue
+			}
+		}
+		if g.prefetchC != nil && grp+1 < g1 {
 			next := row + g.rows
 			g.prefetchC(&dst[next*ldd+col], ldd, min(g.rows, m-next), g.panel*4)
 		}
 		if cols == g.panel && g.exactRows&(1<<rows) != 0 {
+			c := &dst[row*ldd+col]
 			_ = dst[(row+rows-1)*ldd+col+cols-1] // the kernel's last write
-			g.kernel(rows, kc, ap, bp, &dst[row*ldd+col], ldd, acc, pf, step)
+			if sums == nil && k0 > 0 {
+				cin, ldcin = c, ldd
+			}
+			g.kernel(rows, kc, ap, bp, c, ldd, cin, ldcin, pf, step)
 			continue
 		}
 		if tile == nil {
 			tile = g.tiles.Get()
 		}
-		g.kernel(rows, kc, ap, bp, &(*tile)[0], g.panel, false, pf, step)
-		mergeTile(dst, *tile, row, rows, col, cols, ldd, g.panel, acc)
+		g.kernel(rows, kc, ap, bp, &(*tile)[0], g.panel, cin, ldcin, pf, step)
+		mergeTile(dst, *tile, row, rows, col, cols, ldd, g.panel, sums == nil && k0 > 0)
 	}
 	if tile != nil {
 		g.tiles.Put(tile)

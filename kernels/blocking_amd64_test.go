@@ -15,8 +15,8 @@ var blockedDrivers = map[string]*blockedGemm{"avx2": avx2Gemm, "avx512": avx512G
 // withOrder returns a copy of im whose GEMM runs base with K slice kBlock
 // in the whole-panel order (rowBlocks 0, whatever M) or in the BLIS order
 // with rowBlocks row groups per block (whatever M), prefetching the next C
-// tile or not.
-func withOrder(im *Impl, base *blockedGemm, kBlock, rowBlocks int, prefetchC bool) *Impl {
+// tile or not, keeping the whole-panel order's partial sums out of C or not.
+func withOrder(im *Impl, base *blockedGemm, kBlock, rowBlocks int, prefetchC, sums bool) *Impl {
 	g := *base
 	g.kBlock, g.blisKBlock = kBlock, kBlock
 	if rowBlocks == 0 {
@@ -27,9 +27,74 @@ func withOrder(im *Impl, base *blockedGemm, kBlock, rowBlocks int, prefetchC boo
 	if !prefetchC {
 		g.prefetchC = nil
 	}
+	if !sums {
+		g.sums = nil
+	}
 	v := *im
 	v.gemm, v.packA, v.aSlice = g.gemm, g.packA, g.slice
 	return &v
+}
+
+// TestMicroKernelSumSources runs each amd64 driver's micro-kernel alone
+// for every valid row count and k parity, with each source of the sum (none,
+// C itself, a tile with its own stride, as the whole-panel order's partial
+// sums are), against float64 sums; C is wider than the panel, so that
+// writes outside it show.
+func TestMicroKernelSumSources(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im *Impl) {
+		g, ok := blockedDrivers[im.Name]
+		if !ok {
+			t.Skip("not a blocked driver")
+		}
+		name := im.Name
+		r := rand.New(rand.NewPCG(7, 8))
+		ldc, ldin := g.panel+5, g.panel+3
+		for valid := 1; valid <= g.rows; valid++ {
+			for _, k := range []int{0, 1, 2, 7, 64, 131} {
+				for _, src := range []string{"none", "c", "other"} {
+					a := randSlice(r, k*g.rows+1)
+					for p := 0; p < k; p++ {
+						clear(a[p*g.rows+valid : (p+1)*g.rows]) // packed A's padding rows
+					}
+					b := randSlice(r, k*g.panel+1)
+					c, other := randSlice(r, g.rows*ldc), randSlice(r, g.rows*ldin)
+					orig := append([]float32(nil), c...)
+					switch src {
+					case "none":
+						g.kernel(valid, k, &a[0], &b[0], &c[0], ldc, nil, 0, nil, 0)
+					case "c":
+						g.kernel(valid, k, &a[0], &b[0], &c[0], ldc, &c[0], ldc, nil, 0)
+					default:
+						g.kernel(valid, k, &a[0], &b[0], &c[0], ldc, &other[0], ldin, &b[0], 64)
+					}
+					for i := 0; i < valid; i++ {
+						for j := 0; j < ldc; j++ {
+							got := c[i*ldc+j]
+							if j >= g.panel {
+								if got != orig[i*ldc+j] {
+									t.Fatalf("%s rows %d k %d cin %s: wrote outside the panel at (%d,%d)", name, valid, k, src, i, j)
+								}
+								continue
+							}
+							var want float64
+							switch src {
+							case "c":
+								want = float64(orig[i*ldc+j])
+							case "other":
+								want = float64(other[i*ldin+j])
+							}
+							for p := 0; p < k; p++ {
+								want += float64(a[p*g.rows+i]) * float64(b[p*g.panel+j])
+							}
+							if d := math.Abs(float64(got) - want); d > 1e-5*math.Sqrt(float64(k+1))*4 {
+								t.Fatalf("%s rows %d k %d cin %s: (%d,%d) = %g, want %g", name, valid, k, src, i, j, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
 }
 
 // TestBlockedOrders runs each amd64 driver in both loop orders, forced,
@@ -45,8 +110,9 @@ func TestBlockedOrders(t *testing.T) {
 		for _, o := range []struct {
 			name           string
 			kBlock, blocks int
-		}{{"stream", 32, 0}, {"blis1", 32, 1}, {"blis3", 48, 3}, {"stream-default-k", base.kBlock, 0}} {
-			v := withOrder(im, base, o.kBlock, o.blocks, true)
+			sums           bool
+		}{{"stream", 32, 0, true}, {"stream-nosums", 32, 0, false}, {"blis1", 32, 1, false}, {"blis3", 48, 3, false}, {"stream-default-k", base.kBlock, 0, true}} {
+			v := withOrder(im, base, o.kBlock, o.blocks, true, o.sums)
 			r := rand.New(rand.NewPCG(3, 4))
 			for trial := 0; trial < 20; trial++ {
 				m, in, out := sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))]
@@ -116,16 +182,18 @@ func TestPrefetchPartsCoverSlice(t *testing.T) {
 // each amd64 SIMD path this CPU runs, paired with the peak loop as in
 // BenchmarkLinearVsPeak: it is how the block sizes of a path are chosen on
 // a new CPU (go test -run=NONE -bench=Blocking -benchtime=20x ./kernels).
-// Orders: "stream" is the small-M order (each W panel front to back);
-// "blisN" is the BLIS order with N row groups per L2 block, "-nopfc"
-// without prefetching the next C tile.
+// Orders: "stream" is the small-M order (each W panel front to back),
+// "-nosums" with its partial sums in C instead of a scratch between K
+// slices; "blisN" is the BLIS order with N row groups per L2 block,
+// "-nopfc" without prefetching the next C tile.
 func BenchmarkBlocking(b *testing.B) {
 	defer SetThreads(Threads())
 	orders := []struct {
 		name        string
 		rowBlocks   int // 0: whole-panel order
 		noPrefetchC bool
-	}{{"stream", 0, false}, {"blis4", 4, false}, {"blis8", 8, false}, {"blis12", 12, false}, {"blis16", 16, false}, {"blis8-nopfc", 8, true}}
+		noSums      bool
+	}{{"stream", 0, false, false}, {"stream-nosums", 0, false, true}, {"stream-nopfc-nosums", 0, true, true}, {"blis4", 4, false, false}, {"blis8", 8, false, false}, {"blis12", 12, false, false}, {"blis16", 16, false, false}, {"blis8-nopfc", 8, true, false}}
 	shapes := []struct{ m, k, n int }{
 		{128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}, {256, 768, 3072}, {256, 3072, 768},
 		{384, 768, 3072}, {384, 3072, 768}, {768, 768, 3072},
@@ -139,7 +207,7 @@ func BenchmarkBlocking(b *testing.B) {
 		for _, s := range shapes {
 			for _, kb := range []int{128, 192, 256, 384} {
 				for _, o := range orders {
-					v := withOrder(im, base, kb, o.rowBlocks, !o.noPrefetchC)
+					v := withOrder(im, base, kb, o.rowBlocks, !o.noPrefetchC, !o.noSums)
 					b.Run(fmt.Sprintf("%s/M%dK%dN%d/kb%d/%s", im.Name, s.m, s.k, s.n, kb, o.name), func(b *testing.B) {
 						benchPairedWithPeak(b, v, s.m, s.k, s.n)
 					})

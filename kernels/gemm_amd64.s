@@ -26,11 +26,13 @@
 	VFMADD231PS  Y12, Y15, Y10 \
 	VFMADD231PS  Y13, Y15, Y11
 
-// func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+// func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 //
-// C[6][16] (+)= A[6][k] · B[k][16], with A packed k-major ([k][6]: the six
-// row values of one k are adjacent), B a packed panel ([k][16]) and C rows
-// ldc floats apart. Twelve accumulators Y0-Y11 hold the 6×16 block; Y12/Y13
+// C[6][16] = [Cin +] A[6][k] · B[k][16], with A packed k-major ([k][6]:
+// the six row values of one k are adjacent), B a packed panel ([k][16]), C
+// rows ldc floats apart and Cin, unless nil, rows ldcin floats apart (Cin =
+// C accumulates; another Cin is how the streaming order keeps the partial
+// sums of a panel out of C until its last K slice). Twelve accumulators Y0-Y11 hold the 6×16 block; Y12/Y13
 // hold the B row, Y14/Y15 the broadcast A values. Unrolled by two.
 // pf, unless nil, is where to prefetch from while computing: one
 // PREFETCHT0 per k, pfStep bytes apart (64: one B row of the next slice
@@ -38,14 +40,14 @@
 // traffic overlaps this call's arithmetic. Without pf the loop issues no
 // prefetches at all, which is better when B slices are reused by many row
 // groups anyway.
-TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-64
+TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R9
-	MOVQ pf+48(FP), R10
-	MOVQ pfStep+56(FP), R11
+	MOVQ pf+56(FP), R10
+	MOVQ pfStep+64(FP), R11
 	SHLQ $2, R9
 
 	VXORPS Y0, Y0, Y0
@@ -98,15 +100,25 @@ tail:
 	KSTEP(0, 32, 0, 4, 8, 12, 16, 20)
 
 store:
-	MOVBLZX accumulate+40(FP), AX
-	TESTQ   AX, AX
-	JZ      write
-	VADDPS  (DX), Y0, Y0
-	VADDPS  32(DX), Y1, Y1
-	VADDPS  (DX)(R9*1), Y2, Y2
-	VADDPS  32(DX)(R9*1), Y3, Y3
-	VADDPS  (DX)(R9*2), Y4, Y4
-	VADDPS  32(DX)(R9*2), Y5, Y5
+	MOVQ  cin+40(FP), AX
+	TESTQ AX, AX
+	JZ    write
+	MOVQ  ldcin+48(FP), R8
+	SHLQ  $2, R8
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS (AX)(R8*1), Y2, Y2
+	VADDPS 32(AX)(R8*1), Y3, Y3
+	VADDPS (AX)(R8*2), Y4, Y4
+	VADDPS 32(AX)(R8*2), Y5, Y5
+	LEAQ   (AX)(R8*2), AX
+	ADDQ   R8, AX              // AX = row 3 of Cin
+	VADDPS (AX), Y6, Y6
+	VADDPS 32(AX), Y7, Y7
+	VADDPS (AX)(R8*1), Y8, Y8
+	VADDPS 32(AX)(R8*1), Y9, Y9
+	VADDPS (AX)(R8*2), Y10, Y10
+	VADDPS 32(AX)(R8*2), Y11, Y11
 
 write:
 	VMOVUPS Y0, (DX)
@@ -116,17 +128,7 @@ write:
 	VMOVUPS Y4, (DX)(R9*2)
 	VMOVUPS Y5, 32(DX)(R9*2)
 	LEAQ    (DX)(R9*2), DX
-	ADDQ    R9, DX           // DX = row 3 of C
-	TESTQ   AX, AX
-	JZ      write2
-	VADDPS  (DX), Y6, Y6
-	VADDPS  32(DX), Y7, Y7
-	VADDPS  (DX)(R9*1), Y8, Y8
-	VADDPS  32(DX)(R9*1), Y9, Y9
-	VADDPS  (DX)(R9*2), Y10, Y10
-	VADDPS  32(DX)(R9*2), Y11, Y11
-
-write2:
+	ADDQ    R9, DX             // DX = row 3 of C
 	VMOVUPS Y6, (DX)
 	VMOVUPS Y7, 32(DX)
 	VMOVUPS Y8, (DX)(R9*1)
@@ -198,19 +200,19 @@ done:
 	ADDQ         $24, SI \
 	ADDQ         $64, DI
 
-// func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+// func gemm4x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 //
 // The 4-row variant of gemm6x16AVX2 for the last, partial row group:
 // it reads the first 4 values of each k of the same 6-wide packed A.
 // pf and pfStep as for gemm6x16AVX2.
-TEXT ·gemm4x16AVX2(SB), NOSPLIT, $0-64
+TEXT ·gemm4x16AVX2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R9
-	MOVQ pf+48(FP), R10
-	MOVQ pfStep+56(FP), R11
+	MOVQ pf+56(FP), R10
+	MOVQ pfStep+64(FP), R11
 	SHLQ $2, R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -242,21 +244,22 @@ loop4:
 	JNZ  loop4
 
 store4:
-	MOVBLZX accumulate+40(FP), AX
-	TESTQ   AX, AX
-	JZ      write4
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	ADDQ R9, DX
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-	ADDQ R9, DX
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-	ADDQ R9, DX
-	VADDPS (DX), Y6, Y6
-	VADDPS 32(DX), Y7, Y7
-	MOVQ c+24(FP), DX
+	MOVQ  cin+40(FP), AX
+	TESTQ AX, AX
+	JZ    write4
+	MOVQ  ldcin+48(FP), R8
+	SHLQ  $2, R8
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	ADDQ R8, AX
+	VADDPS (AX), Y2, Y2
+	VADDPS 32(AX), Y3, Y3
+	ADDQ R8, AX
+	VADDPS (AX), Y4, Y4
+	VADDPS 32(AX), Y5, Y5
+	ADDQ R8, AX
+	VADDPS (AX), Y6, Y6
+	VADDPS 32(AX), Y7, Y7
 
 write4:
 	VMOVUPS Y0, (DX)
@@ -285,7 +288,7 @@ write4:
 	VFMADD231PS  Y12, Y15, C2     \
 	VFMADD231PS  Y13, Y15, C3
 
-// func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool, pf *float32, pfStep int)
+// func gemm2x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 //
 // The 2-row variant of gemm6x16AVX2 for the last, partial row group:
 // it reads the first 2 values of each k of the same 6-wide packed A.
@@ -293,14 +296,14 @@ write4:
 // the end: four chains alone would wait on the FMA latency, at half speed.
 // pf and pfStep as for gemm6x16AVX2 (a batch-1 [CLS] row streams W with
 // little arithmetic to hide the misses behind).
-TEXT ·gemm2x16AVX2(SB), NOSPLIT, $0-64
+TEXT ·gemm2x16AVX2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R9
-	MOVQ pf+48(FP), R10
-	MOVQ pfStep+56(FP), R11
+	MOVQ pf+56(FP), R10
+	MOVQ pfStep+64(FP), R11
 	SHLQ $2, R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -352,15 +355,16 @@ sum2:
 	VADDPS Y7, Y3, Y3
 
 store2:
-	MOVBLZX accumulate+40(FP), AX
-	TESTQ   AX, AX
-	JZ      write2
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	ADDQ R9, DX
-	VADDPS (DX), Y2, Y2
-	VADDPS 32(DX), Y3, Y3
-	MOVQ c+24(FP), DX
+	MOVQ  cin+40(FP), AX
+	TESTQ AX, AX
+	JZ    write2
+	MOVQ  ldcin+48(FP), R8
+	SHLQ  $2, R8
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	ADDQ R8, AX
+	VADDPS (AX), Y2, Y2
+	VADDPS 32(AX), Y3, Y3
 
 write2:
 	VMOVUPS Y0, (DX)

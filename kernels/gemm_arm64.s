@@ -45,32 +45,34 @@
 	FMLA_ELEM(22, 25, 28, 3); \
 	FMLA_ELEM(23, 26, 28, 3)
 
-// func gemm8x12NEON(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
+// func gemm8x12NEON(k int, a *float32, b *float32, c *float32, ldc int, cin *float32, ldcin int)
 //
-// C[8][12] (+)= A[8][k] · B[k][12], with A packed k-major ([k][8]: the
-// eight row values of one k are adjacent), B a packed panel ([k][12]) and C
-// rows ldc floats apart. The 24 accumulators V0-V23 hold the 8×12 block,
-// row r in V(3r), V(3r+1), V(3r+2). With accumulate, they start from C
-// (so C + Σ is one FMA chain per element), else from zero. Unrolled by two.
-TEXT ·gemm8x12NEON(SB), NOSPLIT, $0-41
-	MOVD  k+0(FP), R3
-	MOVD  a+8(FP), R0
-	MOVD  b+16(FP), R1
-	MOVD  c+24(FP), R2
-	MOVD  ldc+32(FP), R4
-	LSL   $2, R4, R4               // row stride in bytes
-	MOVBU accumulate+40(FP), R5
+// C[8][12] = [Cin +] A[8][k] · B[k][12], with A packed k-major ([k][8]:
+// the eight row values of one k are adjacent), B a packed panel ([k][12]),
+// C rows ldc floats apart and Cin, unless nil, rows ldcin floats apart
+// (Cin = C accumulates). The 24 accumulators V0-V23 hold the 8×12 block,
+// row r in V(3r), V(3r+1), V(3r+2). With Cin, they start from it (so
+// Cin + Σ is one FMA chain per element), else from zero. Unrolled by two.
+TEXT ·gemm8x12NEON(SB), NOSPLIT, $0-56
+	MOVD k+0(FP), R3
+	MOVD a+8(FP), R0
+	MOVD b+16(FP), R1
+	MOVD c+24(FP), R2
+	MOVD ldc+32(FP), R4
+	LSL  $2, R4, R4                // row stride in bytes
+	MOVD cin+40(FP), R5
+	MOVD ldcin+48(FP), R6
+	LSL  $2, R6, R6
 
 	CBZ R5, zero
-	MOVD R2, R6
-	VLD1.P (R6)(R4), [V0.S4, V1.S4, V2.S4]
-	VLD1.P (R6)(R4), [V3.S4, V4.S4, V5.S4]
-	VLD1.P (R6)(R4), [V6.S4, V7.S4, V8.S4]
-	VLD1.P (R6)(R4), [V9.S4, V10.S4, V11.S4]
-	VLD1.P (R6)(R4), [V12.S4, V13.S4, V14.S4]
-	VLD1.P (R6)(R4), [V15.S4, V16.S4, V17.S4]
-	VLD1.P (R6)(R4), [V18.S4, V19.S4, V20.S4]
-	VLD1   (R6), [V21.S4, V22.S4, V23.S4]
+	VLD1.P (R5)(R6), [V0.S4, V1.S4, V2.S4]
+	VLD1.P (R5)(R6), [V3.S4, V4.S4, V5.S4]
+	VLD1.P (R5)(R6), [V6.S4, V7.S4, V8.S4]
+	VLD1.P (R5)(R6), [V9.S4, V10.S4, V11.S4]
+	VLD1.P (R5)(R6), [V12.S4, V13.S4, V14.S4]
+	VLD1.P (R5)(R6), [V15.S4, V16.S4, V17.S4]
+	VLD1.P (R5)(R6), [V18.S4, V19.S4, V20.S4]
+	VLD1   (R5), [V21.S4, V22.S4, V23.S4]
 	B      loopstart
 
 zero:

@@ -9,7 +9,7 @@ import (
 )
 
 //go:noescape
-func gemm8x12NEON(k int, a *float32, b *float32, c *float32, ldc int, accumulate bool)
+func gemm8x12NEON(k int, a *float32, b *float32, c *float32, ldc int, cin *float32, ldcin int)
 
 var neon = &Impl{
 	Name:         "neon",
@@ -45,8 +45,8 @@ var neonGemm = &blockedGemm{
 	kBlock:         neonKBlock,
 	smallMGroups:   0,
 	rowBlockGroups: math.MaxInt32,
-	kernel: func(_, k int, a, b, c *float32, ldc int, accumulate bool, _ *float32, _ int) {
-		gemm8x12NEON(k, a, b, c, ldc, accumulate)
+	kernel: func(_, k int, a, b, c *float32, ldc int, cin *float32, ldcin int, _ *float32, _ int) {
+		gemm8x12NEON(k, a, b, c, ldc, cin, ldcin)
 	},
 	exactRows: 1 << neonRows,
 	tiles:     newTilePool(neonRows, neonPanel),

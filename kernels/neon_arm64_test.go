@@ -26,36 +26,47 @@ func skipWithoutNEON(t *testing.T) {
 	}
 }
 
-// The micro-kernel on its own: every k parity, both store modes, and a C
-// stride wider than the tile so that writes outside the 8×12 block show.
+// The micro-kernel on its own: every k parity, each source of the sum (none,
+// C itself, another tile with its own stride), and a C stride wider than
+// the tile so that writes outside the 8×12 block show.
 func TestGemm8x12NEONKernel(t *testing.T) {
 	skipWithoutNEON(t)
 	r := rand.New(rand.NewPCG(21, 22))
-	const ldc = 15
+	const ldc, ldin = 15, 13
 	for _, k := range []int{0, 1, 2, 3, 4, 7, 64, 255, 256} {
-		for _, acc := range []bool{false, true} {
+		for _, src := range []string{"none", "c", "other"} {
 			a, b := randSlice(r, k*neonRows+1), randSlice(r, k*neonPanel+1)
-			c := randSlice(r, neonRows*ldc)
+			c, other := randSlice(r, neonRows*ldc), randSlice(r, neonRows*ldin)
 			orig := append([]float32(nil), c...)
-			gemm8x12NEON(k, &a[0], &b[0], &c[0], ldc, acc)
+			switch src {
+			case "none":
+				gemm8x12NEON(k, &a[0], &b[0], &c[0], ldc, nil, 0)
+			case "c":
+				gemm8x12NEON(k, &a[0], &b[0], &c[0], ldc, &c[0], ldc)
+			default:
+				gemm8x12NEON(k, &a[0], &b[0], &c[0], ldc, &other[0], ldin)
+			}
 			for i := 0; i < neonRows; i++ {
 				for j := 0; j < ldc; j++ {
 					got := c[i*ldc+j]
 					if j >= neonPanel {
 						if got != orig[i*ldc+j] {
-							t.Fatalf("k=%d acc=%v: wrote outside the tile at (%d,%d)", k, acc, i, j)
+							t.Fatalf("k=%d cin=%s: wrote outside the tile at (%d,%d)", k, src, i, j)
 						}
 						continue
 					}
 					var want float64
-					if acc {
+					switch src {
+					case "c":
 						want = float64(orig[i*ldc+j])
+					case "other":
+						want = float64(other[i*ldin+j])
 					}
 					for p := 0; p < k; p++ {
 						want += float64(a[p*neonRows+i]) * float64(b[p*neonPanel+j])
 					}
 					if d := math.Abs(float64(got) - want); d > 1e-5*math.Sqrt(float64(k+1))*4 {
-						t.Fatalf("k=%d acc=%v: (%d,%d) = %g, want %g", k, acc, i, j, got, want)
+						t.Fatalf("k=%d cin=%s: (%d,%d) = %g, want %g", k, src, i, j, got, want)
 					}
 				}
 			}

@@ -68,18 +68,26 @@ type blockedGemm struct {
 //     (their packed A slice stays in L2) meet every panel slice (stays in
 //     L1 while each row group of the block uses it).
 //
-// The epilogue runs on blocks of about epilogueCols finished columns right
-// after their last K slice, while they are still in L2.
+// The bias joins the first K slice's sum (the kernels' sum source, one row
+// for every row of C), so that the epilogue (the activation, if any) runs
+// on blocks of about epilogueCols finished columns right after their last
+// K slice, while they are still in L2; products without one have none.
 func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Matrix, c0, c1 int, ep *epilogue) {
+	p := gemmPass{dst: dst, ldd: ldd, a: a, m: m, w: w}
+	var rest epilogue
+	if ep != nil {
+		p.bias = ep.bias
+		rest = epilogue{im: ep.im, act: ep.act}
+		ep = rest.active()
+	}
 	in := w.In
 	groups := (m + g.rows - 1) / g.rows
 	kb := g.slice(m)
 	if groups <= g.smallMGroups {
-		var sums *[]float32
 		if in > kb && g.sums != nil {
-			sums = g.sums.Get()
-			if n := groups * g.rows * g.panel; len(*sums) < n {
-				*sums = make([]float32, n) // only where a test raised smallMGroups
+			p.sums = g.sums.Get()
+			if n := groups * g.rows * g.panel; len(*p.sums) < n {
+				*p.sums = make([]float32, n) // only where a test raised smallMGroups
 			}
 		}
 		done := c0 // columns before done are finished
@@ -89,16 +97,17 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 				// The next slice in memory order is the next one used
 				// (two or four slices ahead measured no better, on Zen 3
 				// and on the Xeon).
-				g.block(dst, ldd, a, m, w, col, col1, k0, kb, 0, groups, g.sliceAt(w, col, k0+kb), false, sums)
+				g.block(&p, col, col1, k0, kb, 0, groups, g.sliceAt(w, col, k0+kb), false)
 			}
 			if col1-done >= epilogueCols || col1 == c1 {
 				ep.apply(dst, ldd, 0, m, done, col1)
 				done = col1
 			}
 		}
-		if sums != nil {
-			g.sums.Put(sums)
+		if p.sums != nil {
+			g.sums.Put(p.sums)
 		}
+		g.putBiasPad(&p)
 		return
 	}
 	for k0 := 0; k0 < in; k0 += kb {
@@ -109,13 +118,53 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 			for col := c0; col < c1; col += g.panel {
 				col1 := min(col+g.panel, c1)
 				// The next panel's slice of this K range comes next.
-				g.block(dst, ldd, a, m, w, col, col1, k0, kb, g0, g1, g.sliceAt(w, col+g.panel, k0), true, nil)
+				g.block(&p, col, col1, k0, kb, g0, g1, g.sliceAt(w, col+g.panel, k0), true)
 				if last && (col1-done >= epilogueCols || col1 == c1) {
 					ep.apply(dst, ldd, g0*g.rows, min(g1*g.rows, m), done, col1)
 					done = col1
 				}
 			}
 		}
+	}
+	g.putBiasPad(&p)
+}
+
+// gemmPass is what every block of one gemm call shares.
+type gemmPass struct {
+	dst  []float32 // C, rows ldd floats apart
+	ldd  int
+	a    []float32 // packed A
+	m    int
+	w    *Matrix
+	bias []float32 // nil: none
+	// sums, unless nil, holds the partial sums of a panel between its K
+	// slices (whole-panel order).
+	sums *[]float32
+	// biasPad, once needed, holds the bias of a last, partial panel padded
+	// with zeros to a whole one: the kernels read whole panels.
+	biasPad *[]float32
+}
+
+// biasAt returns the bias of the panel starting at column col as the
+// kernels read it, a whole panel of floats, or nil without a bias.
+func (g *blockedGemm) biasAt(p *gemmPass, col int) *float32 {
+	switch {
+	case p.bias == nil:
+		return nil
+	case col+g.panel <= len(p.bias):
+		return &p.bias[col]
+	}
+	if p.biasPad == nil {
+		p.biasPad = g.tiles.Get()
+	}
+	pad := (*p.biasPad)[:g.panel]
+	clear(pad[copy(pad, p.bias[col:]):])
+	return &pad[0]
+}
+
+func (g *blockedGemm) putBiasPad(p *gemmPass) {
+	if p.biasPad != nil {
+		g.tiles.Put(p.biasPad)
 	}
 }
 
@@ -168,19 +217,24 @@ func (g *blockedGemm) prefetchPart(kb, kc, rows, sharedRows int) (share, step in
 // slice of (up to) kb starting at k0, and row groups g0…g1-1.
 //
 // The first calls prefetch the B slice at offset next of w.data as they
-// go (see prefetchShare). With sums (whole-panel order, several K slices)
-// the groups' partial sums go to sums until the last slice, which adds
-// them to its own and writes C; without, each slice after the first adds
-// C to its own. Whenever a slice writes C, each call prefetches the next
-// group's C tile.
-func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matrix, col, col1, k0, kb, g0, g1, next int, blis bool, sums *[]float32) {
+// go (see prefetchShare). The first slice adds the bias to its sums. With
+// p.sums (whole-panel order, several K slices) the groups' partial sums go
+// to p.sums until the last slice, which adds them to its own and writes C;
+// without, each slice after the first adds C to its own. Whenever a slice
+// writes C, each call prefetches the next group's C tile.
+func (g *blockedGemm) block(p *gemmPass, col, col1, k0, kb, g0, g1, next int, blis bool) {
+	dst, ldd, m, w := p.dst, p.ldd, p.m, p.w
 	in := w.In
 	kc := min(kb, in-k0)
 	last := k0+kc >= in
 	cols := col1 - col
 	bp := &w.data[(col/g.panel*in+k0)*g.panel]
 	// This K slice of every row group, group after group (packGroupRange).
-	slice := a[k0*((m+g.rows-1)/g.rows)*g.rows:]
+	slice := p.a[k0*((m+g.rows-1)/g.rows)*g.rows:]
+	var bias *float32
+	if k0 == 0 {
+		bias = g.biasAt(p, col)
+	}
 	sharers, sharedRows := g.prefetchPlan(m, g0, g1, blis)
 	pfOff, sharer := next, 0
 	var tile *[]float32
@@ -199,10 +253,11 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 			pfOff += share
 			sharer++
 		}
-		var cin *float32 // what the sum adds: nothing, the partial sums or C
-		ldcin := 0
-		if sums != nil {
-			part := (*sums)[grp*g.rows*g.panel : (grp+1)*g.rows*g.panel]
+		// What the sum adds: the bias (one row for all), the partial sums
+		// or C, or nothing.
+		cin, ldcin := bias, 0
+		if p.sums != nil {
+			part := (*p.sums)[grp*g.rows*g.panel : (grp+1)*g.rows*g.panel]
 			if k0 > 0 {
 				cin, ldcin = &part[0], g.panel
 			}
@@ -218,7 +273,7 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 		if cols == g.panel && g.exactRows&(1<<rows) != 0 {
 			c := &dst[row*ldd+col]
 			_ = dst[(row+rows-1)*ldd+col+cols-1] // the kernel's last write
-			if sums == nil && k0 > 0 {
+			if p.sums == nil && k0 > 0 {
 				cin, ldcin = c, ldd
 			}
 			g.kernel(rows, kc, ap, bp, c, ldd, cin, ldcin, pf, step)
@@ -228,7 +283,7 @@ func (g *blockedGemm) block(dst []float32, ldd int, a []float32, m int, w *Matri
 			tile = g.tiles.Get()
 		}
 		g.kernel(rows, kc, ap, bp, &(*tile)[0], g.panel, cin, ldcin, pf, step)
-		mergeTile(dst, *tile, row, rows, col, cols, ldd, g.panel, sums == nil && k0 > 0)
+		mergeTile(dst, *tile, row, rows, col, cols, ldd, g.panel, p.sums == nil && k0 > 0)
 	}
 	if tile != nil {
 		g.tiles.Put(tile)

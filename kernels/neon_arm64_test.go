@@ -26,53 +26,9 @@ func skipWithoutNEON(t *testing.T) {
 	}
 }
 
-// The micro-kernel on its own: every k parity, each source of the sum (none,
-// C itself, another tile with its own stride), and a C stride wider than
-// the tile so that writes outside the 8×12 block show.
-func TestGemm8x12NEONKernel(t *testing.T) {
-	skipWithoutNEON(t)
-	r := rand.New(rand.NewPCG(21, 22))
-	const ldc, ldin = 15, 13
-	for _, k := range []int{0, 1, 2, 3, 4, 7, 64, 255, 256} {
-		for _, src := range []string{"none", "c", "other"} {
-			a, b := randSlice(r, k*neonRows+1), randSlice(r, k*neonPanel+1)
-			c, other := randSlice(r, neonRows*ldc), randSlice(r, neonRows*ldin)
-			orig := append([]float32(nil), c...)
-			switch src {
-			case "none":
-				gemm8x12NEON(k, &a[0], &b[0], &c[0], ldc, nil, 0)
-			case "c":
-				gemm8x12NEON(k, &a[0], &b[0], &c[0], ldc, &c[0], ldc)
-			default:
-				gemm8x12NEON(k, &a[0], &b[0], &c[0], ldc, &other[0], ldin)
-			}
-			for i := 0; i < neonRows; i++ {
-				for j := 0; j < ldc; j++ {
-					got := c[i*ldc+j]
-					if j >= neonPanel {
-						if got != orig[i*ldc+j] {
-							t.Fatalf("k=%d cin=%s: wrote outside the tile at (%d,%d)", k, src, i, j)
-						}
-						continue
-					}
-					var want float64
-					switch src {
-					case "c":
-						want = float64(orig[i*ldc+j])
-					case "other":
-						want = float64(other[i*ldin+j])
-					}
-					for p := 0; p < k; p++ {
-						want += float64(a[p*neonRows+i]) * float64(b[p*neonPanel+j])
-					}
-					if d := math.Abs(float64(got) - want); d > 1e-5*math.Sqrt(float64(k+1))*4 {
-						t.Fatalf("k=%d cin=%s: (%d,%d) = %g, want %g", k, src, i, j, got, want)
-					}
-				}
-			}
-		}
-	}
-}
+// blockedDrivers are the drivers of this architecture a test can run, by
+// Impl name.
+var blockedDrivers = map[string]*blockedGemm{"neon": neonGemm}
 
 // Every tail of the 8-row groups and 12-column panels, with K inside one
 // slice, exactly one slice, and spilling into a second and third slice

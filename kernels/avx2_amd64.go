@@ -56,13 +56,13 @@ const (
 	kBlock     = 256 // K slice kept hot in L1: a 16 KiB panel slice
 )
 
-var avx2Gemm = &blockedGemm{
+var avx2Gemm = (&blockedGemm{
 	panel:  panelWidth,
 	rows:   microRows,
 	kBlock: kBlock,
 	// Up to 144 rows (a 128-token request) W panels stream whole; measured
 	// best-of-8 on M=128 shapes it beats the BLIS order by 4-14 %.
-	smallMGroups: avx2SmallMGroups,
+	smallMGroups: 24,
 	// (Past that, on one thread the whole-panel order still beat BLIS at
 	// K=768 up to M=384, but with two threads both cores re-read the
 	// packed A from L3 for every panel: batch 8 × 24 tokens went 17 %
@@ -79,11 +79,7 @@ var avx2Gemm = &blockedGemm{
 	prefetchC:      prefetchTile,
 	packGroup:      packGroup6,
 	tiles:          newTilePool(microRows, panelWidth),
-	sums:           newTilePool(avx2SmallMGroups*microRows, panelWidth),
-}
-
-// avx2SmallMGroups is avx2Gemm.smallMGroups.
-const avx2SmallMGroups = 24
+}).withSums()
 
 // packPanels16 lays W out in 16-column panels: two YMM loads per k.
 func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 {

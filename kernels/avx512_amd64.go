@@ -56,13 +56,13 @@ const (
 	avx512BlisKBlock = 384
 )
 
-var avx512Gemm = &blockedGemm{
+var avx512Gemm = (&blockedGemm{
 	panel:      avx512Panel,
 	rows:       avx512Rows,
 	kBlock:     avx512KBlock,
 	blisKBlock: avx512BlisKBlock,
 	// Up to 144 rows stream W panels whole, as on AVX2.
-	smallMGroups: avx512SmallMGroups,
+	smallMGroups: 12,
 	// 8 groups × 12 rows × 384 × 4 B = 144 KiB of packed A stays in L2;
 	// 8 measured best or tied among 4, 8 and 16 at kb 384 (M=2048, Xeon).
 	rowBlockGroups: 8,
@@ -79,11 +79,7 @@ var avx512Gemm = &blockedGemm{
 	prefetchC:      prefetchTile,
 	packGroup:      packGroup12,
 	tiles:          newTilePool(avx512Rows, avx512Panel),
-	sums:           newTilePool(avx512SmallMGroups*avx512Rows, avx512Panel),
-}
-
-// avx512SmallMGroups is avx512Gemm.smallMGroups.
-const avx512SmallMGroups = 12
+}).withSums()
 
 // microKernelAVX512 picks the smallest kernel that covers rows.
 func microKernelAVX512(rows, k int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int) {

@@ -24,8 +24,8 @@ type blockedGemm struct {
 	// first prefetchShare calls of a block share the next B slice, each
 	// fetching its part at the pace of its own k loop, so that the misses
 	// spread over more of the slice's arithmetic instead of bunching up in
-	// the first call (where they overflow the fill buffers). In the BLIS order B comes from L2 and the first call
-	// fetches it all.
+	// the first call (where they overflow the fill buffers). In the BLIS
+	// order B comes from L2 and the first call fetches it all.
 	prefetchShare int
 	// kernel computes C[rows][panel] = [Cin +] A·B for a group with `valid`
 	// real rows (it may skip the FMAs of padding rows), C rows ldc floats
@@ -49,7 +49,7 @@ type blockedGemm struct {
 	tiles *freelist.List[[]float32]
 	// sums, unless nil, holds smallMGroups×rows×panel floats: in the
 	// whole-panel order, a panel's partial sums between its K slices (see
-	// gemm).
+	// gemm and withSums).
 	sums *freelist.List[[]float32]
 }
 
@@ -86,9 +86,7 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 	if groups <= g.smallMGroups {
 		if in > kb && g.sums != nil {
 			p.sums = g.sums.Get()
-			if n := groups * g.rows * g.panel; len(*p.sums) < n {
-				*p.sums = make([]float32, n) // only where a test raised smallMGroups
-			}
+			*p.sums = grow(*p.sums, groups*g.rows*g.panel) // grows only where a test raised smallMGroups
 		}
 		done := c0 // columns before done are finished
 		for col := c0; col < c1; col += g.panel {
@@ -104,10 +102,7 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 				done = col1
 			}
 		}
-		if p.sums != nil {
-			g.sums.Put(p.sums)
-		}
-		g.putBiasPad(&p)
+		g.release(&p)
 		return
 	}
 	for k0 := 0; k0 < in; k0 += kb {
@@ -126,7 +121,14 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 			}
 		}
 	}
-	g.putBiasPad(&p)
+	g.release(&p)
+}
+
+// withSums gives g a free list of partial-sum scratch for the whole-panel
+// order (see gemm) and returns it.
+func (g *blockedGemm) withSums() *blockedGemm {
+	g.sums = newTilePool(g.smallMGroups*g.rows, g.panel)
+	return g
 }
 
 // gemmPass is what every block of one gemm call shares.
@@ -162,7 +164,11 @@ func (g *blockedGemm) biasAt(p *gemmPass, col int) *float32 {
 	return &pad[0]
 }
 
-func (g *blockedGemm) putBiasPad(p *gemmPass) {
+// release returns p's scratch to g's free lists.
+func (g *blockedGemm) release(p *gemmPass) {
+	if p.sums != nil {
+		g.sums.Put(p.sums)
+	}
 	if p.biasPad != nil {
 		g.tiles.Put(p.biasPad)
 	}

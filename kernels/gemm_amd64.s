@@ -26,6 +26,27 @@
 	VFMADD231PS  Y12, Y15, Y10 \
 	VFMADD231PS  Y13, Y15, Y11
 
+// LOADCIN points AX at Cin's first row and R8 at its row stride in bytes,
+// or jumps to NOCIN when there is no Cin.
+#define LOADCIN(NOCIN) \
+	MOVQ  cin+40(FP), AX   \
+	TESTQ AX, AX           \
+	JZ    NOCIN            \
+	MOVQ  ldcin+48(FP), R8 \
+	SHLQ  $2, R8
+
+// ADDROW adds Cin's row at AX to C0, C1 and moves AX to the next row.
+#define ADDROW(C0, C1) \
+	VADDPS (AX), C0, C0   \
+	VADDPS 32(AX), C1, C1 \
+	ADDQ   R8, AX
+
+// STROW stores C0, C1 to C's row at DX and moves DX to the next row.
+#define STROW(C0, C1) \
+	VMOVUPS C0, (DX)   \
+	VMOVUPS C1, 32(DX) \
+	ADDQ    R9, DX
+
 // func gemm6x16AVX2(k int, a *float32, b *float32, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 //
 // C[6][16] = [Cin +] A[6][k] · B[k][16], with A packed k-major ([k][6]:
@@ -100,41 +121,21 @@ tail:
 	KSTEP(0, 32, 0, 4, 8, 12, 16, 20)
 
 store:
-	MOVQ  cin+40(FP), AX
-	TESTQ AX, AX
-	JZ    write
-	MOVQ  ldcin+48(FP), R8
-	SHLQ  $2, R8
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
-	VADDPS (AX)(R8*1), Y2, Y2
-	VADDPS 32(AX)(R8*1), Y3, Y3
-	VADDPS (AX)(R8*2), Y4, Y4
-	VADDPS 32(AX)(R8*2), Y5, Y5
-	LEAQ   (AX)(R8*2), AX
-	ADDQ   R8, AX              // AX = row 3 of Cin
-	VADDPS (AX), Y6, Y6
-	VADDPS 32(AX), Y7, Y7
-	VADDPS (AX)(R8*1), Y8, Y8
-	VADDPS 32(AX)(R8*1), Y9, Y9
-	VADDPS (AX)(R8*2), Y10, Y10
-	VADDPS 32(AX)(R8*2), Y11, Y11
+	LOADCIN(write)
+	ADDROW(Y0, Y1)
+	ADDROW(Y2, Y3)
+	ADDROW(Y4, Y5)
+	ADDROW(Y6, Y7)
+	ADDROW(Y8, Y9)
+	ADDROW(Y10, Y11)
 
 write:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	VMOVUPS Y2, (DX)(R9*1)
-	VMOVUPS Y3, 32(DX)(R9*1)
-	VMOVUPS Y4, (DX)(R9*2)
-	VMOVUPS Y5, 32(DX)(R9*2)
-	LEAQ    (DX)(R9*2), DX
-	ADDQ    R9, DX             // DX = row 3 of C
-	VMOVUPS Y6, (DX)
-	VMOVUPS Y7, 32(DX)
-	VMOVUPS Y8, (DX)(R9*1)
-	VMOVUPS Y9, 32(DX)(R9*1)
-	VMOVUPS Y10, (DX)(R9*2)
-	VMOVUPS Y11, 32(DX)(R9*2)
+	STROW(Y0, Y1)
+	STROW(Y2, Y3)
+	STROW(Y4, Y5)
+	STROW(Y6, Y7)
+	STROW(Y8, Y9)
+	STROW(Y10, Y11)
 	VZEROUPPER
 	RET
 
@@ -244,35 +245,17 @@ loop4:
 	JNZ  loop4
 
 store4:
-	MOVQ  cin+40(FP), AX
-	TESTQ AX, AX
-	JZ    write4
-	MOVQ  ldcin+48(FP), R8
-	SHLQ  $2, R8
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
-	ADDQ R8, AX
-	VADDPS (AX), Y2, Y2
-	VADDPS 32(AX), Y3, Y3
-	ADDQ R8, AX
-	VADDPS (AX), Y4, Y4
-	VADDPS 32(AX), Y5, Y5
-	ADDQ R8, AX
-	VADDPS (AX), Y6, Y6
-	VADDPS 32(AX), Y7, Y7
+	LOADCIN(write4)
+	ADDROW(Y0, Y1)
+	ADDROW(Y2, Y3)
+	ADDROW(Y4, Y5)
+	ADDROW(Y6, Y7)
 
 write4:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	ADDQ R9, DX
-	VMOVUPS Y2, (DX)
-	VMOVUPS Y3, 32(DX)
-	ADDQ R9, DX
-	VMOVUPS Y4, (DX)
-	VMOVUPS Y5, 32(DX)
-	ADDQ R9, DX
-	VMOVUPS Y6, (DX)
-	VMOVUPS Y7, 32(DX)
+	STROW(Y0, Y1)
+	STROW(Y2, Y3)
+	STROW(Y4, Y5)
+	STROW(Y6, Y7)
 	VZEROUPPER
 	RET
 
@@ -355,23 +338,13 @@ sum2:
 	VADDPS Y7, Y3, Y3
 
 store2:
-	MOVQ  cin+40(FP), AX
-	TESTQ AX, AX
-	JZ    write2
-	MOVQ  ldcin+48(FP), R8
-	SHLQ  $2, R8
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
-	ADDQ R8, AX
-	VADDPS (AX), Y2, Y2
-	VADDPS 32(AX), Y3, Y3
+	LOADCIN(write2)
+	ADDROW(Y0, Y1)
+	ADDROW(Y2, Y3)
 
 write2:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	ADDQ R9, DX
-	VMOVUPS Y2, (DX)
-	VMOVUPS Y3, 32(DX)
+	STROW(Y0, Y1)
+	STROW(Y2, Y3)
 	VZEROUPPER
 	RET
 

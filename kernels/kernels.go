@@ -3,6 +3,7 @@ package kernels
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -223,22 +224,55 @@ func (pc *productChunks) locate(c int) (i, c0, c1 int) {
 }
 
 // columnChunks splits a product's out columns, whole panels of panel
-// columns each, into chunks for the worker pool.
-type columnChunks struct{ out, panel, panels, chunks int }
+// columns each, into chunks for the worker pool. Chunks shrink towards the
+// product's end (guided self-scheduling): each of the first geometric takes
+// 1/(2·threads) of the panels left, then single panels follow, so the cores
+// finish within about a panel of each other. Equal chunks (four per
+// thread) left the caller waiting at the end of each call for up to a
+// whole chunk, 8 % of a two-thread batch-1 × 16 pass on a Xeon; guided
+// ones made batch-1 passes (16 to 128 tokens) 5–11 % faster on two Zen 3
+// cores. The first chunks stay big because each chunk start restarts W's
+// stream without a prefetch.
+type columnChunks struct {
+	out, panel, panels, chunks int
+	geometric                  int     // chunks that take a share of what is left
+	keep                       float64 // the share of the panels left that each of them leaves
+}
 
 // splitColumns makes one chunk, or with parallel enough for every thread
 // to take several (they finish at different times).
 func splitColumns(out, panel int, parallel bool) columnChunks {
 	s := columnChunks{out: out, panel: panel, panels: (out + panel - 1) / panel, chunks: 1}
-	if parallel {
-		s.chunks = min(s.panels, 4*Threads())
+	if !parallel {
+		return s
 	}
+	share := 2 * Threads()
+	s.keep = 1 - 1/float64(share)
+	for s.left(s.geometric) >= share {
+		s.geometric++
+	}
+	s.chunks = s.geometric + s.left(s.geometric)
 	return s
+}
+
+// left returns the panels not in the first c geometric chunks.
+func (s columnChunks) left(c int) int {
+	return int(math.Round(float64(s.panels) * math.Pow(s.keep, float64(c))))
 }
 
 // cols returns chunk c's columns c0…c1-1; c0 is on a panel boundary.
 func (s columnChunks) cols(c int) (c0, c1 int) {
-	return c * s.panels / s.chunks * s.panel, min((c+1)*s.panels/s.chunks*s.panel, s.out)
+	var p0, p1 int
+	switch {
+	case s.chunks == 1:
+		p0, p1 = 0, s.panels
+	case c < s.geometric:
+		p0, p1 = s.panels-s.left(c), s.panels-s.left(c+1)
+	default:
+		p0 = s.panels - s.left(s.geometric) + c - s.geometric
+		p1 = p0 + 1
+	}
+	return p0 * s.panel, min(p1*s.panel, s.out)
 }
 
 // packInput packs x for gemm into *bufp (grown as needed). Large inputs

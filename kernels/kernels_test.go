@@ -502,3 +502,55 @@ func TestLinearManyMatchesLinear(t *testing.T) {
 		}
 	})
 }
+
+// TestSplitColumns checks that a product's column chunks cover its panels
+// once, in order, whole panels each, shrinking from about 1/(2·threads) of
+// the panels to single ones, and stay few.
+func TestSplitColumns(t *testing.T) {
+	defer SetThreads(Threads())
+	for _, th := range []int{1, 2, 3, 16, 64} {
+		SetThreads(th)
+		for _, panel := range []int{16, 32} {
+			for _, out := range []int{1, 17, 100, 768, 769, 3072, 30522} {
+				panels := (out + panel - 1) / panel
+				for _, parallel := range []bool{false, true} {
+					s := splitColumns(out, panel, parallel)
+					end, sizes := 0, make([]int, 0, s.chunks)
+					for c := 0; c < s.chunks; c++ {
+						c0, c1 := s.cols(c)
+						if c0 != end || c1 <= c0 || c0%panel != 0 || (c1 != out && c1%panel != 0) {
+							t.Fatalf("threads %d, %d columns in panels of %d: chunk %d is %d…%d after %d", th, out, panel, c, c0, c1, end)
+						}
+						end = c1
+						sizes = append(sizes, (c1-c0+panel-1)/panel)
+					}
+					if end != out {
+						t.Fatalf("threads %d, %d columns in panels of %d: chunks end at %d", th, out, panel, end)
+					}
+					if !parallel {
+						if s.chunks != 1 {
+							t.Fatalf("not parallel: %d chunks", s.chunks)
+						}
+						continue
+					}
+					share := 2 * th
+					if want := float64(panels) / float64(share); math.Abs(float64(sizes[0])-want) > 1 {
+						t.Errorf("threads %d, %d panels: first chunk %d panels, want %.1f±1", th, panels, sizes[0], want)
+					}
+					if sizes[len(sizes)-1] != 1 {
+						t.Errorf("threads %d, %d panels: last chunk %d panels, want 1", th, panels, sizes[len(sizes)-1])
+					}
+					// Guided scheduling takes ~share·ln(panels/share) chunks,
+					// then fewer than share single panels.
+					limit := panels
+					if panels > share {
+						limit = min(limit, int(float64(share)*math.Log(float64(panels)/float64(share)))+share+2)
+					}
+					if s.chunks > limit {
+						t.Errorf("threads %d, %d panels: %d chunks (sizes %v), more than %d", th, panels, s.chunks, sizes, limit)
+					}
+				}
+			}
+		}
+	}
+}

@@ -2,7 +2,6 @@ package distilbert
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/distilbert-go/distilbert/kernels"
 )
@@ -213,11 +212,7 @@ func (m *Model) project(x []float32, rows int, outs ...projection) {
 // row per sequence (its [CLS]), at row i for sequence i.
 func (m *Model) attention(ws *workspace, batch []Sequence, rows int, clsOnly bool) {
 	c := &m.Config
-	// Hugging Face scales q, not the scores: q / √d_head.
-	scale := float32(1 / math.Sqrt(float64(c.HeadDim())))
-	for i, v := range ws.q[:rows*c.Dim] {
-		ws.q[i] = v * scale
-	}
+	// The queries come scaled by 1/√d_head (their weights were, at load).
 	ws.attn = ws.attn[:0]
 	for si, s := range batch {
 		a := kernels.AttnSeq{Q: ws.offsets[si], NQ: len(s.IDs), K: ws.offsets[si], NK: len(s.IDs), Mask: s.Mask}

@@ -180,14 +180,14 @@ func newModel(c *Config, f *weights.File, impl *kernels.Impl, quant Quantization
 	m := &Model{Config: *c, kernels: impl, quant: quant, file: f}
 	get := func(name string) []float32 { return found[prefix+name].Data }
 	var packErr error
-	// scaledLin packs a linear layer whose weights and bias are multiplied
-	// by scale (1: as stored), or quantizes it (the encoder's, with
-	// QuantInt8); when that copied the weights, their mapped pages are
-	// released so they do not count twice in memory.
 	// scaleBuf holds scaled weights while they are packed: one buffer for
 	// all layers, unless a packer keeps it (the generic kernel reads W as
 	// is), so that no garbage the size of the weights outlives loading.
 	var scaleBuf []float32
+	// scaledLin packs a linear layer whose weights and bias are multiplied
+	// by scale (1: as stored), or quantizes it (the encoder's, with
+	// QuantInt8); when that copied the weights, their mapped pages are
+	// released so they do not count twice in memory.
 	scaledLin := func(wName, bName string, out, in int, quantize bool, scale float32) linear {
 		t := found[wName]
 		w, b := t.Data, found[bName].Data

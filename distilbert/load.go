@@ -19,6 +19,7 @@ type Option func(*options)
 type options struct {
 	kernels *kernels.Impl
 	quant   Quantization
+	provenanceOptions
 }
 
 // Quantization is how the encoder's linear layers keep and multiply their
@@ -92,6 +93,9 @@ func Load(dir string, opts ...Option) (*Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.digest, err = verifyDir(dir, o.wantSHA256); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, "model.safetensors")
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, missingWeightsError(dir)
@@ -116,6 +120,10 @@ func LoadEmbedded(opts ...Option) (*Classifier, error) {
 	}
 	data, err := defaultmodel.Safetensors()
 	if err != nil {
+		return nil, err
+	}
+	o.digest = bytesSHA256(data)
+	if err := checkDigest("embedded "+defaultmodel.Name+"/model.safetensors", o.digest, o.wantSHA256); err != nil {
 		return nil, err
 	}
 	f, err := weights.Parse("embedded "+defaultmodel.Name+"/model.safetensors", data)
@@ -143,6 +151,9 @@ func missingWeightsError(dir string) error {
 }
 
 func newClassifier(name string, cfg *Config, fsys fs.FS, f *weights.File, o options) (*Classifier, error) {
+	if o.name != "" {
+		name = o.name
+	}
 	m, err := newModel(cfg, f, o.kernels, o.quant)
 	if err != nil {
 		f.Close()
@@ -157,5 +168,5 @@ func newClassifier(name string, cfg *Config, fsys fs.FS, f *weights.File, o opti
 		m.Close()
 		return nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocab_size is %d", name, tok.VocabSize(), cfg.VocabSize)
 	}
-	return &Classifier{name: name, model: m, tok: tok}, nil
+	return &Classifier{name: name, model: m, tok: tok, prov: provenance{weightsSHA256: o.digest, hub: o.hub}}, nil
 }

@@ -25,6 +25,7 @@ type Classifier struct {
 	name  string
 	model *Model
 	tok   *tokenize.Tokenizer
+	prov  provenance
 }
 
 // Batch limits for Predict: large enough to amortise weight loads over

@@ -677,6 +677,10 @@ type infoResponse struct {
 	CacheSize     int               `json:"cache_size"`
 	UptimeSeconds float64           `json:"uptime_seconds"`
 	Ready         bool              `json:"ready"`
+	// WeightsSHA256 identifies the weights file; Hub is the repository and
+	// revision when the model was loaded from the Hub cache.
+	WeightsSHA256 string                `json:"weights_sha256,omitempty"`
+	Hub           *distilbert.HubSource `json:"hub,omitempty"`
 }
 
 // computeDType names the arithmetic of the encoder's linear layers.
@@ -706,6 +710,7 @@ func (s *Server) info() infoResponse {
 		Auth: s.keys != nil, RateLimit: s.cfg.RateLimit, CacheSize: s.cfg.CacheSize,
 		UptimeSeconds: math.Round(time.Since(s.started).Seconds()*1000) / 1000,
 		Ready:         s.ready.Load() && !s.draining.Load(),
+		WeightsSHA256: s.clf.WeightsSHA256(), Hub: s.clf.HubSource(),
 	}
 	seen := map[string]bool{}
 	for _, t := range m.Tensors() {

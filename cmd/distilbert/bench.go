@@ -85,7 +85,8 @@ func modelMACs(c *distilbert.Config, seq int) float64 {
 
 func cmdBench(args []string, stdout io.Writer) error {
 	fs := newFlagSet("bench")
-	model := fs.String("model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
+	var model modelFlags
+	model.register(fs)
 	quantize := quantizeFlag(fs)
 	seqs := fs.String("seq", "16,64,128", "sequence lengths in tokens, incl. [CLS] and [SEP]")
 	batches := fs.String("batch", "1", "batch sizes")
@@ -113,7 +114,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(*model, *quantize)
+	c, err := loadClassifier(model, *quantize)
 	if err != nil {
 		return err
 	}

@@ -21,11 +21,12 @@ const chunkSize = 256
 
 // ioFlags are the flags shared by predict and tokenize.
 type ioFlags struct {
-	model, input, output, quantize string
+	model                   modelFlags
+	input, output, quantize string
 }
 
 func (f *ioFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
+	f.model.register(fs)
 	fs.StringVar(&f.input, "input", "", "JSONL file of {\"text\": ...} lines (\"-\" for stdin)")
 	fs.StringVar(&f.output, "output", "", "write JSONL here instead of stdout")
 	fs.StringVar(&f.quantize, "quantize", os.Getenv(quantizeEnv), quantizeUsage)
@@ -47,15 +48,29 @@ func newFlagSet(name string) *flag.FlagSet {
 	return fs
 }
 
-func loadClassifier(dir, quantize string) (*distilbert.Classifier, error) {
+func loadClassifier(model modelFlags, quantize string) (*distilbert.Classifier, error) {
+	c, _, err := loadClassifierDir(model, quantize)
+	return c, err
+}
+
+// loadClassifierDir also returns the checkpoint directory --model resolved
+// to ("" for the embedded model).
+func loadClassifierDir(model modelFlags, quantize string) (*distilbert.Classifier, string, error) {
 	q, err := distilbert.ParseQuantization(quantize)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--quantize: %w", err)}
+		return nil, "", usageError{fmt.Errorf("--quantize: %w", err)}
 	}
-	if dir == "" {
-		return distilbert.LoadEmbedded(distilbert.WithQuantization(q))
+	opts := []distilbert.Option{distilbert.WithQuantization(q), distilbert.WithWeightsSHA256(model.sha256)}
+	if model.spec == "" {
+		c, err := distilbert.LoadEmbedded(opts...)
+		return c, "", err
 	}
-	return distilbert.Load(dir, distilbert.WithQuantization(q))
+	dir, more, err := resolveModel(model.spec)
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := distilbert.Load(dir, append(opts, more...)...)
+	return c, dir, err
 }
 
 // forEachChunk feeds texts from the arguments, else --input, else stdin,
@@ -221,11 +236,17 @@ type inspection struct {
 	Parameters int64                   `json:"parameters"`
 	Bytes      int64                   `json:"bytes"`
 	MaxTokens  int                     `json:"max_tokens"`
+	// WeightsSHA256 identifies the weights; Files lists every checkpoint
+	// file with its SHA-256; Hub is set when loaded from the Hub cache.
+	WeightsSHA256 string                `json:"weights_sha256"`
+	Files         []fileDigest          `json:"files"`
+	Hub           *distilbert.HubSource `json:"hub,omitempty"`
 }
 
 func cmdInspect(args []string, stdout io.Writer) error {
 	fs := newFlagSet("inspect")
-	model := fs.String("model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
+	var model modelFlags
+	model.register(fs)
 	quantize := quantizeFlag(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	rest, err := parseInterspersed(fs, args)
@@ -235,7 +256,7 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	if len(rest) > 0 {
 		return usageError{fmt.Errorf("inspect takes no arguments, got %q", rest[0])}
 	}
-	c, err := loadClassifier(*model, *quantize)
+	c, dir, err := loadClassifierDir(model, *quantize)
 	if err != nil {
 		return err
 	}
@@ -248,6 +269,10 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	for _, t := range in.Tensors {
 		in.Parameters += int64(t.Elements)
 		in.Bytes += t.Bytes
+	}
+	in.WeightsSHA256, in.Hub = c.WeightsSHA256(), c.HubSource()
+	if in.Files, err = checkpointDigests(dir, c); err != nil {
+		return err
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
@@ -271,6 +296,13 @@ func cmdInspect(args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "quantization %s\n", in.Quantization)
 	}
 	fmt.Fprintf(w, "cpu          %s %s [%s]\n", in.CPU.Arch, in.CPU.Brand, strings.Join(in.CPU.Features, " "))
+	if in.Hub != nil {
+		fmt.Fprintf(w, "hub          %s revision %s, commit %s\n", in.Hub.Repo, in.Hub.Revision, in.Hub.Commit)
+	}
+	fmt.Fprintf(w, "files        (SHA-256)\n")
+	for _, f := range in.Files {
+		fmt.Fprintf(w, "  %-28s %s\n", f.Name, f.SHA256)
+	}
 	fmt.Fprintf(w, "tensors      %d\n", len(in.Tensors))
 	sort.Slice(in.Tensors, func(i, j int) bool { return in.Tensors[i].Name < in.Tensors[j].Name })
 	for _, t := range in.Tensors {

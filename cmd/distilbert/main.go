@@ -17,14 +17,18 @@ var version = "dev"
 const usage = `distilbert: DistilBERT inference in one static binary
 
 Usage:
-  distilbert predict  [--model DIR] [TEXT...] [--input FILE.jsonl] [--output FILE] [--ids]
-  distilbert tokenize [--model DIR] [TEXT...] [--input FILE.jsonl] [--output FILE]
-  distilbert inspect  [--model DIR] [--json]
-  distilbert bench    [--model DIR] [--seq 16,64,128] [--batch 1,8,32] [--threads N] [--min-time 1s] [--json]
-  distilbert serve    [--model DIR] [--addr HOST:PORT] [--max-batch-size N] [--api-keys-file F] ... (serve --help)
+  distilbert predict  [--model DIR|ID] [TEXT...] [--input FILE.jsonl] [--output FILE] [--ids]
+  distilbert tokenize [--model DIR|ID] [TEXT...] [--input FILE.jsonl] [--output FILE]
+  distilbert inspect  [--model DIR|ID] [--json]
+  distilbert bench    [--model DIR|ID] [--seq 16,64,128] [--batch 1,8,32] [--threads N] [--min-time 1s] [--json]
+  distilbert serve    [--model DIR|ID] [--addr HOST:PORT] [--max-batch-size N] [--api-keys-file F] ... (serve --help)
+  distilbert download ID [--revision REV] [--cache-dir DIR]
   distilbert version
 
-Without --model the embedded sst2-mini model is used. Input lines are JSON
+Without --model the embedded sst2-mini model is used. A Hub ID (ORG/NAME or
+ORG/NAME@REVISION) is read from the Hugging Face cache, downloaded first
+unless HF_HUB_OFFLINE=1 (HF_ENDPOINT, HF_TOKEN and HF_HUB_CACHE apply);
+--model-sha256 HEX refuses weights with another SHA-256. Input lines are JSON
 objects {"text": "..."}; with no TEXT and no --input, lines are read from stdin.
 Set DISTILBERT_KERNELS=generic|avx2|avx512|neon to force a kernel path, and
 DISTILBERT_SPIN=0 to stop idle kernel threads from spinning (default 100us),
@@ -55,6 +59,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdBench(rest, stdout)
 	case "serve":
 		err = cmdServe(rest, stdout)
+	case "download":
+		err = cmdDownload(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "distilbert", version)
 	case "help", "-h", "--help":

@@ -19,7 +19,8 @@ import (
 // DISTILBERT_API_KEYS (comma-separated).
 func cmdServe(args []string, stdout io.Writer) error {
 	fs := newFlagSet("serve")
-	model := fs.String("model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
+	var model modelFlags
+	model.register(fs)
 	quantize := fs.String("quantize", "", quantizeUsage) // DISTILBERT_QUANTIZE via ApplyEnv
 	cfg := server.DefaultConfig()
 	cfg.Version = version
@@ -27,7 +28,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 	cfg.RegisterFlags(fs, &keysFile)
 	rest, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, "Usage: distilbert serve [--model DIR] [--addr HOST:PORT] [flags]\n\n"+
+		fmt.Fprint(stdout, "Usage: distilbert serve [--model DIR|ID] [--model-sha256 HEX] [--addr HOST:PORT] [flags]\n\n"+
 			"Every flag can also be set as DISTILBERT_<NAME> (e.g. DISTILBERT_MAX_QUEUE=64); the command line wins.\n"+
 			"API keys: --api-keys-file and/or DISTILBERT_API_KEYS=key1,key2.\n\nFlags:\n")
 		fs.SetOutput(stdout)
@@ -50,7 +51,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(*model, *quantize)
+	c, err := loadClassifier(model, *quantize)
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,10 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./weights
 	$(GO) test -run=NONE -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./distilbert/tokenize
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run=NONE -fuzz=FuzzParseModelInfo -fuzztime=$(FUZZTIME) ./weights/hub
+	$(GO) test -run=NONE -fuzz=FuzzNormalizeETag -fuzztime=$(FUZZTIME) ./weights/hub
+	$(GO) test -run=NONE -fuzz=FuzzParseID -fuzztime=$(FUZZTIME) ./weights/hub
+	$(GO) test -run=NONE -fuzz=FuzzParseSHA256Sums -fuzztime=$(FUZZTIME) ./distilbert
 
 # Static builds for both architectures, and the generic-only build.
 cross:

@@ -74,8 +74,8 @@ const maxSumsFile = 1 << 20
 // in the order Load prefers them.
 var weightsFileNames = []string{"model.safetensors", "pytorch_model.bin"}
 
-// WeightsPath returns the weights file Load reads from dir, or "" if none.
-func WeightsPath(dir string) string {
+// weightsPath returns the weights file Load reads from dir, or "" if none.
+func weightsPath(dir string) string {
 	for _, n := range weightsFileNames {
 		p := filepath.Join(dir, n)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
@@ -91,11 +91,11 @@ func WeightsPath(dir string) string {
 // must list the weights). It returns the weights' digest, "" when dir has
 // no weights file (Load reports that).
 func verifyDir(dir, want string) (string, error) {
-	path := WeightsPath(dir)
+	path := weightsPath(dir)
 	if path == "" {
 		return "", nil
 	}
-	digest, err := FileSHA256(path)
+	digest, err := fileSHA256(path)
 	if err != nil {
 		return "", err
 	}
@@ -120,7 +120,7 @@ func verifyDir(dir, want string) (string, error) {
 		p := filepath.Join(dir, name)
 		got := digest
 		if name != weightsName {
-			if got, err = FileSHA256(p); errors.Is(err, os.ErrNotExist) {
+			if got, err = fileSHA256(p); errors.Is(err, os.ErrNotExist) {
 				continue
 			} else if err != nil {
 				return "", err
@@ -190,8 +190,8 @@ func isSHA256Hex(s string) bool {
 	return err == nil
 }
 
-// FileSHA256 is the hex SHA-256 of a file's contents.
-func FileSHA256(path string) (string, error) {
+// fileSHA256 is the hex SHA-256 of a file's contents.
+func fileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

@@ -30,7 +30,7 @@ func linkedCheckpoint(t *testing.T) string {
 
 func TestProvenance(t *testing.T) {
 	dir := linkedCheckpoint(t)
-	want, err := FileSHA256(filepath.Join(dir, "model.safetensors"))
+	want, err := fileSHA256(filepath.Join(dir, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestProvenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emb.Close()
-	if got, err := FileSHA256("defaultmodel/sst2-mini/model.safetensors"); err == nil && emb.WeightsSHA256() != got {
+	if got, err := fileSHA256("defaultmodel/sst2-mini/model.safetensors"); err == nil && emb.WeightsSHA256() != got {
 		t.Errorf("embedded model's SHA-256 %s, file's %s", emb.WeightsSHA256(), got)
 	}
 	if _, err := LoadEmbedded(WithWeightsSHA256(want)); err == nil || !strings.Contains(err.Error(), "not the expected") {
@@ -81,7 +81,7 @@ func TestWrongWeightsSHA256(t *testing.T) {
 func TestSHA256SumsFile(t *testing.T) {
 	dir := linkedCheckpoint(t)
 	sum := func(name string) string {
-		s, err := FileSHA256(filepath.Join(dir, name))
+		s, err := fileSHA256(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}

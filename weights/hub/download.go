@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -447,8 +448,7 @@ func linkSnapshotFile(snapDir, file, blob string) error {
 	if cur, err := os.Readlink(link); err == nil && cur == target {
 		return nil
 	}
-	tmp := link + ".tmp-link"
-	os.Remove(tmp)
+	tmp := tempName(link)
 	if err := os.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("hub: cache: %w", err)
 	}
@@ -468,7 +468,7 @@ func writeRef(repoDir, rev, commit string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("hub: cache: %w", err)
 	}
-	tmp := path + ".tmp"
+	tmp := tempName(path)
 	if err := os.WriteFile(tmp, []byte(commit), 0o644); err != nil {
 		return fmt.Errorf("hub: cache: %w", spaceError(err))
 	}
@@ -477,6 +477,12 @@ func writeRef(repoDir, rev, commit string) error {
 		return fmt.Errorf("hub: cache: %w", err)
 	}
 	return nil
+}
+
+// tempName is a name beside path that no other writer (process or
+// goroutine) picks, for a write followed by an atomic rename.
+func tempName(path string) string {
+	return fmt.Sprintf("%s.tmp-%d-%d", path, os.Getpid(), rand.Uint64())
 }
 
 // readSmallFile reads a file the cache keeps small, refusing larger ones.

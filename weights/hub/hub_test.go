@@ -440,3 +440,27 @@ func TestNormalizeETag(t *testing.T) {
 		}
 	}
 }
+
+func TestProgressBar(t *testing.T) {
+	var out bytes.Buffer
+	c := &Client{Progress: &out, Terminal: true}
+	p := c.newProgress("model.safetensors", 10<<20, 0)
+	p.start = time.Now().Add(-time.Second)
+	p.set(5 << 20)
+	p.set(10 << 20) // within the redraw interval: drawn by done
+	p.done()
+	s := out.String()
+	for _, want := range []string{"\rmodel.safetensors", "50%", "5.0 MiB / 10.0 MiB", "MiB/s", "ETA", "100%", "\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("bar %q lacks %q", s, want)
+		}
+	}
+	out.Reset()
+	c.Terminal = false
+	p = c.newProgress("config.json", 610, 0)
+	p.set(610)
+	p.done()
+	if s := out.String(); strings.Contains(s, "\r") || !strings.HasPrefix(s, "config.json: 610 B downloaded in ") || strings.Count(s, "\n") != 1 {
+		t.Errorf("plain progress %q", s)
+	}
+}

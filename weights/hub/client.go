@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -47,6 +48,9 @@ type Client struct {
 	freeSpace func(dir string) (int64, error)
 	// retryDelay is the first pause between attempts (default 1s).
 	retryDelay time.Duration
+
+	httpOnce sync.Once
+	hc       *http.Client // HTTP with redirects left to do
 }
 
 const (
@@ -64,22 +68,25 @@ func NewClient(e Env) *Client {
 }
 
 func (c *Client) httpClient() *http.Client {
-	base := c.HTTP
-	if base == nil {
-		base = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   30 * time.Second,
-			ResponseHeaderTimeout: 60 * time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			ForceAttemptHTTP2:     true,
-		}}
-	}
-	hc := *base
-	// Redirects are followed by hand so that the token never goes to
-	// another host (net/http would send it to subdomains).
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &hc
+	c.httpOnce.Do(func() {
+		base := c.HTTP
+		if base == nil {
+			base = &http.Client{Transport: &http.Transport{
+				Proxy:                 http.ProxyFromEnvironment,
+				DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				TLSHandshakeTimeout:   30 * time.Second,
+				ResponseHeaderTimeout: 60 * time.Second,
+				IdleConnTimeout:       90 * time.Second,
+				ForceAttemptHTTP2:     true,
+			}}
+		}
+		hc := *base
+		// Redirects are followed by hand so that the token never goes to
+		// another host (net/http would send it to subdomains).
+		hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		c.hc = &hc
+	})
+	return c.hc
 }
 
 func (c *Client) idleTimeout() time.Duration {

@@ -122,7 +122,7 @@ func (c *Client) Download(ctx context.Context, id ID) (Snapshot, error) {
 		if meta.size > limit {
 			return snap, fmt.Errorf("hub: %s is %d bytes, more than the %d allowed: %w", f, meta.size, limit, ErrTooLarge)
 		}
-		if err := c.fetchBlob(ctx, repoDir, f, meta, limit); err != nil {
+		if err := c.fetchBlob(ctx, id.Repo, repoDir, f, meta, limit); err != nil {
 			return snap, err
 		}
 		if err := linkSnapshotFile(snap.Dir, f, filepath.Join(repoDir, "blobs", meta.etag)); err != nil {
@@ -139,7 +139,7 @@ func (c *Client) Download(ctx context.Context, id ID) (Snapshot, error) {
 
 // fetchBlob makes sure blobs/{etag} holds the file: downloaded into
 // {etag}.incomplete (resumed if one is there), verified, then renamed.
-func (c *Client) fetchBlob(ctx context.Context, repoDir, file string, meta fileMeta, limit int64) error {
+func (c *Client) fetchBlob(ctx context.Context, repo, repoDir, file string, meta fileMeta, limit int64) error {
 	blob := filepath.Join(repoDir, "blobs", meta.etag)
 	if blobComplete(blob, meta.size) {
 		c.say("%s: already in the cache", file)
@@ -189,7 +189,7 @@ func (c *Client) fetchBlob(ctx context.Context, repoDir, file string, meta fileM
 		}
 	}
 	p := c.newProgress(file, meta.size, off)
-	t := transfer{c: c, repo: filepath.Base(repoDir), file: file, url: meta.location, f: f, off: off, size: meta.size, limit: limit, sum: sum, p: p}
+	t := transfer{c: c, repo: repo, file: file, url: meta.location, f: f, off: off, size: meta.size, limit: limit, sum: sum, p: p}
 	for attempt := 1; ; attempt++ {
 		err = t.get(ctx)
 		if err == nil && meta.size >= 0 && t.off < meta.size {
@@ -282,7 +282,7 @@ var errIdle = errors.New("no data received")
 // transfer is one file's download across attempts.
 type transfer struct {
 	c     *Client
-	repo  string // cache folder name, for messages
+	repo  string // for messages
 	file  string
 	url   string
 	f     *os.File
@@ -338,7 +338,12 @@ func (t *transfer) get(parent context.Context) error {
 		}
 		return fmt.Errorf("server refused Range bytes=%d-: %w", t.off, io.ErrUnexpectedEOF)
 	default:
-		return httpError(resp, t.repo, t.file, false)
+		e := httpError(resp, t.repo, t.file, false)
+		if e.Status == http.StatusForbidden && e.Code == "" {
+			// A storage server's refusal, not the Hub's: signed links expire.
+			e.kind, e.hint = nil, "the storage server refused the download link (signed links expire): run the command again"
+		}
+		return e
 	}
 	if _, err := t.f.Seek(t.off, io.SeekStart); err != nil {
 		return err

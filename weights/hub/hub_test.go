@@ -175,6 +175,33 @@ func TestDownloadPytorchWhenNoSafetensors(t *testing.T) {
 	}
 }
 
+// A renamed repository (or a legacy id without an organisation) answers
+// with a relative redirect, which keeps the token: it is the same host.
+func TestRenamedRepository(t *testing.T) {
+	repo := testRepo("org/model")
+	repo.Private = true
+	s := hubtest.New(t, "hf_secret", repo)
+	s.Rename("model", "org/model")
+	c := newTestClient(t, s)
+	c.Token = "hf_secret"
+	snap, err := c.Download(context.Background(), mustID(t, "model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(c.CacheDir, "models--model", "snapshots", repo.Commit()); snap.Dir != want {
+		t.Errorf("snapshot in %s, want %s", snap.Dir, want)
+	}
+	redirected := 0
+	for _, r := range s.Requests() {
+		if r.Server == "hub" && strings.Contains(r.Path, "org/model") {
+			redirected++
+		}
+	}
+	if redirected == 0 {
+		t.Error("no request followed the rename")
+	}
+}
+
 func TestResumeAfterCut(t *testing.T) {
 	repo := testRepo("org/model")
 	weights := repo.Files["model.safetensors"]

@@ -83,13 +83,14 @@ type Server struct {
 	blobs   map[string][]byte // sha256 → contents, for the CDN
 	cuts    map[string]int64  // sha256 → cut the next GET after this many bytes of the file
 	corrupt map[string]bool   // sha256 → serve with one byte flipped
+	renamed map[string]string // old repository id → new one
 	log     []Request
 }
 
 // New starts the fake Hub; token is what private repositories want
 // ("" for none). The servers are closed when the test ends.
 func New(t testing.TB, token string, repos ...*Repo) *Server {
-	s := &Server{token: token, repos: map[string]*Repo{}, blobs: map[string][]byte{}, cuts: map[string]int64{}, corrupt: map[string]bool{}}
+	s := &Server{token: token, repos: map[string]*Repo{}, blobs: map[string][]byte{}, cuts: map[string]int64{}, corrupt: map[string]bool{}, renamed: map[string]string{}}
 	for _, r := range repos {
 		s.repos[r.ID] = r
 		for n, b := range r.Files {
@@ -125,6 +126,15 @@ func (s *Server) Corrupt(contents []byte) {
 	s.corrupt[SHA256(contents)] = true
 }
 
+// Rename makes the Hub answer requests for oldID with a relative 307
+// redirect to newID's URL, as it does for renamed repositories and for
+// legacy ids without an organisation.
+func (s *Server) Rename(oldID, newID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.renamed[oldID] = newID
+}
+
 // Requests returns the requests received so far.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -154,6 +164,18 @@ func hubError(w http.ResponseWriter, status int, code, msg string) {
 func (s *Server) serveHub(w http.ResponseWriter, r *http.Request) {
 	s.record("hub", r)
 	path := r.URL.Path
+	s.mu.Lock()
+	for oldID, newID := range s.renamed {
+		for _, format := range []string{"/api/models/%s/", "/%s/resolve/"} {
+			if rest, ok := strings.CutPrefix(path, fmt.Sprintf(format, oldID)); ok {
+				s.mu.Unlock()
+				w.Header().Set("Location", fmt.Sprintf(format, newID)+rest)
+				w.WriteHeader(http.StatusTemporaryRedirect)
+				return
+			}
+		}
+	}
+	s.mu.Unlock()
 	if rest, ok := strings.CutPrefix(path, "/api/models/"); ok {
 		repoID, rev, ok := cutLast(rest, "/revision/")
 		if !ok || r.Method != http.MethodGet {

@@ -140,6 +140,11 @@ func TestModelIDDownloadsOnDemand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cache, "models--org--tiny", "refs", "main")); err != nil {
 		t.Error(err)
 	}
+	other := t.TempDir()
+	code, out, errs = runCLI(t, "", "download", "--cache-dir", other, "org/tiny", "--revision", "main")
+	if want := filepath.Join(other, "models--org--tiny", "snapshots"); code != 0 || !strings.HasPrefix(out, want) {
+		t.Errorf("download --cache-dir: exit %d, %q, %s", code, out, errs)
+	}
 	code, _, errs = runCLI(t, "", "predict", "--model", "org/missing", "x")
 	if code != 1 || !strings.Contains(errs, "not a directory, and as a Hub id") || !strings.Contains(errs, "HF_TOKEN") {
 		t.Errorf("unknown repository: exit %d, %s", code, errs)

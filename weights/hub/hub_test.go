@@ -264,6 +264,38 @@ func TestResumeAfterCut(t *testing.T) {
 	}
 }
 
+// Concurrent downloads into one cache (processes or goroutines) take turns
+// on each blob through its lock file and all end with the same snapshot.
+func TestConcurrentDownloads(t *testing.T) {
+	repo := testRepo("org/model")
+	s := hubtest.New(t, "", repo)
+	cache := t.TempDir()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			c := &Client{Endpoint: s.URL(), CacheDir: cache, retryDelay: time.Millisecond}
+			_, err := c.Download(context.Background(), mustID(t, "org/model"))
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	snap, err := (&Client{CacheDir: cache}).Cached(mustID(t, "org/model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(snap.Dir, "model.safetensors")); !bytes.Equal(b, repo.Files["model.safetensors"]) {
+		t.Error("weights differ after concurrent downloads")
+	}
+	entries, _ := os.ReadDir(snap.Dir)
+	if len(entries) != 5 {
+		t.Errorf("snapshot has %d entries (temporary links left?)", len(entries))
+	}
+}
+
 func TestChecksumMismatch(t *testing.T) {
 	repo := testRepo("org/model")
 	s := hubtest.New(t, "", repo)

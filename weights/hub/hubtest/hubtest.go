@@ -92,6 +92,7 @@ type Server struct {
 func New(t testing.TB, token string, repos ...*Repo) *Server {
 	s := &Server{token: token, repos: map[string]*Repo{}, blobs: map[string][]byte{}, cuts: map[string]int64{}, corrupt: map[string]bool{}, renamed: map[string]string{}}
 	for _, r := range repos {
+		r.Commit() // computed now: handlers run concurrently
 		s.repos[r.ID] = r
 		for n, b := range r.Files {
 			if IsLFS(n) {

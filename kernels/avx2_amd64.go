@@ -30,23 +30,24 @@ func microKernel(rows, k int, a, b, c *float32, ldc int, cin *float32, ldcin int
 	}
 }
 
-var avx2 = &Impl{
-	Name:         "avx2",
-	Priority:     20,
-	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) },
+var avx2 = newImpl(Impl{
+	name:         "avx2",
+	priority:     20,
+	supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) },
 	panel:        panelWidth,
 	aRows:        microRows,
 	aSlice:       avx2Gemm.slice,
 	pack:         packPanels16,
 	packA:        avx2Gemm.packA,
 	gemm:         avx2Gemm.gemm,
-	qkernel:      qKernelAVX2,
-	Dot:          dotAVX2Slice,
-	Axpy:         axpyAVX2Slice,
-	AddLayerNorm: addLayerNormAVX2,
-	Softmax:      softmaxAVX2,
-	GELU:         geluAVX2Slice,
-}
+	dot:          dotAVX2Slice,
+	axpy:         axpyAVX2Slice,
+	addLayerNorm: addLayerNormAVX2,
+	softmax:      softmaxAVX2,
+	gelu:         geluAVX2Slice,
+	int8Prefs:    []string{"avx2"},
+	peak:         peakLoop{run: fmaLoopAVX2, flopsPerIter: 12 * 8 * 2},
+})
 
 func init() { register(avx2) }
 
@@ -140,9 +141,3 @@ func fmaLoopAVX2(n int)
 //
 //go:noescape
 func prefetchTile(c *float32, ldc, rows, width int)
-
-func init() {
-	if avx2.Supported() {
-		peakLoops[avx2.Name] = peakLoop{run: fmaLoopAVX2, flopsPerIter: 12 * 8 * 2}
-	}
-}

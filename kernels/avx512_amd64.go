@@ -20,25 +20,26 @@ func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, cin *float32, ldcin 
 // avx512 multiplies with 512-bit FMAs; the element-wise kernels (layer
 // norm, softmax, GELU, dot, axpy) are the AVX2 ones, which every AVX-512
 // CPU runs: they are a few per cent of a forward pass and memory-bound.
-var avx512 = &Impl{
-	Name:     "avx512",
-	Priority: 30,
+var avx512 = newImpl(Impl{
+	name:     "avx512",
+	priority: 30,
 	// AVX512F covers every instruction of the kernels; cpuid reports it
 	// only when the OS saves the ZMM and mask registers.
-	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX2, cpuid.FMA3) },
+	supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX2, cpuid.FMA3) },
 	panel:        avx512Panel,
 	aRows:        avx512Rows,
 	aSlice:       avx512Gemm.slice,
 	pack:         packPanels32,
 	packA:        avx512Gemm.packA,
 	gemm:         avx512Gemm.gemm,
-	qkernel:      qKernelAVX2, // qKernelVNNI where the CPU has it (qgemm_amd64.go)
-	Dot:          dotAVX2Slice,
-	Axpy:         axpyAVX2Slice,
-	AddLayerNorm: addLayerNormAVX2,
-	Softmax:      softmaxAVX2,
-	GELU:         geluAVX2Slice,
-}
+	dot:          dotAVX2Slice,
+	axpy:         axpyAVX2Slice,
+	addLayerNorm: addLayerNormAVX2,
+	softmax:      softmaxAVX2,
+	gelu:         geluAVX2Slice,
+	int8Prefs:    []string{"avx512-vnni", "avx2"},
+	peak:         peakLoop{run: fmaLoopAVX512, flopsPerIter: 24 * 16 * 2},
+})
 
 func init() { register(avx512) }
 
@@ -108,9 +109,3 @@ func packGroup12(dst, x []float32, in, ldx int) {
 
 //go:noescape
 func fmaLoopAVX512(n int)
-
-func init() {
-	if avx512.Supported() {
-		peakLoops[avx512.Name] = peakLoop{run: fmaLoopAVX512, flopsPerIter: 24 * 16 * 2}
-	}
-}

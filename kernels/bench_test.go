@@ -20,7 +20,7 @@ func BenchmarkLinear(b *testing.B) {
 	for _, im := range Available() {
 		for _, th := range []int{1, runtimeThreads} {
 			for _, s := range shapes {
-				b.Run(fmt.Sprintf("%s/threads%d/M%dK%dN%d", im.Name, th, s.m, s.k, s.n), func(b *testing.B) {
+				b.Run(fmt.Sprintf("%s/threads%d/M%dK%dN%d", im.Name(), th, s.m, s.k, s.n), func(b *testing.B) {
 					SetThreads(th)
 					r := rand.New(rand.NewPCG(1, 1))
 					x, w, bias := randSlice(r, s.m*s.k), randSlice(r, s.n*s.k), randSlice(r, s.n)
@@ -57,7 +57,7 @@ func BenchmarkMemoryRead(b *testing.B) {
 	}
 	for _, im := range Available() {
 		for _, th := range slices.Compact([]int{1, 2, runtimeThreads}) {
-			b.Run(fmt.Sprintf("%s/threads%d", im.Name, th), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/threads%d", im.Name(), th), func(b *testing.B) {
 				sinks := make([]float32, th)
 				var wg sync.WaitGroup
 				for i := 0; i < b.N; i++ {

@@ -1,9 +1,7 @@
 package kernels
 
 import (
-	"fmt"
-	"os"
-	"strings"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -17,23 +15,12 @@ import (
 // and whole passes took 0.83–1.03 of the time over two runs (README).
 const hugePageSize = 2 << 20
 
-// HugePagesEnvVar set to 0 leaves packed weights on ordinary pages, e.g.
-// where THP compaction stalls matter more than speed.
-const HugePagesEnvVar = "DISTILBERT_HUGEPAGES"
-
-// useHugePages is the setting; hugePagesErr, an invalid value, is reported
-// by Select.
-var useHugePages, hugePagesErr = parseHugePages(os.Getenv(HugePagesEnvVar))
-
-func parseHugePages(v string) (bool, error) {
-	switch strings.TrimSpace(v) {
-	case "", "1", "on", "true":
-		return true, nil
-	case "0", "off", "false":
-		return false, nil
-	}
-	return true, fmt.Errorf("%s=%s: want 0/off or 1/on", HugePagesEnvVar, v)
-}
+// useHugePages is Settings.HugePages (Configure sets it).
+var useHugePages = func() *atomic.Bool {
+	var b atomic.Bool
+	b.Store(true)
+	return &b
+}()
 
 // hugeSlice returns a zeroed slice of n elements whose whole 2 MiB pages
 // are advised as huge pages (where the OS supports them). Small slices
@@ -44,7 +31,7 @@ func parseHugePages(v string) (bool, error) {
 func hugeSlice[T any](n int) []T {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
-	if !hugePagesSupported || !useHugePages || n*size < hugePageSize {
+	if !hugePagesSupported || !useHugePages.Load() || n*size < hugePageSize {
 		return make([]T, n)
 	}
 	s := make([]T, n+hugePageSize/size)

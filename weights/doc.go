@@ -13,8 +13,9 @@
 //
 // Boundary decision: inside the engine weights are plain []float32
 // (Tensor.Data), which the kernels index directly. Where a gorgonia.org/tensor
-// value is wanted at the package boundary, Tensor.Dense wraps the same slice
-// with tensor.WithBacking, without copying.
+// value is wanted, package weights/gorgonia wraps the same slice without
+// copying; the service binary does not import it, so it links none of
+// gorgonia's dependencies.
 //
 // F32 data that is 4-byte aligned in memory (the usual case: writers pad the
 // header to a multiple of 8) is handed out without copying, as a []float32

@@ -13,8 +13,6 @@ import (
 	"sort"
 	"unicode/utf8"
 	"unsafe"
-
-	"gorgonia.org/tensor"
 )
 
 // MaxHeaderSize bounds the JSON header, as the reference implementation does,
@@ -41,16 +39,6 @@ func (t *Tensor) NumElements() int {
 		n *= d
 	}
 	return n
-}
-
-// Dense wraps Data in a gorgonia dense tensor of shape Shape without copying.
-// It returns nil for non-float dtypes and for tensors with no elements, which
-// gorgonia cannot represent.
-func (t *Tensor) Dense() *tensor.Dense {
-	if len(t.Data) == 0 || len(t.Data) != t.NumElements() {
-		return nil
-	}
-	return tensor.New(tensor.WithShape(append([]int(nil), t.Shape...)...), tensor.WithBacking(t.Data))
 }
 
 // File is a parsed safetensors file. Its tensors may alias the mapped file

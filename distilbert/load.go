@@ -19,6 +19,7 @@ type Option func(*options)
 type options struct {
 	kernels *kernels.Impl
 	quant   Quantization
+	device  string
 }
 
 // Quantization is how the encoder's linear layers keep and multiply their
@@ -51,10 +52,15 @@ func ParseQuantization(s string) (Quantization, error) {
 // WithQuantization loads the model with the given quantization.
 func WithQuantization(q Quantization) Option { return func(o *options) { o.quant = q } }
 
-// WithKernels runs the model on a given kernel implementation instead of
-// the one chosen at start-up (kernels.Select). Tests use it to run the
-// goldens once per implementation.
+// WithKernels runs the model's CPU work on a given kernel implementation
+// (the program's choice, kernels.Configure) instead of the best one this
+// CPU supports. Tests use it to run the goldens once per implementation.
 func WithKernels(impl *kernels.Impl) Option { return func(o *options) { o.kernels = impl } }
+
+// WithDevice selects the engine's device: "cpu" (the default), "auto"
+// (the best registered backend that opens, else the CPU), or a registered
+// backend's name, optionally with an index ("cuda:1").
+func WithDevice(device string) Option { return func(o *options) { o.device = device } }
 
 func buildOptions(opts []Option) (options, error) {
 	o := options{quant: QuantNone}
@@ -65,11 +71,7 @@ func buildOptions(opts []Option) (options, error) {
 		return o, err
 	}
 	if o.kernels == nil {
-		impl, err := kernels.Select()
-		if err != nil {
-			return o, err
-		}
-		o.kernels = impl
+		o.kernels = kernels.Best()
 	}
 	return o, nil
 }
@@ -143,19 +145,34 @@ func missingWeightsError(dir string) error {
 }
 
 func newClassifier(name string, cfg *Config, fsys fs.FS, f *weights.File, o options) (*Classifier, error) {
-	m, err := newModel(cfg, f, o.kernels, o.quant)
+	tensors := tensorInfos(f)
+	p, err := bindParams(cfg, f)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	tok, err := tokenize.Load(fsys, cfg.MaxPositionEmbeddings)
 	if err != nil {
-		m.Close()
+		f.Close()
 		return nil, fmt.Errorf("%s: tokenizer: %w", name, err)
 	}
 	if tok.VocabSize() > cfg.VocabSize {
-		m.Close()
+		f.Close()
 		return nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocab_size is %d", name, tok.VocabSize(), cfg.VocabSize)
 	}
-	return &Classifier{name: name, model: m, tok: tok}, nil
+	e, fellBack, err := openEngine(o.device, EngineSpec{Config: cfg, Params: p, Quantization: o.quant, Kernels: o.kernels})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Classifier{name: name, config: cfg, engine: e, tok: tok, tensors: tensors, fellBack: fellBack}, nil
+}
+
+func tensorInfos(f *weights.File) []TensorInfo {
+	var out []TensorInfo
+	for _, n := range f.Names() {
+		t, _ := f.Tensor(n)
+		out = append(out, TensorInfo{Name: n, DType: t.DType, Shape: t.Shape, Elements: t.NumElements(), Bytes: t.Bytes})
+	}
+	return out
 }

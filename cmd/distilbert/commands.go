@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -21,7 +22,7 @@ const chunkSize = 256
 
 // ioFlags are the flags shared by predict and tokenize.
 type ioFlags struct {
-	model, input, output, quantize string
+	model, input, output, quantize, device string
 }
 
 func (f *ioFlags) register(fs *flag.FlagSet) {
@@ -29,6 +30,7 @@ func (f *ioFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.input, "input", "", "JSONL file of {\"text\": ...} lines (\"-\" for stdin)")
 	fs.StringVar(&f.output, "output", "", "write JSONL here instead of stdout")
 	fs.StringVar(&f.quantize, "quantize", os.Getenv(quantizeEnv), quantizeUsage)
+	fs.StringVar(&f.device, "device", deviceDefault(), deviceUsage)
 }
 
 // --quantize is shared by every command that loads a model.
@@ -47,15 +49,26 @@ func newFlagSet(name string) *flag.FlagSet {
 	return fs
 }
 
-func loadClassifier(dir, quantize string) (*distilbert.Classifier, error) {
+func loadClassifier(dir, quantize, device string) (*distilbert.Classifier, error) {
 	q, err := distilbert.ParseQuantization(quantize)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--quantize: %w", err)}
 	}
-	if dir == "" {
-		return distilbert.LoadEmbedded(distilbert.WithQuantization(q))
+	impl, err := configureKernels()
+	if err != nil {
+		return nil, err
 	}
-	return distilbert.Load(dir, distilbert.WithQuantization(q))
+	opts := []distilbert.Option{distilbert.WithQuantization(q), distilbert.WithKernels(impl), distilbert.WithDevice(device)}
+	var c *distilbert.Classifier
+	if dir == "" {
+		c, err = distilbert.LoadEmbedded(opts...)
+	} else {
+		c, err = distilbert.Load(dir, opts...)
+	}
+	if err == nil && c.DeviceFallback() != "" {
+		slog.Info("device auto: using "+c.Engine().Info().Device, "passed_over", c.DeviceFallback())
+	}
+	return c, err
 }
 
 // forEachChunk feeds texts from the arguments, else --input, else stdin,
@@ -154,7 +167,7 @@ func streamTexts(name string, args []string, stdin io.Reader, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(iof.model, iof.quantize)
+	c, err := loadClassifier(iof.model, iof.quantize, iof.device)
 	if err != nil {
 		return err
 	}
@@ -215,7 +228,9 @@ type inspection struct {
 	// Quantization is how the encoder's weights are kept: none or int8.
 	Quantization string `json:"quantization"`
 	// Int8Kernel is the micro-kernel int8 layers run on (see kernels.Impl.Int8Kernel).
-	Int8Kernel string                  `json:"int8_kernel"`
+	Int8Kernel string `json:"int8_kernel"`
+	// Engine describes where and how the forward pass runs.
+	Engine     distilbert.EngineInfo   `json:"engine"`
 	CPU        kernels.CPUInfo         `json:"cpu"`
 	Tensors    []distilbert.TensorInfo `json:"tensors"`
 	Parameters int64                   `json:"parameters"`
@@ -227,6 +242,7 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	fs := newFlagSet("inspect")
 	model := fs.String("model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
 	quantize := quantizeFlag(fs)
+	device := deviceFlag(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -235,15 +251,16 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	if len(rest) > 0 {
 		return usageError{fmt.Errorf("inspect takes no arguments, got %q", rest[0])}
 	}
-	c, err := loadClassifier(*model, *quantize)
+	c, err := loadClassifier(*model, *quantize, *device)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	m := c.Model()
+	info := c.Engine().Info()
+	impl, _ := configureKernels() // loadClassifier returned its error
 	in := inspection{
-		Model: c.Name(), Config: m.Config, Kernels: m.Kernels().Name, Quantization: string(m.Quantization()),
-		Int8Kernel: m.Kernels().Int8Kernel(), CPU: kernels.CPU(), Tensors: m.Tensors(), MaxTokens: c.Tokenizer().MaxLen(),
+		Model: c.Name(), Config: *c.Config(), Kernels: info.Kernels, Quantization: string(info.Quantization),
+		Int8Kernel: impl.Int8Kernel(), Engine: info, CPU: kernels.CPU(), Tensors: c.Tensors(), MaxTokens: c.Tokenizer().MaxLen(),
 	}
 	for _, t := range in.Tensors {
 		in.Parameters += int64(t.Elements)
@@ -264,9 +281,10 @@ func cmdInspect(args []string, stdout io.Writer) error {
 		cfg.MaxPositionEmbeddings, in.MaxTokens, cfg.VocabSize, cfg.SinusoidalPosEmbds, cfg.LayerNormEps)
 	fmt.Fprintf(w, "labels       %s\n", strings.Join(cfg.Labels, ", "))
 	fmt.Fprintf(w, "parameters   %d (%s in the checkpoint)\n", in.Parameters, humanBytes(in.Bytes))
+	fmt.Fprintf(w, "device       %s (%s)\n", in.Engine.Device, in.Engine.DeviceName)
 	fmt.Fprintf(w, "kernels      %s (available: %s)\n", in.Kernels, strings.Join(implNames(), ", "))
 	if in.Quantization == string(distilbert.QuantInt8) {
-		fmt.Fprintf(w, "quantization %s (kernel %s)\n", in.Quantization, in.Int8Kernel)
+		fmt.Fprintf(w, "quantization %s (kernel %s; available: %s)\n", in.Quantization, in.Int8Kernel, strings.Join(kernels.Int8Kernels(), ", "))
 	} else {
 		fmt.Fprintf(w, "quantization %s\n", in.Quantization)
 	}
@@ -282,7 +300,7 @@ func cmdInspect(args []string, stdout io.Writer) error {
 func implNames() []string {
 	var names []string
 	for _, im := range kernels.Available() {
-		names = append(names, im.Name)
+		names = append(names, im.Name())
 	}
 	return names
 }

@@ -21,6 +21,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 	fs := newFlagSet("serve")
 	model := fs.String("model", "", "Hugging Face checkpoint directory (default: embedded sst2-mini)")
 	quantize := fs.String("quantize", "", quantizeUsage) // DISTILBERT_QUANTIZE via ApplyEnv
+	device := fs.String("device", "cpu", deviceUsage)    // DISTILBERT_DEVICE via ApplyEnv
 	cfg := server.DefaultConfig()
 	cfg.Version = version
 	var keysFile string
@@ -50,7 +51,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(*model, *quantize)
+	c, err := loadClassifier(*model, *quantize, *device)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -171,28 +170,9 @@ func TestQuantizeEdgeCases(t *testing.T) {
 }
 
 func BenchmarkLinearInt8(b *testing.B) {
-	defer SetThreads(Threads())
+	shapes := []linearShape{{24, 768, 3072}, {128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}}
 	for _, im := range int8Impls(b) {
-		for _, th := range []int{1, runtimeThreads} {
-			for _, s := range []struct{ m, k, n int }{{24, 768, 3072}, {128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}} {
-				b.Run(fmt.Sprintf("%s/threads%d/M%dK%dN%d", im.Int8Kernel(), th, s.m, s.k, s.n), func(b *testing.B) {
-					SetThreads(th)
-					r := rand.New(rand.NewPCG(1, 1))
-					x, w := randSlice(r, s.m*s.k), randSlice(r, s.n*s.k)
-					dst := make([]float32, s.m*s.n)
-					qw, err := QuantizeMatrix(w, s.n, s.k)
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						im.Linear(dst, x, s.m, qw, nil, ActNone)
-					}
-					ops := 2 * float64(s.m) * float64(s.k) * float64(s.n) * float64(b.N)
-					b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOP/s")
-				})
-			}
-		}
+		benchLinear(b, im, im.Int8Kernel(), shapes, "GOP/s", func(w []float32, n, k int) (Weights, error) { return QuantizeMatrix(w, n, k) })
 	}
 }
 

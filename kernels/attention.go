@@ -60,9 +60,9 @@ func (im *Impl) attention(ctx, q, k, v []float32, ld, heads, headDim int, seqs [
 
 // attnParallelMinMACs is the smallest Attention call spread over the
 // worker pool. Per multiply-add attention costs several times a Linear's
-// (per head: packing K and V, a softmax per query, two small products):
-// 12 heads of 8 or 16 tokens took 50–60 µs on one Zen 3 core, worth two
-// cores where a Linear of as many MACs is not.
+// (per head: packing K and V, a softmax per query, two small products), so
+// 12 heads of a few tokens are worth two cores where a Linear of as many
+// MACs is not.
 const attnParallelMinMACs = parallelMinMACs / 8
 
 // attnTask is one Attention call split into (sequence, head) items.

@@ -130,7 +130,7 @@ func axpyGeneric(alpha float32, x, y []float32) {
 
 // addLayerNormGeneric accumulates mean and variance in float64: rows are
 // short (≤ a few thousand) and this keeps the reference free of
-// cancellation error, which is what the SIMD paths are measured against.
+// cancellation error, the yardstick for the SIMD paths.
 func addLayerNormGeneric(x, residual []float32, n int, gamma, beta []float32, eps float32) {
 	gamma, beta = gamma[:n], beta[:n]
 	for r := 0; r+n <= len(x); r += n {

@@ -10,9 +10,8 @@ import (
 // prefetches that keep the stream going; on 2 MiB pages there are 512
 // times fewer. Linux gives transparent huge pages to memory that asks for
 // them (the common "madvise" setting), so large packed weights are laid
-// on 2 MiB boundaries and advised before anything touches them: on a
-// 16-core Xeon, batch 1 × 16 tokens on two cores streamed W ~7 % faster
-// and whole passes took 0.83–1.03 of the time over two runs (README).
+// on 2 MiB boundaries and advised before anything touches them (see
+// docs/PERFORMANCE.md for what it gained where).
 const hugePageSize = 2 << 20
 
 // useHugePages is Settings.HugePages (Configure sets it).

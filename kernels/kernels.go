@@ -329,13 +329,10 @@ func (pc *productChunks) locate(c int) (i, c0, c1 int) {
 // columns each, into chunks for the worker pool. Chunks shrink towards the
 // product's end (guided self-scheduling): each of the first geometric takes
 // 1/(2·threads) of the panels left, then single panels follow, so the cores
-// finish within about a panel of each other. Equal chunks (four per
-// thread) could leave one core idle for up to a whole chunk at the end of
-// each call; guided ones made batch-1 passes (16 to 128 tokens) 5–11 %
-// faster on two Zen 3 cores, and cut the time two Xeon cores waited for
-// each other in a batch-1 × 16 pass from 4.2 to 2.8 %. The first chunks
-// stay big because each chunk start restarts W's stream without a
-// prefetch.
+// finish within about a panel of each other, where equal chunks could
+// leave one core idle for up to a whole chunk at the end of each call.
+// The first chunks stay big because each chunk start restarts W's stream
+// without a prefetch.
 type columnChunks struct {
 	out, panel, panels, chunks int
 	geometric                  int     // chunks that take a share of what is left
@@ -455,7 +452,7 @@ func worthSplitting(macs int) bool { return Threads() > 1 && macs >= parallelMin
 
 // epilogueCols is how many finished columns gather before the epilogue
 // runs on them: per 16-column panel, the calls per row cost more than the
-// cache misses they save (measured: batch-1 seq-64 ~10 % slower).
+// cache misses they save.
 const epilogueCols = 256
 
 // epilogue is what a linear layer does to its sums: add bias (nil: none)

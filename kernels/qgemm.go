@@ -98,7 +98,7 @@ type qInput struct {
 // quantizeInput fills qa from x ([m][in]) for a matrix of the given steps.
 // Large inputs are quantized by the worker pool, a range of row groups
 // each (as packInput packs): done by the caller alone, a batch's input
-// (~3 % of an int8 pass at batch 32 × 64) leaves the other cores idle.
+// leaves the other cores idle.
 func quantizeInput(kind qKernel, qa *qInput, x []float32, m, in, steps int, parallel bool) {
 	groups, chunks := inputChunks(m, in, qRows, parallel)
 	qa.a = grow(qa.a, groups*steps*qRows*4)

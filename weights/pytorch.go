@@ -42,6 +42,14 @@ var torchStorageDTypes = map[string]string{
 	"ShortStorage": "I16", "CharStorage": "I8", "ByteStorage": "U8", "BoolStorage": "BOOL",
 }
 
+// otherTorchStorages are torch's storage classes of dtypes a safetensors
+// file cannot hold either (complex, quantized, untyped bytes): such a
+// checkpoint is reported as having an unsupported dtype.
+var otherTorchStorages = map[string]bool{
+	"ComplexFloatStorage": true, "ComplexDoubleStorage": true, "QInt8Storage": true, "QUInt8Storage": true,
+	"QInt32Storage": true, "QUInt4x2Storage": true, "QUInt2x4Storage": true, "UntypedStorage": true,
+}
+
 // legacyMagic is the int the legacy format pickles first
 // (0x1950a86a20f9469cfc6c), as LONG1 stores it: little-endian bytes.
 var legacyMagic = []byte{0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19}
@@ -106,6 +114,9 @@ func (r *torchReader) global(module, name string) (any, error) {
 	if module == "torch" {
 		if dt, ok := torchStorageDTypes[name]; ok {
 			return &torchStorageType{name, dt}, nil
+		}
+		if otherTorchStorages[name] {
+			return nil, fmt.Errorf("storage type torch.%s: %w", name, ErrUnsupportedDType)
 		}
 	}
 	return nil, fmt.Errorf("global %s.%s %w", module, name, ErrGlobalNotAllowed)

@@ -86,12 +86,24 @@ func TestPyTorchRefusesPickles(t *testing.T) {
 	if _, err := ParsePyTorch("zip", torchZip(t, "archive", p.Bytes(), nil)); err == nil || !strings.Contains(err.Error(), "global os.system is not allowed") {
 		t.Errorf("STACK_GLOBAL os.system: %v", err)
 	}
-	for _, g := range [][2]string{{"torch", "ComplexFloatStorage"}, {"torch", "UntypedStorage"}, {"builtins", "getattr"}, {"torch._utils", "_rebuild_device_tensor_from_numpy"}} {
+	for _, g := range []struct {
+		module, name string
+		err          error
+	}{
+		{"builtins", "getattr", ErrGlobalNotAllowed},
+		{"torch._utils", "_rebuild_device_tensor_from_numpy", ErrGlobalNotAllowed},
+		{"torch.nn.modules.linear", "Linear", ErrGlobalNotAllowed},
+		{"numpy.core.multiarray", "_reconstruct", ErrGlobalNotAllowed},
+		{"torch", "load", ErrGlobalNotAllowed},
+		// Storages of dtypes the engine cannot use are a dtype error.
+		{"torch", "ComplexFloatStorage", ErrUnsupportedDType},
+		{"torch", "UntypedStorage", ErrUnsupportedDType},
+	} {
 		pkl := bytes.Replace(statePickle([]ptTensor{{"w", "0", "FloatStorage", 1, 0, []int{1}, []int{1}}}, false),
-			[]byte("ctorch\nFloatStorage\n"), []byte("c"+g[0]+"\n"+g[1]+"\n"), 1)
+			[]byte("ctorch\nFloatStorage\n"), []byte("c"+g.module+"\n"+g.name+"\n"), 1)
 		_, err := ParsePyTorch("zip", torchZip(t, "archive", pkl, map[string][]byte{"0": f32Bytes(1)}))
-		if !errors.Is(err, ErrGlobalNotAllowed) || !strings.Contains(err.Error(), g[0]+"."+g[1]) {
-			t.Errorf("%s.%s: %v", g[0], g[1], err)
+		if !errors.Is(err, g.err) || !strings.Contains(err.Error(), g.module+"."+g.name) {
+			t.Errorf("%s.%s: %v", g.module, g.name, err)
 		}
 	}
 }

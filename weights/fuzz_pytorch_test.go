@@ -43,7 +43,7 @@ func pickleSeeds(t testing.TB) []pickleSeed {
 	legacy := readFixture(t, tinyPTPath("legacy"))
 	pos := 0
 	for i := 0; i < 4; i++ {
-		r := &torchReader{size: int64(len(legacy)), legacy: true, storages: map[string]*storageDecl{}}
+		r := &torchReader{maxStorageBytes: int64(len(legacy)), legacy: true, storages: map[string]*storageDecl{}}
 		_, n, err := unpickle(legacy[pos:], r.hooks())
 		if err != nil {
 			t.Fatal(err)
@@ -88,7 +88,7 @@ func FuzzPickle(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, legacy bool) {
 		// A large nominal size: storages are declared, never read here.
-		r := &torchReader{size: 1 << 40, legacy: legacy, storages: map[string]*storageDecl{}}
+		r := &torchReader{maxStorageBytes: 1 << 40, legacy: legacy, storages: map[string]*storageDecl{}}
 		v, _, err := unpickle(data, r.hooks())
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "pickle: ") {
@@ -168,7 +168,7 @@ func checkPyTorchFile(t *testing.T, f *File) {
 // test runs, and checks that the valid seeds parse.
 func TestPyTorchFuzzSeeds(t *testing.T) {
 	for i, s := range pickleSeeds(t) {
-		r := &torchReader{size: 1 << 40, legacy: s.legacy, storages: map[string]*storageDecl{}}
+		r := &torchReader{maxStorageBytes: 1 << 40, legacy: s.legacy, storages: map[string]*storageDecl{}}
 		v, _, err := unpickle(s.data, r.hooks())
 		if i < 6 { // the fixtures' and the crafted state dicts
 			if err != nil {

@@ -94,10 +94,14 @@ type storageDecl struct {
 
 // torchReader holds one checkpoint's storages while it is parsed.
 type torchReader struct {
-	size     int64 // input bytes: no storage can be larger
-	legacy   bool
-	storages map[string]*storageDecl
-	keys     []string // in the order first referenced
+	// maxStorageBytes bounds each storage declared: the input's size, or
+	// for the zip format what its entries may inflate to.
+	maxStorageBytes int64
+	// inflateBudget is what deflated zip entries may still inflate to.
+	inflateBudget int64
+	legacy        bool
+	storages      map[string]*storageDecl
+	keys          []string // in the order first referenced
 }
 
 func (r *torchReader) hooks() pickleHooks {
@@ -141,8 +145,8 @@ func (r *torchReader) persistentLoad(pid any) (any, error) {
 	if !ok1 || !ok2 || !ok3 {
 		return nil, fmt.Errorf("storage id (%s, %s, %s), want (str, str, int)", pyTypeName(t[2]), pyTypeName(t[3]), pyTypeName(t[4]))
 	}
-	if numel < 0 || numel > r.size/int64(dtypeSizes[typ.dtype]) {
-		return nil, fmt.Errorf("storage %q: %d elements of %s do not fit in a %d-byte file", key, numel, typ.dtype, r.size)
+	if numel < 0 || numel > r.maxStorageBytes/int64(dtypeSizes[typ.dtype]) {
+		return nil, fmt.Errorf("storage %q: %d elements of %s do not fit in the file", key, numel, typ.dtype)
 	}
 	d := r.storages[key]
 	if d == nil {
@@ -269,15 +273,18 @@ func describe(v any) string {
 // aliases its storage, any other is copied into a contiguous slice.
 func ParsePyTorch(name string, data []byte) (*File, error) {
 	f := &File{Name: name}
-	r := &torchReader{size: int64(len(data)), storages: map[string]*storageDecl{}}
+	r := &torchReader{storages: map[string]*storageDecl{}}
 	var err error
 	switch {
 	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
 		f.format = FormatPyTorchZip
+		r.inflateBudget = maxInflation * int64(len(data))
+		r.maxStorageBytes = r.inflateBudget
 		err = r.parseZip(f, data)
 	case len(data) > 0 && data[0] == 0x80:
 		f.format = FormatPyTorchLegacy
 		r.legacy = true
+		r.maxStorageBytes = int64(len(data))
 		err = r.parseLegacy(f, data)
 	default:
 		err = errors.New("not a PyTorch checkpoint: neither a zip archive nor a pickle")
@@ -312,7 +319,7 @@ func (r *torchReader) parseZip(f *File, data []byte) error {
 		return errors.New("zip: no <folder>/data.pkl: not a torch.save checkpoint")
 	}
 	if zf := entries[folder+"byteorder"]; zf != nil {
-		b, err := readZipEntry(data, zf)
+		b, err := r.readZipEntry(data, zf)
 		if err != nil {
 			return err
 		}
@@ -320,7 +327,7 @@ func (r *torchReader) parseZip(f *File, data []byte) error {
 			return fmt.Errorf("byte order %q is not supported (want little)", b)
 		}
 	}
-	p, err := readZipEntry(data, pkl)
+	p, err := r.readZipEntry(data, pkl)
 	if err != nil {
 		return err
 	}
@@ -338,7 +345,7 @@ func (r *torchReader) parseZip(f *File, data []byte) error {
 		if zf == nil {
 			return fmt.Errorf("storage %q: no entry %sdata/%s", key, folder, key)
 		}
-		b, err := readZipEntry(data, zf)
+		b, err := r.readZipEntry(data, zf)
 		if err != nil {
 			return err
 		}
@@ -350,10 +357,16 @@ func (r *torchReader) parseZip(f *File, data []byte) error {
 	return r.fill(f, names, refs)
 }
 
+// maxInflation bounds how many bytes the deflated entries of a checkpoint
+// may inflate to, as a multiple of the file's size. torch.save stores its
+// entries uncompressed and float data barely compresses, so only a zip bomb
+// comes near it.
+const maxInflation = 8
+
 // readZipEntry returns an entry's bytes: a stored entry (what torch.save
-// writes) as a slice of data after checking its CRC, a deflated one
-// inflated up to its declared size, which deflate's ratio bounds.
-func readZipEntry(data []byte, zf *zip.File) ([]byte, error) {
+// writes) as a slice of data after checking its CRC, a deflated one (from
+// an archive repacked by other tools) inflated within maxInflation.
+func (r *torchReader) readZipEntry(data []byte, zf *zip.File) ([]byte, error) {
 	size := zf.UncompressedSize64
 	if zf.CompressedSize64 > uint64(len(data)) {
 		return nil, fmt.Errorf("zip: entry %s: %d compressed bytes in a %d-byte file", zf.Name, zf.CompressedSize64, len(data))
@@ -373,10 +386,10 @@ func readZipEntry(data []byte, zf *zip.File) ([]byte, error) {
 		}
 		return b, nil
 	case zip.Deflate:
-		// deflate expands at most 1032:1.
-		if size > zf.CompressedSize64*1032+1024 {
-			return nil, fmt.Errorf("zip: entry %s: %d bytes inflated from %d is impossible", zf.Name, size, zf.CompressedSize64)
+		if size > uint64(r.inflateBudget) {
+			return nil, fmt.Errorf("zip: entry %s: %d bytes inflated from %d exceeds %d times the file's size", zf.Name, size, zf.CompressedSize64, maxInflation)
 		}
+		r.inflateBudget -= int64(size)
 		rc, err := zf.Open()
 		if err != nil {
 			return nil, fmt.Errorf("zip: entry %s: %v", zf.Name, err)

@@ -76,10 +76,16 @@ func statePickle(tensors []ptTensor, legacy bool) []byte {
 // torchZip writes the zip format: folder/data.pkl, folder/data/<key> and
 // folder/version, stored uncompressed as torch.save does.
 func torchZip(t testing.TB, folder string, pkl []byte, storages map[string][]byte) []byte {
+	return torchZipMethod(t, zip.Store, folder, pkl, storages)
+}
+
+// torchZipMethod is torchZip with another compression method, as a tool
+// repacking the archive might write it.
+func torchZipMethod(t testing.TB, method uint16, folder string, pkl []byte, storages map[string][]byte) []byte {
 	var b bytes.Buffer
 	w := zip.NewWriter(&b)
 	add := func(name string, data []byte) {
-		f, err := w.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+		f, err := w.CreateHeader(&zip.FileHeader{Name: name, Method: method})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"archive/zip"
 	"bytes"
 	"errors"
 	"math"
@@ -260,11 +261,35 @@ func TestPyTorchCorrupt(t *testing.T) {
 	}
 }
 
+// TestPyTorchDeflated: an archive repacked with deflate reads the same; a
+// zip bomb, whose entries would inflate to far more than the file's size,
+// is refused before inflating.
+func TestPyTorchDeflated(t *testing.T) {
+	one := statePickle([]ptTensor{{"w", "0", "FloatStorage", 4, 0, []int{4}, []int{1}}}, false)
+	f, err := ParsePyTorch("deflated", torchZipMethod(t, zip.Deflate, "archive", one, map[string][]byte{"0": f32Bytes(1, 2, 3, 4)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err := f.Float32("w"); err != nil || !slices.Equal(w, []float32{1, 2, 3, 4}) {
+		t.Errorf("w = %v, %v", w, err)
+	}
+	const n = 1 << 20 // 4 MiB of zeros deflate to a few KiB
+	bomb := torchZipMethod(t, zip.Deflate, "archive", statePickle([]ptTensor{{"w", "0", "FloatStorage", n, 0, []int{n}, []int{1}}}, false),
+		map[string][]byte{"0": make([]byte, 4*n)})
+	if _, err := ParsePyTorch("bomb", bomb); err == nil || !strings.Contains(err.Error(), "do not fit") {
+		t.Errorf("zip bomb (%d bytes): %v", len(bomb), err)
+	}
+	bomb = torchZipMethod(t, zip.Deflate, "archive", one, map[string][]byte{"0": make([]byte, 4*n)})
+	if _, err := ParsePyTorch("bomb", bomb); err == nil || !strings.Contains(err.Error(), "exceeds 8 times the file's size") {
+		t.Errorf("zip bomb entry (%d bytes): %v", len(bomb), err)
+	}
+}
+
 // TestPickleMachine covers opcodes and limits torch.save's own output does
 // not reach.
 func TestPickleMachine(t *testing.T) {
 	run := func(b []byte) (any, error) {
-		r := &torchReader{size: 1 << 20, storages: map[string]*storageDecl{}}
+		r := &torchReader{maxStorageBytes: 1 << 20, storages: map[string]*storageDecl{}}
 		v, _, err := unpickle(b, r.hooks())
 		return v, err
 	}

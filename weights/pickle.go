@@ -537,7 +537,7 @@ func (u *unpickler) setItems(d *pyDict, items []any) error {
 
 func (u *unpickler) global(module, name string) error {
 	if u.hooks.global == nil {
-		return fmt.Errorf("global %s.%s %w", module, name, ErrGlobalNotAllowed)
+		return fmt.Errorf("global %s %w", globalName(module, name), ErrGlobalNotAllowed)
 	}
 	v, err := u.hooks.global(module, name)
 	if err != nil {

@@ -23,7 +23,9 @@ import (
 	"math"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // The formats File.Format reports.
@@ -110,9 +112,9 @@ func (r *torchReader) hooks() pickleHooks {
 
 // global is the allow-list: everything else is refused by name.
 func (r *torchReader) global(module, name string) (any, error) {
-	switch module + "." + name {
-	case "collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
-		"torch._utils._rebuild_tensor", "torch._utils._rebuild_parameter":
+	switch [2]string{module, name} {
+	case [2]string{"collections", "OrderedDict"}, [2]string{"torch._utils", "_rebuild_tensor_v2"},
+		[2]string{"torch._utils", "_rebuild_tensor"}, [2]string{"torch._utils", "_rebuild_parameter"}:
 		return &torchCallable{module + "." + name}, nil
 	}
 	if module == "torch" {
@@ -123,7 +125,23 @@ func (r *torchReader) global(module, name string) (any, error) {
 			return nil, fmt.Errorf("storage type torch.%s: %w", name, ErrUnsupportedDType)
 		}
 	}
-	return nil, fmt.Errorf("global %s.%s %w", module, name, ErrGlobalNotAllowed)
+	return nil, fmt.Errorf("global %s %w", globalName(module, name), ErrGlobalNotAllowed)
+}
+
+// globalName prints module.name for an error: as is when it looks like a
+// Python name, else quoted and cut short, so that a crafted pickle cannot
+// put control characters or megabytes into a log line.
+func globalName(module, name string) string {
+	s := module + "." + name
+	for _, c := range s {
+		if len(s) > 200 || !(c == '.' || c == '_' || unicode.IsLetter(c) || unicode.IsDigit(c)) {
+			if len(s) > 64 {
+				s = s[:64] + "..."
+			}
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 func (r *torchReader) persistentLoad(pid any) (any, error) {

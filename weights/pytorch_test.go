@@ -96,6 +96,7 @@ func TestPyTorchRefusesPickles(t *testing.T) {
 		{"torch.nn.modules.linear", "Linear", ErrGlobalNotAllowed},
 		{"numpy.core.multiarray", "_reconstruct", ErrGlobalNotAllowed},
 		{"torch", "load", ErrGlobalNotAllowed},
+		{"torch", "_utils._rebuild_tensor_v2", ErrGlobalNotAllowed}, // allowed only as module torch._utils
 		// Storages of dtypes the engine cannot use are a dtype error.
 		{"torch", "ComplexFloatStorage", ErrUnsupportedDType},
 		{"torch", "UntypedStorage", ErrUnsupportedDType},
@@ -105,6 +106,20 @@ func TestPyTorchRefusesPickles(t *testing.T) {
 		_, err := ParsePyTorch("zip", torchZip(t, "archive", pkl, map[string][]byte{"0": f32Bytes(1)}))
 		if !errors.Is(err, g.err) || !strings.Contains(err.Error(), g.module+"."+g.name) {
 			t.Errorf("%s.%s: %v", g.module, g.name, err)
+		}
+	}
+}
+
+// TestGlobalNameInErrors: a refused global's name is printed as is when
+// it looks like a Python name, quoted and cut short otherwise.
+func TestGlobalNameInErrors(t *testing.T) {
+	for _, tc := range [][3]string{
+		{"posix", "system", "posix.system"},
+		{"os", "system\x1b[2J", `"os.system\x1b[2J"`},
+		{strings.Repeat("m", 300), "x", `"` + strings.Repeat("m", 64) + `..."`},
+	} {
+		if got := globalName(tc[0], tc[1]); got != tc[2] {
+			t.Errorf("globalName(%q, %q) = %s, want %s", tc[0], tc[1], got, tc[2])
 		}
 	}
 }

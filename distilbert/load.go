@@ -77,8 +77,9 @@ func buildOptions(opts []Option) (options, error) {
 }
 
 // Load opens a Hugging Face DistilBertForSequenceClassification checkpoint
-// directory: config.json, model.safetensors (memory-mapped) and
-// tokenizer.json or vocab.txt.
+// directory: config.json, model.safetensors (memory-mapped) or else
+// pytorch_model.bin (read by weights.OpenPyTorch, which runs no pickled
+// code), and tokenizer.json or vocab.txt.
 func Load(dir string, opts ...Option) (*Classifier, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
@@ -94,11 +95,15 @@ func Load(dir string, opts ...Option) (*Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "model.safetensors")
+	path, open := filepath.Join(dir, "model.safetensors"), weights.Open
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, missingWeightsError(dir)
+		// Many Hub checkpoints carry only the PyTorch pickle.
+		path, open = filepath.Join(dir, "pytorch_model.bin"), weights.OpenPyTorch
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, missingWeightsError(dir)
+		}
 	}
-	f, err := weights.Open(path)
+	f, err := open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -136,13 +141,17 @@ func readConfig(fsys fs.FS, name string) (*Config, error) {
 }
 
 func missingWeightsError(dir string) error {
-	for _, other := range []string{"model.safetensors.index.json", "pytorch_model.bin", "tf_model.h5"} {
+	for _, other := range []string{"model.safetensors.index.json", "pytorch_model.bin.index.json", "tf_model.h5"} {
 		if _, err := os.Stat(filepath.Join(dir, other)); err == nil {
-			return fmt.Errorf("%s: no model.safetensors (found %s; only single-file safetensors checkpoints are supported: re-save with save_pretrained(..., safe_serialization=True))", dir, other)
+			return fmt.Errorf("%s: no model.safetensors or pytorch_model.bin (found %s; only single-file checkpoints are supported: re-save with save_pretrained(..., safe_serialization=True))", dir, other)
 		}
 	}
-	return fmt.Errorf("%s: no model.safetensors", dir)
+	return fmt.Errorf("%s: no model.safetensors or pytorch_model.bin", dir)
 }
+
+// WeightsFormat tells which checkpoint format the weights were read from:
+// "safetensors", "pytorch-zip" or "pytorch-legacy" (see weights.File.Format).
+func (c *Classifier) WeightsFormat() string { return c.format }
 
 func newClassifier(name string, cfg *Config, fsys fs.FS, f *weights.File, o options) (*Classifier, error) {
 	tensors := tensorInfos(f)
@@ -165,7 +174,7 @@ func newClassifier(name string, cfg *Config, fsys fs.FS, f *weights.File, o opti
 		f.Close()
 		return nil, err
 	}
-	return &Classifier{name: name, config: cfg, engine: e, tok: tok, tensors: tensors, fellBack: fellBack}, nil
+	return &Classifier{name: name, config: cfg, engine: e, tok: tok, tensors: tensors, format: f.Format(), fellBack: fellBack}, nil
 }
 
 func tensorInfos(f *weights.File) []TensorInfo {

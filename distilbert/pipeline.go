@@ -27,6 +27,7 @@ type Classifier struct {
 	engine   Engine
 	tok      *tokenize.Tokenizer
 	tensors  []TensorInfo
+	format   string // checkpoint format: safetensors, pytorch-zip, pytorch-legacy
 	fellBack string
 }
 

@@ -47,6 +47,8 @@ type File struct {
 	Name     string
 	Metadata map[string]string // the "__metadata__" map; nil if absent
 
+	format string // one of the Format* constants; "" means safetensors
+
 	tensors map[string]*Tensor
 	names   []string // sorted
 	unmap   func() error
@@ -64,6 +66,15 @@ func (f *File) Evict(t *Tensor) {
 	if f.evict != nil && len(t.Data) > 0 {
 		f.evict(t.Data)
 	}
+}
+
+// Format tells which checkpoint format the file was read from:
+// FormatSafetensors, FormatPyTorchZip or FormatPyTorchLegacy.
+func (f *File) Format() string {
+	if f.format == "" {
+		return FormatSafetensors
+	}
+	return f.format
 }
 
 // Names returns the tensor names, sorted.

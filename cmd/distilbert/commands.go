@@ -223,6 +223,7 @@ func cmdTokenize(args []string, stdin io.Reader, stdout io.Writer) error {
 // inspection is what inspect prints, as text or with --json.
 type inspection struct {
 	Model   string            `json:"model"`
+	Format  string            `json:"format"` // safetensors, pytorch-zip or pytorch-legacy
 	Config  distilbert.Config `json:"config"`
 	Kernels string            `json:"kernels"`
 	// Quantization is how the encoder's weights are kept: none or int8.
@@ -259,7 +260,7 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	info := c.Engine().Info()
 	impl, _ := configureKernels() // loadClassifier returned its error
 	in := inspection{
-		Model: c.Name(), Config: *c.Config(), Kernels: info.Kernels, Quantization: string(info.Quantization),
+		Model: c.Name(), Format: c.WeightsFormat(), Config: *c.Config(), Kernels: info.Kernels, Quantization: string(info.Quantization),
 		Int8Kernel: impl.Int8Kernel(), Engine: info, CPU: kernels.CPU(), Tensors: c.Tensors(), MaxTokens: c.Tokenizer().MaxLen(),
 	}
 	for _, t := range in.Tensors {
@@ -275,6 +276,7 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	}
 	cfg := in.Config
 	fmt.Fprintf(w, "model        %s\n", in.Model)
+	fmt.Fprintf(w, "format       %s\n", in.Format)
 	fmt.Fprintf(w, "architecture DistilBertForSequenceClassification: %d layers, dim %d, %d heads, hidden %d, activation %s\n",
 		cfg.NLayers, cfg.Dim, cfg.NHeads, cfg.HiddenDim, cfg.Activation)
 	fmt.Fprintf(w, "positions    %d (max tokens per text %d), vocab %d, sinusoidal %v, layer norm eps %g\n",

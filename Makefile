@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # loaded machine (golang/go#75804, fixed in Go 1.27). ~5-15 s per target.
 FUZZTIME ?= 20000x
 
-.PHONY: all build run predict test deps test-short vet fmt-check fuzz cross clean
+.PHONY: all build run predict test deps test-short vet fmt-check check-comments fuzz cross clean
 
 all: build
 
@@ -29,7 +29,7 @@ predict: build
 # the race detector on the generic kernels), cross builds, the NEON path
 # under qemu-aarch64, the AVX-512 path under Bochs and a short fuzz of
 # every parser.
-test: deps fmt-check vet
+test: deps fmt-check vet check-comments
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 ./...
 	$(MAKE) cross
@@ -49,12 +49,17 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags noengine ./tools/loadtest
 
+# Comments say why, not what one machine measured one day.
+check-comments:
+	./scripts/check-comments.sh
+
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./weights
+	$(GO) test -run=NONE -fuzz=FuzzPickle -fuzztime=$(FUZZTIME) ./weights
 	$(GO) test -run=NONE -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./distilbert/tokenize
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
 	$(GO) test -run=NONE -fuzz=FuzzParseModelInfo -fuzztime=$(FUZZTIME) ./weights/hub
@@ -67,6 +72,17 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -o /dev/null ./...
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./...
 	CGO_ENABLED=0 $(GO) build -tags purego -o /dev/null ./...
+	CGO_ENABLED=0 GOOS=linux GOARCH=riscv64 $(GO) build -o /dev/null ./cmd/distilbert
+	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/distilbert
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/distilbert
+	$(MAKE) check-deps
+
+# The shipped binary links only what it runs: gorgonia (and with it Arrow,
+# protobuf, flatbuffers, gonum) stays behind weights/gorgonia.
+.PHONY: check-deps
+check-deps: build
+	@if $(GO) version -m $(BIN) | grep -Ei 'gorgonia|arrow|protobuf|flatbuffers|gonum'; then \
+		echo "check-deps: $(BIN) links modules it must not"; exit 1; fi
 
 # Static, stripped, xz-compressed binaries for tools/baseline/offline.sh and
 # serve-load.sh on a machine with no Go (a lent device box: its copy of the

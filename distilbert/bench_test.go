@@ -13,9 +13,9 @@ import (
 func BenchmarkForward(b *testing.B) {
 	for _, im := range kernels.Available() {
 		c := loadEmbedded(b, im)
-		m := c.Model()
+		m := cpuModel(c)
 		for _, shape := range []struct{ batch, seq int }{{1, 16}, {1, 128}, {8, 64}} {
-			b.Run(fmt.Sprintf("%s/batch%d/seq%d", im.Name, shape.batch, shape.seq), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/batch%d/seq%d", im.Name(), shape.batch, shape.seq), func(b *testing.B) {
 				batch := make([]Sequence, shape.batch)
 				for i := range batch {
 					ids := make([]int32, shape.seq)
@@ -48,7 +48,7 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 	}
 	for _, im := range kernels.Available() {
 		c := loadEmbedded(t, im)
-		m := c.Model()
+		m := cpuModel(c)
 		batch := []Sequence{{IDs: []int32{101, 2009, 1005, 1055, 1037, 11951, 1998, 2411, 12473, 4990, 1012, 102}}, {IDs: []int32{101, 2204, 102}}}
 		logits := make([]float32, 4)
 		allocs := testing.AllocsPerRun(20, func() {
@@ -57,7 +57,7 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 			}
 		})
 		if allocs >= 1 {
-			t.Errorf("%s: %.1f allocations per forward pass, want 0", im.Name, allocs)
+			t.Errorf("%s: %.1f allocations per forward pass, want 0", im.Name(), allocs)
 		}
 	}
 }
@@ -89,7 +89,7 @@ func TestForwardDoesNotAllocateAfterGC(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			checkNoAllocs(t, c.Model(), batch, im.Name+"/"+string(q))
+			checkNoAllocs(t, cpuModel(c), batch, im.Name()+"/"+string(q))
 		}
 	}
 }

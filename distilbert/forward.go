@@ -1,8 +1,6 @@
 package distilbert
 
 import (
-	"fmt"
-
 	"github.com/distilbert-go/distilbert/kernels"
 )
 
@@ -48,32 +46,8 @@ func (m *Model) Forward(batch []Sequence, logits []float32) error {
 	return m.forward(batch, logits, nil)
 }
 
-func (m *Model) validate(batch []Sequence, logits []float32) error {
-	c := &m.Config
-	if len(logits) < len(batch)*len(c.Labels) {
-		return fmt.Errorf("distilbert: logits buffer holds %d values, need %d", len(logits), len(batch)*len(c.Labels))
-	}
-	for i, s := range batch {
-		if len(s.IDs) == 0 {
-			return fmt.Errorf("distilbert: sequence %d is empty", i)
-		}
-		if len(s.IDs) > c.MaxPositionEmbeddings {
-			return fmt.Errorf("distilbert: sequence %d has %d tokens, the model takes at most %d", i, len(s.IDs), c.MaxPositionEmbeddings)
-		}
-		if s.Mask != nil && len(s.Mask) != len(s.IDs) {
-			return fmt.Errorf("distilbert: sequence %d has %d ids but %d mask values", i, len(s.IDs), len(s.Mask))
-		}
-		for j, id := range s.IDs {
-			if id < 0 || int(id) >= c.VocabSize {
-				return fmt.Errorf("distilbert: sequence %d position %d: token id %d outside the vocabulary (0..%d)", i, j, id, c.VocabSize-1)
-			}
-		}
-	}
-	return nil
-}
-
 func (m *Model) forward(batch []Sequence, logits []float32, trace traceFunc) error {
-	if err := m.validate(batch, logits); err != nil {
+	if err := m.Config.ValidateBatch(batch, logits); err != nil {
 		return err
 	}
 	if len(batch) == 0 {
@@ -173,12 +147,8 @@ func (m *Model) layerForward(ws *workspace, l *layer, batch []Sequence, tokens i
 	ws.x, ws.tmp = ws.tmp, ws.x
 }
 
-// linear runs one of the encoder's linear layers, float32 or int8.
+// linear runs one of the encoder's linear layers.
 func (m *Model) linear(dst, x []float32, rows int, l *linear, act kernels.Activation) {
-	if l.q != nil {
-		m.kernels.LinearInt8(dst, x, rows, l.q, l.b, act)
-		return
-	}
 	m.kernels.Linear(dst, x, rows, l.w, l.b, act)
 }
 
@@ -190,16 +160,7 @@ type projection struct {
 
 // project runs several linear layers on the same input x (a block's keys,
 // values and queries) in one call, which packs or quantizes x once for all.
-// The layers of a model are all float32 or all int8.
 func (m *Model) project(x []float32, rows int, outs ...projection) {
-	if outs[0].l.q != nil {
-		var ps [kernels.MaxProducts]kernels.QProduct
-		for i, o := range outs {
-			ps[i] = kernels.QProduct{Dst: o.dst, W: o.l.q, Bias: o.l.b}
-		}
-		m.kernels.LinearInt8Many(x, rows, ps[:len(outs)]...)
-		return
-	}
 	var ps [kernels.MaxProducts]kernels.Product
 	for i, o := range outs {
 		ps[i] = kernels.Product{Dst: o.dst, W: o.l.w, Bias: o.l.b}

@@ -66,7 +66,7 @@ func readJSON(t testing.TB, name string, v any) {
 // the goldens must hold on every dispatch path.
 func forEachKernels(t *testing.T, f func(t *testing.T, im *kernels.Impl)) {
 	for _, im := range kernels.Available() {
-		t.Run(im.Name, func(t *testing.T) { f(t, im) })
+		t.Run(im.Name(), func(t *testing.T) { f(t, im) })
 	}
 }
 
@@ -252,7 +252,7 @@ func TestPaddedBatchGolden(t *testing.T) {
 					batch[i] = Sequence{IDs: ids, Mask: mask}
 				}
 				logits := make([]float32, len(batch)*nl)
-				if err := c.Model().Forward(batch, logits); err != nil {
+				if err := cpuModel(c).Forward(batch, logits); err != nil {
 					t.Fatal(err)
 				}
 				for i := range batch {
@@ -266,7 +266,7 @@ func TestPaddedBatchGolden(t *testing.T) {
 						n += v
 					}
 					single := make([]float32, nl)
-					if err := c.Model().Forward([]Sequence{{IDs: g.InputIDs[i][:n]}}, single); err != nil {
+					if err := cpuModel(c).Forward([]Sequence{{IDs: g.InputIDs[i][:n]}}, single); err != nil {
 						t.Fatal(err)
 					}
 					if d := maxDiff(row, float64s(single)); d > 1e-5 {
@@ -323,7 +323,7 @@ func TestLayersGolden(t *testing.T) {
 	readJSON(t, "sst2-mini-layers.json", &g)
 	forEachKernels(t, func(t *testing.T, im *kernels.Impl) {
 		c := loadEmbedded(t, im)
-		m := c.Model()
+		m := cpuModel(c)
 		d := m.Config.Dim
 		for ei, ex := range g.Examples {
 			logits := make([]float32, len(m.Config.Labels))
@@ -355,3 +355,6 @@ func TestLayersGolden(t *testing.T) {
 		}
 	})
 }
+
+// cpuModel returns the CPU engine of a classifier loaded on the CPU.
+func cpuModel(c *Classifier) *Model { return c.Engine().(*Model) }

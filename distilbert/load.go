@@ -19,6 +19,7 @@ type Option func(*options)
 type options struct {
 	kernels *kernels.Impl
 	quant   Quantization
+	device  string
 	provenanceOptions
 }
 
@@ -33,7 +34,7 @@ const (
 	// quantizes each layer's input per token when it runs (dynamic
 	// quantization, as ONNX Runtime's quantize_dynamic): a quarter of the
 	// weight memory and about twice the multiply throughput, for logits
-	// within ~1 % of float32 (see the README for the accuracy measured).
+	// within ~1 % of float32 (the README gives the accuracy on SST-2).
 	// The classification head stays float32.
 	QuantInt8 Quantization = "int8"
 )
@@ -52,10 +53,15 @@ func ParseQuantization(s string) (Quantization, error) {
 // WithQuantization loads the model with the given quantization.
 func WithQuantization(q Quantization) Option { return func(o *options) { o.quant = q } }
 
-// WithKernels runs the model on a given kernel implementation instead of
-// the one chosen at start-up (kernels.Select). Tests use it to run the
-// goldens once per implementation.
+// WithKernels runs the model's CPU work on a given kernel implementation
+// (the program's choice, kernels.Configure) instead of the best one this
+// CPU supports. Tests use it to run the goldens once per implementation.
 func WithKernels(impl *kernels.Impl) Option { return func(o *options) { o.kernels = impl } }
+
+// WithDevice selects the engine's device: "cpu" (the default), "auto"
+// (the best registered backend that opens, else the CPU), or a registered
+// backend's name, optionally with an index ("cuda:1").
+func WithDevice(device string) Option { return func(o *options) { o.device = device } }
 
 func buildOptions(opts []Option) (options, error) {
 	o := options{quant: QuantNone}
@@ -66,18 +72,15 @@ func buildOptions(opts []Option) (options, error) {
 		return o, err
 	}
 	if o.kernels == nil {
-		impl, err := kernels.Select()
-		if err != nil {
-			return o, err
-		}
-		o.kernels = impl
+		o.kernels = kernels.Best()
 	}
 	return o, nil
 }
 
 // Load opens a Hugging Face DistilBertForSequenceClassification checkpoint
-// directory: config.json, model.safetensors (memory-mapped) and
-// tokenizer.json or vocab.txt.
+// directory: config.json, model.safetensors (memory-mapped) or else
+// pytorch_model.bin (read by weights.OpenPyTorch, which runs no pickled
+// code), and tokenizer.json or vocab.txt.
 func Load(dir string, opts ...Option) (*Classifier, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
@@ -96,11 +99,15 @@ func Load(dir string, opts ...Option) (*Classifier, error) {
 	if o.digest, err = verifyDir(dir, o.wantSHA256); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "model.safetensors")
+	path, open := filepath.Join(dir, "model.safetensors"), weights.Open
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, missingWeightsError(dir)
+		// Many Hub checkpoints carry only the PyTorch pickle.
+		path, open = filepath.Join(dir, "pytorch_model.bin"), weights.OpenPyTorch
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, missingWeightsError(dir)
+		}
 	}
-	f, err := weights.Open(path)
+	f, err := open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -142,31 +149,51 @@ func readConfig(fsys fs.FS, name string) (*Config, error) {
 }
 
 func missingWeightsError(dir string) error {
-	for _, other := range []string{"model.safetensors.index.json", "pytorch_model.bin", "tf_model.h5"} {
+	for _, other := range []string{"model.safetensors.index.json", "pytorch_model.bin.index.json", "tf_model.h5"} {
 		if _, err := os.Stat(filepath.Join(dir, other)); err == nil {
-			return fmt.Errorf("%s: no model.safetensors (found %s; only single-file safetensors checkpoints are supported: re-save with save_pretrained(..., safe_serialization=True))", dir, other)
+			return fmt.Errorf("%s: no model.safetensors or pytorch_model.bin (found %s; only single-file checkpoints are supported: re-save with save_pretrained(..., safe_serialization=True))", dir, other)
 		}
 	}
-	return fmt.Errorf("%s: no model.safetensors", dir)
+	return fmt.Errorf("%s: no model.safetensors or pytorch_model.bin", dir)
 }
+
+// WeightsFormat tells which checkpoint format the weights were read from:
+// "safetensors", "pytorch-zip" or "pytorch-legacy" (see weights.File.Format).
+func (c *Classifier) WeightsFormat() string { return c.format }
 
 func newClassifier(name string, cfg *Config, fsys fs.FS, f *weights.File, o options) (*Classifier, error) {
 	if o.name != "" {
 		name = o.name
 	}
-	m, err := newModel(cfg, f, o.kernels, o.quant)
+	tensors := tensorInfos(f)
+	p, err := bindParams(cfg, f)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	tok, err := tokenize.Load(fsys, cfg.MaxPositionEmbeddings)
 	if err != nil {
-		m.Close()
+		f.Close()
 		return nil, fmt.Errorf("%s: tokenizer: %w", name, err)
 	}
 	if tok.VocabSize() > cfg.VocabSize {
-		m.Close()
+		f.Close()
 		return nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocab_size is %d", name, tok.VocabSize(), cfg.VocabSize)
 	}
-	return &Classifier{name: name, model: m, tok: tok, prov: provenance{weightsSHA256: o.digest, hub: o.hub}}, nil
+	e, fellBack, err := openEngine(o.device, EngineSpec{Config: cfg, Params: p, Quantization: o.quant, Kernels: o.kernels})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Classifier{name: name, config: cfg, engine: e, tok: tok, tensors: tensors, format: f.Format(), fellBack: fellBack,
+		prov: provenance{weightsSHA256: o.digest, hub: o.hub}}, nil
+}
+
+func tensorInfos(f *weights.File) []TensorInfo {
+	var out []TensorInfo
+	for _, n := range f.Names() {
+		t, _ := f.Tensor(n)
+		out = append(out, TensorInfo{Name: n, DType: t.DType, Shape: t.Shape, Elements: t.NumElements(), Bytes: t.Bytes})
+	}
+	return out
 }

@@ -198,7 +198,7 @@ func TestLoadCorruptWeights(t *testing.T) {
 
 func TestForwardRejectsBadInput(t *testing.T) {
 	c := loadTinyOdd(t, kernels.Generic())
-	m := c.Model()
+	m := cpuModel(c)
 	out := make([]float32, 8)
 	for name, b := range map[string][]Sequence{
 		"empty sequence":   {{IDs: nil}},

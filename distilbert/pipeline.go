@@ -19,13 +19,17 @@ type Prediction struct {
 	InputIDs  []int32            `json:"input_ids,omitempty"`
 }
 
-// Classifier is the text-in, label-out pipeline: tokenizer + model.
+// Classifier is the text-in, label-out pipeline: tokenizer + engine.
 // It is safe for concurrent use.
 type Classifier struct {
-	name  string
-	model *Model
-	tok   *tokenize.Tokenizer
-	prov  provenance
+	name     string
+	config   *Config
+	engine   Engine
+	tok      *tokenize.Tokenizer
+	tensors  []TensorInfo
+	format   string // checkpoint format: safetensors, pytorch-zip, pytorch-legacy
+	fellBack string
+	prov     provenance
 }
 
 // Batch limits for Predict: large enough to amortise weight loads over
@@ -38,17 +42,27 @@ const (
 // Name is the model's name (the checkpoint directory or "sst2-mini").
 func (c *Classifier) Name() string { return c.name }
 
-// Model returns the underlying model.
-func (c *Classifier) Model() *Model { return c.model }
+// Engine returns the engine that runs the forward passes.
+func (c *Classifier) Engine() Engine { return c.engine }
+
+// Config returns the model's configuration.
+func (c *Classifier) Config() *Config { return c.config }
+
+// Tensors lists the checkpoint's tensors in name order, as loaded.
+func (c *Classifier) Tensors() []TensorInfo { return c.tensors }
+
+// DeviceFallback says, for --device auto, why better devices were passed
+// over ("" when none was).
+func (c *Classifier) DeviceFallback() string { return c.fellBack }
 
 // Tokenizer returns the model's tokenizer.
 func (c *Classifier) Tokenizer() *tokenize.Tokenizer { return c.tok }
 
 // Labels returns the class names in logit order.
-func (c *Classifier) Labels() []string { return c.model.Config.Labels }
+func (c *Classifier) Labels() []string { return c.config.Labels }
 
-// Close releases the model's weights.
-func (c *Classifier) Close() error { return c.model.Close() }
+// Close releases the engine and the model's weights.
+func (c *Classifier) Close() error { return c.engine.Close() }
 
 // Encode tokenizes one text as the model will see it.
 func (c *Classifier) Encode(text string) tokenize.Encoding { return c.tok.Encode(text) }
@@ -67,7 +81,7 @@ func (c *Classifier) Predict(ctx context.Context, texts []string) ([]Prediction,
 
 // PredictEncoded is Predict for texts already tokenized with Encode.
 func (c *Classifier) PredictEncoded(ctx context.Context, encs []tokenize.Encoding) ([]Prediction, error) {
-	labels := c.model.Config.Labels
+	labels := c.config.Labels
 	nl := len(labels)
 	order := make([]int, len(encs))
 	for i := range order {
@@ -94,7 +108,7 @@ func (c *Classifier) PredictEncoded(ctx context.Context, encs []tokenize.Encodin
 			tokens += n
 			end++
 		}
-		if err := c.model.Forward(batch, out); err != nil {
+		if err := c.engine.Forward(batch, out); err != nil {
 			return nil, err
 		}
 		for i := start; i < end; i++ {
@@ -142,4 +156,13 @@ func softmax64(logits []float32) []float64 {
 		p[i] /= sum
 	}
 	return p
+}
+
+// TensorInfo describes one tensor of the checkpoint, for inspect.
+type TensorInfo struct {
+	Name     string `json:"name"`
+	DType    string `json:"dtype"`
+	Shape    []int  `json:"shape"`
+	Elements int    `json:"elements"`
+	Bytes    int64  `json:"bytes"`
 }

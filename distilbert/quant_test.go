@@ -46,7 +46,7 @@ func TestInt8SST2Dev(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if q := c.Model().Quantization(); q != QuantInt8 {
+		if q := c.Engine().Info().Quantization; q != QuantInt8 {
 			t.Fatalf("quantization %q", q)
 		}
 		subset := subsetUnderRace(t, cases, 16)

@@ -34,13 +34,19 @@ var attnScratchPool freelist.List[attnScratch]
 // straight from their strided rows, so nothing is transposed or copied out
 // first. (sequence, head) items are spread over the worker pool.
 func (im *Impl) Attention(ctx, q, k, v []float32, ld, heads, headDim int, seqs []AttnSeq) {
+	im.attention(ctx, q, k, v, ld, heads, headDim, seqs, attnDirectRows)
+}
+
+// attention is Attention with items of up to directRows queries computed
+// by dot products and axpys (attentionDirect), the others by GEMMs.
+func (im *Impl) attention(ctx, q, k, v []float32, ld, heads, headDim int, seqs []AttnSeq, directRows int) {
 	items := len(seqs) * heads
 	work := 0
 	for _, s := range seqs {
 		work += s.NQ * s.NK * headDim * heads
 	}
 	at := attnTaskPool.Get()
-	*at = attnTask{im: im, ctx: ctx, q: q, k: k, v: v, ld: ld, heads: heads, hd: headDim, seqs: seqs}
+	*at = attnTask{im: im, ctx: ctx, q: q, k: k, v: v, ld: ld, heads: heads, hd: headDim, seqs: seqs, directRows: directRows}
 	if items < 2 || work < attnParallelMinMACs {
 		for i := 0; i < items; i++ {
 			at.run(i)
@@ -54,9 +60,9 @@ func (im *Impl) Attention(ctx, q, k, v []float32, ld, heads, headDim int, seqs [
 
 // attnParallelMinMACs is the smallest Attention call spread over the
 // worker pool. Per multiply-add attention costs several times a Linear's
-// (per head: packing K and V, a softmax per query, two small products):
-// 12 heads of 8 or 16 tokens took 50–60 µs on one Zen 3 core, worth two
-// cores where a Linear of as many MACs is not.
+// (per head: packing K and V, a softmax per query, two small products), so
+// 12 heads of a few tokens are worth two cores where a Linear of as many
+// MACs is not.
 const attnParallelMinMACs = parallelMinMACs / 8
 
 // attnTask is one Attention call split into (sequence, head) items.
@@ -65,19 +71,20 @@ type attnTask struct {
 	ctx, q, k, v  []float32
 	ld, heads, hd int
 	seqs          []AttnSeq
+	directRows    int
 }
 
 var attnTaskPool freelist.List[attnTask]
 
 func (t *attnTask) run(i int) {
-	t.im.attentionItem(t.ctx, t.q, t.k, t.v, t.ld, t.hd, &t.seqs[i/t.heads], i%t.heads)
+	t.im.attentionItem(t.ctx, t.q, t.k, t.v, t.ld, t.hd, &t.seqs[i/t.heads], i%t.heads, t.directRows)
 }
 
-func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h int) {
+func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h, directRows int) {
 	sc := attnScratchPool.Get()
 	defer attnScratchPool.Put(sc)
 	off := h * hd
-	if s.NQ <= attnDirectRows {
+	if s.NQ <= directRows {
 		im.attentionDirect(sc, ctx, q, k, v, ld, hd, s, off)
 		return
 	}
@@ -109,10 +116,9 @@ func (im *Impl) attentionItem(ctx, q, k, v []float32, ld, hd int, s *AttnSeq, h 
 
 // attnDirectRows is the most query rows computed by dot products and axpys
 // rather than GEMMs: packing K and V into panels costs ~4 query rows' worth
-// of direct work (measured on AVX2, 12 heads of 64: one query, the last
-// layer's [CLS], 6x faster direct at 20 keys and 3x at 128; 16 queries
-// 20 % slower). A variable so that tests can compare both paths.
-var attnDirectRows = 4
+// of direct work (on AVX2, 12 heads of 64: one query, the last layer's
+// [CLS], runs several times faster direct; 16 queries run slower).
+const attnDirectRows = 4
 
 // attentionDirect is attentionItem row by row: scores by Dot, ctx by Axpy,
 // reading K and V in place.

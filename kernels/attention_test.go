@@ -27,7 +27,7 @@ func TestAttentionInterleavedImplementations(t *testing.T) {
 					got := make([]float32, nk*ld)
 					im.Attention(got, q, k, v, ld, heads, hd, []AttnSeq{s})
 					if d := maxAbsDiff(want[:s.NQ*ld], got[:s.NQ*ld]); d > 1e-4 {
-						t.Errorf("%s hd %d heads %d nk %d nq %d: diff %g", im.Name, hd, heads, nk, s.NQ, d)
+						t.Errorf("%s hd %d heads %d nk %d nq %d: diff %g", im.Name(), hd, heads, nk, s.NQ, d)
 					}
 				}
 			}
@@ -37,7 +37,6 @@ func TestAttentionInterleavedImplementations(t *testing.T) {
 
 // The direct path (few queries) matches the GEMM path, masks included.
 func TestAttentionDirectMatchesGemm(t *testing.T) {
-	defer func(n int) { attnDirectRows = n }(attnDirectRows)
 	r := rand.New(rand.NewPCG(3, 4))
 	const heads, hd = 3, 20
 	ld := heads * hd
@@ -53,12 +52,10 @@ func TestAttentionDirectMatchesGemm(t *testing.T) {
 					// Queries after the keys: the item's offsets must be honoured.
 					seqs := []AttnSeq{{Q: nk, NQ: nq, K: 0, NK: nk, Mask: m}}
 					direct, gemm := make([]float32, (nq+nk)*ld), make([]float32, (nq+nk)*ld)
-					attnDirectRows = 4
-					im.Attention(direct, q, k, v, ld, heads, hd, seqs)
-					attnDirectRows = 0
-					im.Attention(gemm, q, k, v, ld, heads, hd, seqs)
+					im.attention(direct, q, k, v, ld, heads, hd, seqs, 4)
+					im.attention(gemm, q, k, v, ld, heads, hd, seqs, 0)
 					if d := maxAbsDiff(direct, gemm); d > 1e-5 {
-						t.Errorf("%s nq %d nk %d mask %v: direct and GEMM paths differ by %g", im.Name, nq, nk, m != nil, d)
+						t.Errorf("%s nq %d nk %d mask %v: direct and GEMM paths differ by %g", im.Name(), nq, nk, m != nil, d)
 					}
 				}
 			}
@@ -75,7 +72,7 @@ func BenchmarkAttention(b *testing.B) {
 		for _, th := range slices.Compact([]int{1, runtimeThreads}) {
 			for _, n := range []int{8, 16, 20, 32, 64, 128} {
 				for _, nq := range []int{1, n} {
-					b.Run(fmt.Sprintf("%s/threads%d/nq%d/nk%d", im.Name, th, nq, n), func(b *testing.B) {
+					b.Run(fmt.Sprintf("%s/threads%d/nq%d/nk%d", im.Name(), th, nq, n), func(b *testing.B) {
 						SetThreads(th)
 						r := rand.New(rand.NewPCG(1, 1))
 						ld := heads * hd

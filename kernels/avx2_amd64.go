@@ -30,23 +30,24 @@ func microKernel(rows, k int, a, b, c *float32, ldc int, cin *float32, ldcin int
 	}
 }
 
-var avx2 = &Impl{
-	Name:         "avx2",
-	Priority:     20,
-	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) },
+var avx2 = newImpl(Impl{
+	name:         "avx2",
+	priority:     20,
+	supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) },
 	panel:        panelWidth,
 	aRows:        microRows,
 	aSlice:       avx2Gemm.slice,
 	pack:         packPanels16,
 	packA:        avx2Gemm.packA,
 	gemm:         avx2Gemm.gemm,
-	qkernel:      qKernelAVX2,
-	Dot:          dotAVX2Slice,
-	Axpy:         axpyAVX2Slice,
-	AddLayerNorm: addLayerNormAVX2,
-	Softmax:      softmaxAVX2,
-	GELU:         geluAVX2Slice,
-}
+	dot:          dotAVX2Slice,
+	axpy:         axpyAVX2Slice,
+	addLayerNorm: addLayerNormAVX2,
+	softmax:      softmaxAVX2,
+	gelu:         geluAVX2Slice,
+	int8Prefs:    []string{"avx2"},
+	peak:         peakLoop{run: fmaLoopAVX2, flopsPerIter: 12 * 8 * 2},
+})
 
 func init() { register(avx2) }
 
@@ -60,18 +61,15 @@ var avx2Gemm = (&blockedGemm{
 	panel:  panelWidth,
 	rows:   microRows,
 	kBlock: kBlock,
-	// Up to 144 rows (a 128-token request) W panels stream whole; measured
-	// best-of-8 on M=128 shapes it beats the BLIS order by 4-14 %.
+	// Up to 144 rows (a 128-token request) W panels stream whole, which
+	// beats the BLIS order at M=128. Past that, with two or more threads
+	// every core would re-read the packed A from L3 for every panel.
 	smallMGroups: 24,
-	// (Past that, on one thread the whole-panel order still beat BLIS at
-	// K=768 up to M=384, but with two threads both cores re-read the
-	// packed A from L3 for every panel: batch 8 × 24 tokens went 17 %
-	// slower.)
 	// 24 groups × 6 rows × 256 × 4 B = 144 KiB of packed A stays in L2.
 	rowBlockGroups: 24,
-	// The first two 6-row calls share the next slice: at M=16 (6+6+4) and
-	// M=128, within noise of four and of every call, ahead of one call
-	// fetching it all (Zen 3, BenchmarkStreamPrefetch).
+	// The first two 6-row calls share the next slice (M=16 is 6+6+4):
+	// as good as more sharers, better than one call fetching it all
+	// (BenchmarkStreamPrefetch).
 	prefetchShare:  2,
 	kernel:         microKernel,
 	prefetchesPerK: 1, // every kernel, a [CLS] row's and a 4-row group's too
@@ -140,9 +138,3 @@ func fmaLoopAVX2(n int)
 //
 //go:noescape
 func prefetchTile(c *float32, ldc, rows, width int)
-
-func init() {
-	if avx2.Supported() {
-		peakLoops[avx2.Name] = peakLoop{run: fmaLoopAVX2, flopsPerIter: 12 * 8 * 2}
-	}
-}

@@ -20,25 +20,26 @@ func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, cin *float32, ldcin 
 // avx512 multiplies with 512-bit FMAs; the element-wise kernels (layer
 // norm, softmax, GELU, dot, axpy) are the AVX2 ones, which every AVX-512
 // CPU runs: they are a few per cent of a forward pass and memory-bound.
-var avx512 = &Impl{
-	Name:     "avx512",
-	Priority: 30,
+var avx512 = newImpl(Impl{
+	name:     "avx512",
+	priority: 30,
 	// AVX512F covers every instruction of the kernels; cpuid reports it
 	// only when the OS saves the ZMM and mask registers.
-	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX2, cpuid.FMA3) },
+	supported:    func() bool { return cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX2, cpuid.FMA3) },
 	panel:        avx512Panel,
 	aRows:        avx512Rows,
 	aSlice:       avx512Gemm.slice,
 	pack:         packPanels32,
 	packA:        avx512Gemm.packA,
 	gemm:         avx512Gemm.gemm,
-	qkernel:      qKernelAVX2, // qKernelVNNI where the CPU has it (qgemm_amd64.go)
-	Dot:          dotAVX2Slice,
-	Axpy:         axpyAVX2Slice,
-	AddLayerNorm: addLayerNormAVX2,
-	Softmax:      softmaxAVX2,
-	GELU:         geluAVX2Slice,
-}
+	dot:          dotAVX2Slice,
+	axpy:         axpyAVX2Slice,
+	addLayerNorm: addLayerNormAVX2,
+	softmax:      softmaxAVX2,
+	gelu:         geluAVX2Slice,
+	int8Prefs:    []string{"avx512-vnni", "avx2"},
+	peak:         peakLoop{run: fmaLoopAVX512, flopsPerIter: 24 * 16 * 2},
+})
 
 func init() { register(avx512) }
 
@@ -46,13 +47,11 @@ const (
 	avx512Panel = 32 // columns of W per packed panel: two ZMM registers
 	avx512Rows  = 12 // rows of x per micro-kernel call: 24 accumulators
 	// 128 × 32 × 4 B = a 16 KiB panel slice, half of the smallest L1D
-	// among AVX-512 cores (Zen 4's 32 KiB), next to 6 KiB of A per group.
+	// among AVX-512 cores (32 KiB), next to 6 KiB of A per group.
 	avx512KBlock = 128
 	// In the BLIS order every group's C tile goes through L2/L3 once per
-	// K slice; longer slices (B then streams from L2, which keeps up with
-	// two loads per 24 FMAs) won 4 of 4 comparisons on a Xeon (Emerald
-	// Rapids: M=128…2048 at K=768 and 3072, kb 384 vs 128: +3 to +18
-	// points of peak, one run each).
+	// K slice; longer slices mean fewer trips, and B then streams from
+	// L2, which keeps up with two loads per 24 FMAs (BenchmarkBlocking).
 	avx512BlisKBlock = 384
 )
 
@@ -63,15 +62,11 @@ var avx512Gemm = (&blockedGemm{
 	blisKBlock: avx512BlisKBlock,
 	// Up to 144 rows stream W panels whole, as on AVX2.
 	smallMGroups: 12,
-	// 8 groups × 12 rows × 384 × 4 B = 144 KiB of packed A stays in L2;
-	// 8 measured best or tied among 4, 8 and 16 at kb 384 (M=2048, Xeon).
+	// 8 groups × 12 rows × 384 × 4 B = 144 KiB of packed A stays in L2.
 	rowBlockGroups: 8,
-	// Every call shares the next slice: on a Xeon (Emerald Rapids), where
-	// W's next slice takes longer to arrive than one 12-row call lasts,
-	// every call fetching the whole slice measured 2–3 points of peak
-	// better than the first two doing so (M=128, K=768, N=768 and 3072,
-	// three paired rounds); shares spread the same misses without the
-	// repeats.
+	// Every call shares the next slice: where W's next slice takes longer
+	// to arrive than one 12-row call lasts, a prefetch spread over every
+	// call keeps more misses in flight than the first two calls can.
 	prefetchShare:  math.MaxInt32,
 	kernel:         microKernelAVX512,
 	prefetchesPerK: 2,
@@ -99,8 +94,8 @@ func packPanels32(dst, w []float32, out, in, ld int, transposed bool) []float32 
 }
 
 // packGroup12 packs a whole 12-row group as two passes of six rows
-// (packSixRows: register transposes, as avx2 packs its groups; the generic
-// row-by-row scatter took ~5 % of an M=128, N=768 product).
+// (packSixRows: register transposes, as avx2 packs its groups, instead of
+// the generic row-by-row scatter).
 func packGroup12(dst, x []float32, in, ldx int) {
 	packSixRows(dst, x, in, ldx, avx512Rows)
 	packSixRows(dst[6:], x[6*ldx:], in, ldx, avx512Rows)
@@ -108,9 +103,3 @@ func packGroup12(dst, x []float32, in, ldx int) {
 
 //go:noescape
 func fmaLoopAVX512(n int)
-
-func init() {
-	if avx512.Supported() {
-		peakLoops[avx512.Name] = peakLoop{run: fmaLoopAVX512, flopsPerIter: 24 * 16 * 2}
-	}
-}

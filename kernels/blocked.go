@@ -62,8 +62,8 @@ type blockedGemm struct {
 //     and only the last slice writes C, prefetching each group's C tile
 //     while the group before it runs: C's rows lie a whole row of the
 //     output apart, so its tiles come from L3 or memory, and reading and
-//     writing them once per slice cost 5–6 points of peak at M=128 on Zen 3
-//     when other tenants loaded the memory system (1–2 when quiet).
+//     writing them once per slice costs most when other work loads the
+//     memory system.
 //   - many rows: BLIS order. Per K slice, blocks of rowBlockGroups groups
 //     (their packed A slice stays in L2) meet every panel slice (stays in
 //     L1 while each row group of the block uses it).
@@ -93,8 +93,7 @@ func (g *blockedGemm) gemm(dst []float32, ldd int, a []float32, _, m int, w *Mat
 			col1 := min(col+g.panel, c1)
 			for k0 := 0; k0 < in; k0 += kb {
 				// The next slice in memory order is the next one used
-				// (two or four slices ahead measured no better, on Zen 3
-				// and on the Xeon).
+				// (prefetching further ahead gained nothing).
 				g.block(&p, col, col1, k0, kb, 0, groups, g.sliceAt(w, col, k0+kb), false)
 			}
 			if col1-done >= epilogueCols || col1 == c1 {

@@ -15,11 +15,11 @@ import (
 // is wider than the panel, so that writes outside it show.
 func TestMicroKernelSumSources(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im *Impl) {
-		g, ok := blockedDrivers[im.Name]
+		g, ok := blockedDrivers[im.Name()]
 		if !ok {
 			t.Skip("not a blocked driver")
 		}
-		name := im.Name
+		name := im.Name()
 		r := rand.New(rand.NewPCG(7, 8))
 		ldc, ldin := g.panel+5, g.panel+3
 		for valid := 1; valid <= g.rows; valid++ {

@@ -42,7 +42,7 @@ func withOrder(im *Impl, base *blockedGemm, kBlock, rowBlocks int, prefetchC, su
 // block and tail boundaries.
 func TestBlockedOrders(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, im *Impl) {
-		base, ok := blockedDrivers[im.Name]
+		base, ok := blockedDrivers[im.Name()]
 		if !ok {
 			t.Skip("not a blocked driver")
 		}
@@ -139,7 +139,7 @@ func BenchmarkBlocking(b *testing.B) {
 		{2048, 768, 3072}, {2048, 3072, 768}, {2048, 768, 768}, // batch 32 × seq 64
 	}
 	for _, im := range Available() {
-		base, ok := blockedDrivers[im.Name]
+		base, ok := blockedDrivers[im.Name()]
 		if !ok {
 			continue
 		}
@@ -147,7 +147,7 @@ func BenchmarkBlocking(b *testing.B) {
 			for _, kb := range []int{128, 192, 256, 384} {
 				for _, o := range orders {
 					v := withOrder(im, base, kb, o.rowBlocks, !o.noPrefetchC, !o.noSums)
-					b.Run(fmt.Sprintf("%s/M%dK%dN%d/kb%d/%s", im.Name, s.m, s.k, s.n, kb, o.name), func(b *testing.B) {
+					b.Run(fmt.Sprintf("%s/M%dK%dN%d/kb%d/%s", im.Name(), s.m, s.k, s.n, kb, o.name), func(b *testing.B) {
 						benchPairedWithPeak(b, v, s.m, s.k, s.n)
 					})
 				}
@@ -171,7 +171,7 @@ func BenchmarkStreamPrefetch(b *testing.B) {
 	defer SetThreads(Threads())
 	shapes := [][2]int{{768, 768}, {768, 768}, {768, 768}, {768, 768}, {768, 3072}, {3072, 768}}
 	for _, im := range Available() {
-		base, ok := blockedDrivers[im.Name]
+		base, ok := blockedDrivers[im.Name()]
 		if !ok {
 			continue
 		}
@@ -200,7 +200,7 @@ func BenchmarkStreamPrefetch(b *testing.B) {
 						g.prefetchShare, g.kBlock = pf.share, kb
 						v := *im
 						v.gemm, v.packA, v.aSlice = g.gemm, g.packA, g.slice
-						name := fmt.Sprintf("%s/M%d/threads%d/%s/kb%d", im.Name, m, th, pf.name, kb)
+						name := fmt.Sprintf("%s/M%d/threads%d/%s/kb%d", im.Name(), m, th, pf.name, kb)
 						b.Run(name, func(b *testing.B) {
 							SetThreads(th)
 							for i := 0; i < b.N; i++ {

@@ -129,8 +129,8 @@ store:
 // func fmaLoopNEON(n int)
 //
 // n iterations of 24 independent 4-wide FMAs (192 flops): enough chains to
-// hide a 4-cycle FMA latency on up to four 128-bit FMA pipes (Neoverse
-// V1/V2, Apple cores), so it measures the core's fp32 peak.
+// hide a 4-cycle FMA latency on up to four 128-bit FMA pipes, the widest
+// arm64 cores have, so it measures the core's fp32 peak.
 TEXT ·fmaLoopNEON(SB), NOSPLIT, $0-8
 	MOVD n+0(FP), R0
 	VEOR V0.B16, V0.B16, V0.B16

@@ -5,19 +5,19 @@ import "math"
 // generic is the portable reference implementation. It is plain Go written
 // so the compiler keeps bounds checks out of the inner loops; every SIMD
 // implementation is tested against it.
-var generic = &Impl{
-	Name:         "generic",
-	Priority:     0,
-	Supported:    func() bool { return true },
+var generic = newImpl(Impl{
+	name:         "generic",
+	priority:     0,
+	supported:    func() bool { return true },
 	panel:        4,
 	pack:         packGeneric,
 	gemm:         gemmGeneric,
-	Dot:          dotGeneric,
-	Axpy:         axpyGeneric,
-	AddLayerNorm: addLayerNormGeneric,
-	Softmax:      softmaxGeneric,
-	GELU:         geluGeneric,
-}
+	dot:          dotGeneric,
+	axpy:         axpyGeneric,
+	addLayerNorm: addLayerNormGeneric,
+	softmax:      softmaxGeneric,
+	gelu:         geluGeneric,
+})
 
 func init() { register(generic) }
 
@@ -130,7 +130,7 @@ func axpyGeneric(alpha float32, x, y []float32) {
 
 // addLayerNormGeneric accumulates mean and variance in float64: rows are
 // short (≤ a few thousand) and this keeps the reference free of
-// cancellation error, which is what the SIMD paths are measured against.
+// cancellation error, the yardstick for the SIMD paths.
 func addLayerNormGeneric(x, residual []float32, n int, gamma, beta []float32, eps float32) {
 	gamma, beta = gamma[:n], beta[:n]
 	for r := 0; r+n <= len(x); r += n {

@@ -1,9 +1,7 @@
 package kernels
 
 import (
-	"fmt"
-	"os"
-	"strings"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -12,28 +10,16 @@ import (
 // prefetches that keep the stream going; on 2 MiB pages there are 512
 // times fewer. Linux gives transparent huge pages to memory that asks for
 // them (the common "madvise" setting), so large packed weights are laid
-// on 2 MiB boundaries and advised before anything touches them: on a
-// 16-core Xeon, batch 1 × 16 tokens on two cores streamed W ~7 % faster
-// and whole passes took 0.83–1.03 of the time over two runs (README).
+// on 2 MiB boundaries and advised before anything touches them (see
+// docs/PERFORMANCE.md for what it gained where).
 const hugePageSize = 2 << 20
 
-// HugePagesEnvVar set to 0 leaves packed weights on ordinary pages, e.g.
-// where THP compaction stalls matter more than speed.
-const HugePagesEnvVar = "DISTILBERT_HUGEPAGES"
-
-// useHugePages is the setting; hugePagesErr, an invalid value, is reported
-// by Select.
-var useHugePages, hugePagesErr = parseHugePages(os.Getenv(HugePagesEnvVar))
-
-func parseHugePages(v string) (bool, error) {
-	switch strings.TrimSpace(v) {
-	case "", "1", "on", "true":
-		return true, nil
-	case "0", "off", "false":
-		return false, nil
-	}
-	return true, fmt.Errorf("%s=%s: want 0/off or 1/on", HugePagesEnvVar, v)
-}
+// useHugePages is Settings.HugePages (Configure sets it).
+var useHugePages = func() *atomic.Bool {
+	var b atomic.Bool
+	b.Store(true)
+	return &b
+}()
 
 // hugeSlice returns a zeroed slice of n elements whose whole 2 MiB pages
 // are advised as huge pages (where the OS supports them). Small slices
@@ -44,7 +30,7 @@ func parseHugePages(v string) (bool, error) {
 func hugeSlice[T any](n int) []T {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
-	if !hugePagesSupported || !useHugePages || n*size < hugePageSize {
+	if !hugePagesSupported || !useHugePages.Load() || n*size < hugePageSize {
 		return make([]T, n)
 	}
 	s := make([]T, n+hugePageSize/size)

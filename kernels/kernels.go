@@ -1,14 +1,8 @@
 package kernels
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"os"
-	"runtime"
-	"sort"
-	"strings"
-	"sync"
 
 	"github.com/distilbert-go/distilbert/internal/freelist"
 )
@@ -44,14 +38,23 @@ type Matrix struct {
 	own     []float32 // a buffer of our own that repack may reuse
 }
 
-// Impl is one complete kernel set.
+// Impl is one complete kernel set: the float32 GEMM and element-wise
+// kernels of one instruction set, and the int8 micro-kernel its linear
+// layers use with quantized weights. Impls are built once (the registered
+// ones at package initialisation, variants by WithInt8Kernel) and never
+// changed after, so one can be shared by any number of models.
 type Impl struct {
-	// Name is what DISTILBERT_KERNELS selects, e.g. "generic" or "avx2".
-	Name string
-	// Priority orders implementations: the highest supported one wins.
-	Priority int
-	// Supported reports whether this CPU can run the implementation.
-	Supported func() bool
+	name      string // what DISTILBERT_KERNELS selects, e.g. "generic" or "avx2"
+	priority  int    // the highest supported implementation is the default
+	supported func() bool
+
+	// int8Prefs names the int8 micro-kernels this set prefers, best first;
+	// the first one this CPU runs is its default, the portable one if none.
+	int8Prefs []string
+	// qkernel is the int8 micro-kernel this Impl value runs.
+	qkernel qKernel
+	// peak, unless its run is nil, is the set's FMA loop for PeakGFLOPS.
+	peak peakLoop
 
 	// panel is the column granularity of gemm: chunks of a parallel Linear
 	// start on multiples of it.
@@ -74,35 +77,63 @@ type Impl struct {
 	// block as soon as a block's sums are final, while it is still in cache.
 	gemm func(dst []float32, ldd int, a []float32, lda, m int, w *Matrix, c0, c1 int, ep *epilogue)
 
-	// qkernel is LinearInt8's micro-kernel (the zero value: portable Go).
-	qkernel qKernel
-
-	// Dot returns Σ a[i]·b[i] over len(a) elements (len(b) ≥ len(a)).
-	Dot func(a, b []float32) float32
-	// Axpy computes y[i] += alpha·x[i] over len(x) elements.
-	Axpy func(alpha float32, x, y []float32)
-	// AddLayerNorm computes x = LayerNorm(x + residual) row by row for rows
-	// of n elements; residual may be nil.
-	AddLayerNorm func(x, residual []float32, n int, gamma, beta []float32, eps float32)
-	// Softmax normalises x in place: x[i] = exp(x[i]-max) / Σ.
-	Softmax func(x []float32)
-	// GELU applies exact erf GELU in place.
-	GELU func(x []float32)
+	dot          func(a, b []float32) float32
+	axpy         func(alpha float32, x, y []float32)
+	addLayerNorm func(x, residual []float32, n int, gamma, beta []float32, eps float32)
+	softmax      func(x []float32)
+	gelu         func(x []float32)
 }
+
+// newImpl completes a registered implementation: its default int8 kernel
+// is the first of its preferences that this CPU runs.
+func newImpl(im Impl) *Impl {
+	im.qkernel = qKernelGo
+	for _, name := range im.int8Prefs {
+		if k, ok := lookupInt8(name); ok && k.supported() {
+			im.qkernel = k.kind
+			break
+		}
+	}
+	return &im
+}
+
+// Name is the implementation's name, as DISTILBERT_KERNELS selects it.
+func (im *Impl) Name() string { return im.name }
+
+// Supported reports whether this CPU can run the implementation.
+func (im *Impl) Supported() bool { return im.supported() }
+
+// Dot returns Σ a[i]·b[i] over len(a) elements (len(b) ≥ len(a)).
+func (im *Impl) Dot(a, b []float32) float32 { return im.dot(a, b) }
+
+// Axpy computes y[i] += alpha·x[i] over len(x) elements.
+func (im *Impl) Axpy(alpha float32, x, y []float32) { im.axpy(alpha, x, y) }
+
+// AddLayerNorm computes x = LayerNorm(x + residual) row by row for rows of
+// n elements; residual may be nil.
+func (im *Impl) AddLayerNorm(x, residual []float32, n int, gamma, beta []float32, eps float32) {
+	im.addLayerNorm(x, residual, n, gamma, beta, eps)
+}
+
+// Softmax normalises x in place: x[i] = exp(x[i]-max) / Σ.
+func (im *Impl) Softmax(x []float32) { im.softmax(x) }
+
+// GELU applies exact erf GELU in place.
+func (im *Impl) GELU(x []float32) { im.gelu(x) }
 
 // Pack prepares a [out][in] row-major weight matrix for Linear.
 func (im *Impl) Pack(w []float32, out, in int) (*Matrix, error) {
 	if out <= 0 || in <= 0 || len(w) != out*in {
 		return nil, fmt.Errorf("kernels: pack: %d values for a %dx%d matrix", len(w), out, in)
 	}
-	return &Matrix{Out: out, In: in, impl: im.Name, data: im.pack(nil, w, out, in, in, false)}, nil
+	return &Matrix{Out: out, In: in, impl: im.name, data: im.pack(nil, w, out, in, in, false)}, nil
 }
 
 // repack fills mat (reusing its buffer) with W[o][i] = w[o*ld+i], or
 // w[i*ld+o] when transposed: attention packs per-head slices of K and V
 // this way without copying them out first.
 func (im *Impl) repack(mat *Matrix, w []float32, out, in, ld int, transposed bool) {
-	mat.Out, mat.In, mat.impl = out, in, im.Name
+	mat.Out, mat.In, mat.impl = out, in, im.name
 	mat.data = im.pack(mat.own[:0], w, out, in, ld, transposed)
 	keepBuffer(&mat.own, mat.data, w)
 }
@@ -119,19 +150,48 @@ func keepBuffer(buf *[]float32, got, input []float32) {
 	}
 }
 
-// Linear computes dst[m][w.Out] = act(x[m][w.In] · Wᵀ + bias).
-// bias may be nil. Shapes are checked; a mismatch is a programming error.
-// Large products are split by output columns over the worker pool; each
-// chunk adds its bias and applies the activation while its output is hot.
-func (im *Impl) Linear(dst, x []float32, m int, w *Matrix, bias []float32, act Activation) {
+// Weights is the weight operand of a linear layer, W[out][in] in
+// checkpoint terms, prepared once at load: float32 panels (*Matrix, from
+// Impl.Pack) or int8 per-channel (*QMatrix, from QuantizeMatrix). Both go
+// through the same driver (LinearMany): the operand decides only how the
+// input is laid out for it (packed or quantized) and which micro-kernels
+// multiply a column chunk.
+type Weights interface {
+	// Dims returns out and in.
+	Dims() (out, in int)
+	// prepare lays x ([m][in]) out for this operand's kernels into in.
+	prepare(im *Impl, in *linearInput, x []float32, m int, parallel bool)
+	// multiply computes dst[:, c0:c1] = ep(x · W[c0:c1]ᵀ) from the input
+	// prepare laid out; c0 is on a chunkCols boundary.
+	multiply(im *Impl, dst []float32, in *linearInput, m, c0, c1 int, ep *epilogue)
+	// chunkCols is the column granularity of chunks (the kernels' panel).
+	chunkCols(im *Impl) int
+	// check panics unless im can multiply the operand.
+	check(im *Impl)
+}
+
+// linearInput is a Linear input as one kind of operand reads it: packed
+// float32 rows (a) or rows quantized to u8 with their scales (q). Its
+// buffers are kept between calls.
+type linearInput struct {
+	a    []float32 // packed input, or x itself where gemm reads it unpacked
+	abuf []float32 // a's buffer when a is a packed copy
+	q    qInput
+}
+
+// Linear computes dst[m][out] = act(x[m][in] · Wᵀ + bias). bias may be
+// nil. Shapes are checked; a mismatch is a programming error. Large
+// products are split by output columns over the worker pool; each chunk
+// adds its bias and applies the activation while its output is hot.
+func (im *Impl) Linear(dst, x []float32, m int, w Weights, bias []float32, act Activation) {
 	im.LinearMany(x, m, Product{Dst: dst, W: w, Bias: bias, Act: act})
 }
 
-// Product is one output of LinearMany: Dst[m][W.Out] = Act(x · Wᵀ + Bias),
+// Product is one output of LinearMany: Dst[m][out] = Act(x · Wᵀ + Bias),
 // Bias optional.
 type Product struct {
 	Dst  []float32
-	W    *Matrix
+	W    Weights
 	Bias []float32
 	Act  Activation
 }
@@ -140,51 +200,53 @@ type Product struct {
 const MaxProducts = 4
 
 // LinearMany computes up to MaxProducts products of one input x ([m][in],
-// in the same for every W), as Linear each would, but packs x once and
+// in the same for every W, and every W of one kind: float32 or int8), as
+// Linear each would, but lays x out once (packs or quantizes it) and
 // spreads the column chunks of all of them over the worker pool in one
-// call: a layer's keys, values and queries cost one packing and one
+// call: a layer's keys, values and queries cost one input pass and one
 // synchronisation instead of three, and the cores share out more chunks.
 func (im *Impl) LinearMany(x []float32, m int, ps ...Product) {
 	if len(ps) == 0 || len(ps) > MaxProducts {
 		panic(fmt.Sprintf("kernels: LinearMany takes 1 to %d products, got %d", MaxProducts, len(ps)))
 	}
-	in, macs := ps[0].W.In, 0
+	_, in := ps[0].W.Dims()
+	macs := 0
 	for _, p := range ps {
-		w := p.W
-		if w.impl != im.Name {
-			panic("kernels: matrix packed by " + w.impl + " used with " + im.Name)
-		}
-		if w.In != in || len(x) < m*in || len(p.Dst) < m*w.Out || (p.Bias != nil && len(p.Bias) != w.Out) {
+		p.W.check(im)
+		out, win := p.W.Dims()
+		if win != in || len(x) < m*in || len(p.Dst) < m*out || (p.Bias != nil && len(p.Bias) != out) {
 			panic(fmt.Sprintf("kernels: linear shapes: x %d, dst %d, bias %d for m=%d in=%d (first product's %d) out=%d",
-				len(x), len(p.Dst), len(p.Bias), m, w.In, in, w.Out))
+				len(x), len(p.Dst), len(p.Bias), m, win, in, out))
 		}
-		macs += m * in * w.Out
+		if !sameKind(p.W, ps[0].W) {
+			panic(fmt.Sprintf("kernels: LinearMany mixes %T and %T weights", ps[0].W, p.W))
+		}
+		macs += m * in * out
 	}
 	if m == 0 {
 		return
 	}
 	parallel := worthSplitting(macs)
-	bufp := aBufPool.Get()
-	a := im.packInput(bufp, x[:m*in], m, in, parallel)
-	lt := linearTaskPool.Get()
-	lt.im, lt.a, lt.m = im, a, m
+	t := linearTaskPool.Get()
+	ps[0].W.prepare(im, &t.in, x[:m*in], m, parallel)
+	t.im, t.m = im, m
 	for i, p := range ps {
-		lt.dst[i], lt.ws[i], lt.ep[i] = p.Dst, p.W, epilogue{im: im, bias: p.Bias, act: p.Act}
-		lt.chunks.add(p.W.Out, im.panel, parallel)
+		out, _ := p.W.Dims()
+		t.dst[i], t.ws[i], t.ep[i] = p.Dst, p.W, epilogue{im: im, bias: p.Bias, act: p.Act}
+		t.chunks.add(out, p.W.chunkCols(im), parallel)
 	}
-	parallelFor(lt.chunks.total(), lt)
-	*lt = linearTask{}
-	linearTaskPool.Put(lt)
-	aBufPool.Put(bufp)
+	parallelFor(t.chunks.total(), t)
+	t.release()
+	linearTaskPool.Put(t)
 }
 
 // linearTask is one LinearMany call split into column chunks.
 type linearTask struct {
 	im     *Impl
-	a      []float32
+	in     linearInput
 	m      int
 	dst    [MaxProducts][]float32
-	ws     [MaxProducts]*Matrix
+	ws     [MaxProducts]Weights
 	ep     [MaxProducts]epilogue // here, not on run's stack: gemm would make it escape
 	chunks productChunks
 }
@@ -193,8 +255,48 @@ var linearTaskPool freelist.List[linearTask]
 
 func (t *linearTask) run(c int) {
 	i, c0, c1 := t.chunks.locate(c)
-	w := t.ws[i]
-	t.im.gemm(t.dst[i], w.Out, t.a, w.In, t.m, w, c0, c1, t.ep[i].active())
+	t.ws[i].multiply(t.im, t.dst[i], &t.in, t.m, c0, c1, t.ep[i].active())
+}
+
+// release drops t's references to the call's data but keeps its input
+// buffers for the next call.
+func (t *linearTask) release() {
+	in := t.in
+	*t = linearTask{}
+	t.in = linearInput{abuf: in.abuf, q: in.q}
+}
+
+// sameKind reports whether a and b are operands of the same kind, which
+// one prepared input serves.
+func sameKind(a, b Weights) bool {
+	switch a.(type) {
+	case *Matrix:
+		_, ok := b.(*Matrix)
+		return ok
+	case *QMatrix:
+		_, ok := b.(*QMatrix)
+		return ok
+	}
+	return false
+}
+
+// Dims returns out and in.
+func (w *Matrix) Dims() (out, in int) { return w.Out, w.In }
+
+func (w *Matrix) check(im *Impl) {
+	if w.impl != im.name {
+		panic("kernels: matrix packed by " + w.impl + " used with " + im.name)
+	}
+}
+
+func (w *Matrix) chunkCols(im *Impl) int { return im.panel }
+
+func (w *Matrix) prepare(im *Impl, in *linearInput, x []float32, m int, parallel bool) {
+	in.a = im.packInput(&in.abuf, x, m, w.In, parallel)
+}
+
+func (w *Matrix) multiply(im *Impl, dst []float32, in *linearInput, m, c0, c1 int, ep *epilogue) {
+	im.gemm(dst, w.Out, in.a, w.In, m, w, c0, c1, ep)
 }
 
 // productChunks numbers the column chunks of several products (each split
@@ -227,13 +329,10 @@ func (pc *productChunks) locate(c int) (i, c0, c1 int) {
 // columns each, into chunks for the worker pool. Chunks shrink towards the
 // product's end (guided self-scheduling): each of the first geometric takes
 // 1/(2·threads) of the panels left, then single panels follow, so the cores
-// finish within about a panel of each other. Equal chunks (four per
-// thread) could leave one core idle for up to a whole chunk at the end of
-// each call; guided ones made batch-1 passes (16 to 128 tokens) 5–11 %
-// faster on two Zen 3 cores, and cut the time two Xeon cores waited for
-// each other in a batch-1 × 16 pass from 4.2 to 2.8 %. The first chunks
-// stay big because each chunk start restarts W's stream without a
-// prefetch.
+// finish within about a panel of each other, where equal chunks could
+// leave one core idle for up to a whole chunk at the end of each call.
+// The first chunks stay big because each chunk start restarts W's stream
+// without a prefetch.
 type columnChunks struct {
 	out, panel, panels, chunks int
 	geometric                  int     // chunks that take a share of what is left
@@ -351,11 +450,9 @@ const parallelMinMACs = 1 << 18
 // the worker pool.
 func worthSplitting(macs int) bool { return Threads() > 1 && macs >= parallelMinMACs }
 
-var aBufPool freelist.List[[]float32]
-
 // epilogueCols is how many finished columns gather before the epilogue
 // runs on them: per 16-column panel, the calls per row cost more than the
-// cache misses they save (measured: batch-1 seq-64 ~10 % slower).
+// cache misses they save.
 const epilogueCols = 256
 
 // epilogue is what a linear layer does to its sums: add bias (nil: none)
@@ -398,91 +495,6 @@ func (e *epilogue) apply(dst []float32, ldd, r0, r1, c0, c1 int) {
 			}
 		}
 	}
-}
-
-var (
-	registryMu sync.Mutex
-	registry   []*Impl
-)
-
-// register adds an implementation; called from init functions.
-func register(im *Impl) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	registry = append(registry, im)
-	sort.SliceStable(registry, func(i, j int) bool { return registry[i].Priority > registry[j].Priority })
-}
-
-// All returns every registered implementation, best first, supported or not.
-func All() []*Impl {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	return append([]*Impl(nil), registry...)
-}
-
-// Available returns the implementations this CPU supports, best first.
-func Available() []*Impl {
-	var out []*Impl
-	for _, im := range All() {
-		if im.Supported() {
-			out = append(out, im)
-		}
-	}
-	return out
-}
-
-// Lookup returns the implementation with the given name if this CPU supports it.
-func Lookup(name string) (*Impl, error) {
-	var names []string
-	for _, im := range All() {
-		names = append(names, im.Name)
-		if im.Name == name {
-			if !im.Supported() {
-				return nil, fmt.Errorf("kernels: %q is not supported by this CPU (features: %s)", name, strings.Join(CPUFeatures(), " "))
-			}
-			return im, nil
-		}
-	}
-	if plannedNames[name] {
-		return nil, fmt.Errorf("kernels: %q is not built for %s/%s (available here: %s)", name, runtime.GOOS, runtime.GOARCH, strings.Join(names, ", "))
-	}
-	return nil, fmt.Errorf("kernels: unknown implementation %q (known: %s)", name, strings.Join(names, ", "))
-}
-
-// plannedNames are the implementation names DISTILBERT_KERNELS documents,
-// whatever this build contains, for a precise error message.
-var plannedNames = map[string]bool{"generic": true, "avx2": true, "avx512": true, "neon": true}
-
-// EnvVar names the environment variable that forces an implementation.
-const EnvVar = "DISTILBERT_KERNELS"
-
-var (
-	selectOnce sync.Once
-	selected   *Impl
-	selectErr  error
-)
-
-// Select returns the implementation for this process: the one named by
-// DISTILBERT_KERNELS, else the best one the CPU supports. The decision is
-// made once; an unusable DISTILBERT_KERNELS (or DISTILBERT_SPIN,
-// DISTILBERT_HUGEPAGES) value is returned as an error every time, so that
-// a setting never silently falls back.
-func Select() (*Impl, error) {
-	selectOnce.Do(func() {
-		if spinErr != nil || hugePagesErr != nil {
-			selectErr = errors.Join(spinErr, hugePagesErr)
-			return
-		}
-		if name := strings.TrimSpace(os.Getenv(EnvVar)); name != "" && name != "auto" {
-			selected, selectErr = Lookup(name)
-			if selectErr != nil {
-				selectErr = fmt.Errorf("%s=%s: %w", EnvVar, name, selectErr)
-			}
-			return
-		}
-		selected = Available()[0] // generic is always supported
-	})
-	return selected, selectErr
 }
 
 // Aliases reports whether the packed matrix reads w's memory directly

@@ -3,7 +3,6 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -33,10 +32,18 @@ func maxAbsDiff(a, b []float32) float64 {
 	return m
 }
 
+// forEachInt8 runs f once per int8 kernel this CPU supports, each on the
+// best float32 implementation (the subtest is named after the int8 kernel).
+func forEachInt8(t *testing.T, f func(t *testing.T, im *Impl)) {
+	for _, im := range int8Impls(t) {
+		t.Run(im.Int8Kernel(), func(t *testing.T) { f(t, im) })
+	}
+}
+
 // forEachImpl runs f once per implementation this CPU supports.
 func forEachImpl(t *testing.T, f func(t *testing.T, im *Impl)) {
 	for _, im := range Available() {
-		t.Run(im.Name, func(t *testing.T) { f(t, im) })
+		t.Run(im.Name(), func(t *testing.T) { f(t, im) })
 	}
 }
 
@@ -204,22 +211,6 @@ func TestSoftmaxGELUAllImplementations(t *testing.T) {
 			}
 		}
 	})
-}
-
-func TestSelect(t *testing.T) {
-	im, err := Select()
-	if os.Getenv(EnvVar) == "" && err != nil {
-		t.Fatal(err)
-	}
-	if err == nil && !im.Supported() {
-		t.Fatalf("selected %s, which this CPU does not support", im.Name)
-	}
-	if _, err := Lookup("no-such-kernels"); err == nil {
-		t.Fatal("unknown name accepted")
-	}
-	if g, err := Lookup("generic"); err != nil || g != Generic() {
-		t.Fatalf("generic lookup: %v", err)
-	}
 }
 
 func TestPackRejectsBadShapes(t *testing.T) {
@@ -443,7 +434,7 @@ func TestLinearManyMatchesLinear(t *testing.T) {
 				outs := []int{s.in, 17, 300, 3}
 				x := randSlice(r, s.m*s.in)
 				var ps []Product
-				var qps []QProduct
+				var qps []Product
 				var want, qwant [][]float32
 				for i, out := range outs {
 					w := randSlice(r, out*s.in)
@@ -461,14 +452,14 @@ func TestLinearManyMatchesLinear(t *testing.T) {
 						t.Fatal(err)
 					}
 					ps = append(ps, Product{Dst: make([]float32, s.m*out), W: pw, Bias: bias, Act: act})
-					qps = append(qps, QProduct{Dst: make([]float32, s.m*out), W: qw, Bias: bias, Act: act})
+					qps = append(qps, Product{Dst: make([]float32, s.m*out), W: qw, Bias: bias, Act: act})
 					want = append(want, make([]float32, s.m*out))
 					qwant = append(qwant, make([]float32, s.m*out))
 					im.Linear(want[i], x, s.m, pw, bias, act)
-					im.LinearInt8(qwant[i], x, s.m, qw, bias, act)
+					im.Linear(qwant[i], x, s.m, qw, bias, act)
 				}
 				im.LinearMany(x, s.m, ps...)
-				im.LinearInt8Many(x, s.m, qps...)
+				im.LinearMany(x, s.m, qps...)
 				for i := range outs {
 					for j := range want[i] {
 						if math.Float32bits(ps[i].Dst[j]) != math.Float32bits(want[i][j]) ||

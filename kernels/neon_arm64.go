@@ -11,22 +11,24 @@ import (
 //go:noescape
 func gemm8x12NEON(k int, a *float32, b *float32, c *float32, ldc int, cin *float32, ldcin int)
 
-var neon = &Impl{
-	Name:         "neon",
-	Priority:     20,
-	Supported:    func() bool { return cpuid.CPU.Supports(cpuid.ASIMD) },
+var neon = newImpl(Impl{
+	name:         "neon",
+	priority:     20,
+	supported:    func() bool { return cpuid.CPU.Supports(cpuid.ASIMD) },
 	panel:        neonPanel,
 	aRows:        neonRows,
 	aSlice:       neonGemm.slice,
 	pack:         packPanelsNEON,
 	packA:        neonGemm.packA,
 	gemm:         neonGemm.gemm,
-	Dot:          dotNEON,
-	Axpy:         axpyNEON,
-	AddLayerNorm: addLayerNormGeneric,
-	Softmax:      softmaxGeneric,
-	GELU:         geluGeneric,
-}
+	dot:          dotNEON,
+	axpy:         axpyNEON,
+	addLayerNorm: addLayerNormGeneric,
+	softmax:      softmaxGeneric,
+	gelu:         geluGeneric,
+	int8Prefs:    []string{"neon-sdot"},
+	peak:         peakLoop{run: fmaLoopNEON, flopsPerIter: 24 * 4 * 2},
+})
 
 func init() { register(neon) }
 
@@ -37,8 +39,8 @@ const (
 )
 
 // neonGemm runs BLIS order for every M: per K slice, each panel slice
-// (L1-resident) sweeps the whole packed A. Neither the streaming order nor
-// row blocks have been measured on arm64 hardware yet.
+// (L1-resident) sweeps the whole packed A. The streaming order and row
+// blocks of the amd64 drivers are untried on arm64 hardware.
 var neonGemm = &blockedGemm{
 	panel:          neonPanel,
 	rows:           neonRows,
@@ -91,9 +93,3 @@ func axpyNEON(alpha float32, x, y []float32) {
 
 //go:noescape
 func fmaLoopNEON(n int)
-
-func init() {
-	if neon.Supported() {
-		peakLoops[neon.Name] = peakLoop{run: fmaLoopNEON, flopsPerIter: 24 * 4 * 2}
-	}
-}

@@ -111,8 +111,8 @@ func TestPackPanelsNEONStridedTransposed(t *testing.T) {
 // The SDOT kernel against the portable one, bit for bit, with the inputs'
 // extremes (0 and 255 meet ±63) and K up to DistilBERT's 3072.
 func TestInt8DotKernel(t *testing.T) {
-	if neon.qkernel != qKernelNEONDot {
-		t.Skip("this CPU has no SDOT: LinearInt8 runs the portable kernel")
+	if neon.Int8Kernel() != "neon-sdot" {
+		t.Skip("this CPU has no SDOT: int8 layers run the portable kernel")
 	}
 	checkQMicro(t, qKernelNEONDot)
 }

@@ -103,8 +103,8 @@ func packFourRows(dst, x []float32, n, in, ldx, stride int) {
 // in−k0)) holds every group's kc×rows block, one after the other, from
 // k0·G·rows on (G = ⌈m/rows⌉). A micro-kernel call reads one group's block
 // of a slice and the next call the block right after it, so the row groups
-// that meet a panel slice are one sequential stream: ~3–5 % faster from
-// L2 (22 groups, AVX2, Zen 3) than blocks a whole group ([in][rows]) apart.
+// that meet a panel slice are one sequential stream, which L2 serves
+// faster than blocks a whole group ([in][rows]) apart.
 // Rows past m are zero. full, unless nil, packs a whole group's block
 // (x at its first row and column, rows ldx apart) faster than packRowGroup.
 func packGroupRange(a, x []float32, m, in, ldx, rows, kb, g0, g1 int, full func(dst, x []float32, in, ldx int)) {

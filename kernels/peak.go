@@ -12,15 +12,13 @@ type peakLoop struct {
 	flopsPerIter float64
 }
 
-var peakLoops = map[string]peakLoop{}
-
 // PeakGFLOPS measures one core's fp32 FMA peak with the implementation's
 // own instructions (best of several ~20 ms runs, pinned to one OS thread),
 // the yardstick for GEMM efficiency. ok is false when the implementation
 // has no such loop (generic).
 func (im *Impl) PeakGFLOPS() (gflops float64, ok bool) {
-	loop, ok := peakLoops[im.Name]
-	if !ok {
+	loop := im.peak
+	if loop.run == nil {
 		return 0, false
 	}
 	runtime.LockOSThread()

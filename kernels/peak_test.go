@@ -15,7 +15,7 @@ func BenchmarkPeak(b *testing.B) {
 		if _, ok := im.PeakGFLOPS(); !ok {
 			continue
 		}
-		b.Run(im.Name, func(b *testing.B) {
+		b.Run(im.Name(), func(b *testing.B) {
 			var g float64
 			for i := 0; i < b.N; i++ {
 				g, _ = im.PeakGFLOPS()
@@ -33,11 +33,11 @@ func BenchmarkPeak(b *testing.B) {
 func BenchmarkLinearVsPeak(b *testing.B) {
 	defer SetThreads(Threads())
 	for _, im := range Available() {
-		if _, ok := peakLoops[im.Name]; !ok {
+		if im.peak.run == nil {
 			continue
 		}
 		for _, s := range []struct{ m, k, n int }{{128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}} {
-			b.Run(fmt.Sprintf("%s/M%dK%dN%d", im.Name, s.m, s.k, s.n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/M%dK%dN%d", im.Name(), s.m, s.k, s.n), func(b *testing.B) {
 				benchPairedWithPeak(b, im, s.m, s.k, s.n)
 			})
 		}
@@ -48,7 +48,7 @@ func BenchmarkLinearVsPeak(b *testing.B) {
 // pinned thread, each call right after a peak loop of the same FLOPs, and
 // reports the median peak/GEMM time ratio and the best GFLOP/s.
 func benchPairedWithPeak(b *testing.B, im *Impl, m, k, n int) {
-	loop := peakLoops[im.Name]
+	loop := im.peak
 	SetThreads(1)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

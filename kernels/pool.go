@@ -1,10 +1,7 @@
 package kernels
 
 import (
-	"fmt"
-	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +16,8 @@ import (
 // Workers and callers spin briefly before they sleep, as ONNX Runtime's
 // do: a batch-1 forward pass makes ~40 parallel calls of 0.1–1 ms each, and
 // waking a parked goroutine costs tens of µs each time (more with 16
-// threads). DISTILBERT_SPIN=0 turns spinning off, e.g. for a service that
-// shares its cores with other work.
+// threads). Settings.Spin = 0 (DISTILBERT_SPIN=0) turns spinning off, e.g. for a
+// service that shares its cores with other work.
 
 var (
 	threads  atomic.Int32
@@ -28,34 +25,20 @@ var (
 	poolJobs chan *job
 	poolSize int
 	jobPool  freelist.List[job]
-	// spinErr is reported by Select: an invalid DISTILBERT_SPIN is an error,
-	// not a silent default.
-	spinFor, spinErr = parseSpin(os.Getenv(SpinEnvVar))
+	// spinFor is how long pollers spin, in nanoseconds (Configure sets it).
+	spinFor atomic.Int64
 )
-
-// SpinEnvVar turns off (0) or sets (a duration, e.g. 200us) how long idle
-// workers and waiting callers spin before they sleep.
-const SpinEnvVar = "DISTILBERT_SPIN"
 
 const defaultSpin = 100 * time.Microsecond
 
-func parseSpin(v string) (time.Duration, error) {
-	switch v = strings.TrimSpace(v); v {
-	case "":
-		return defaultSpin, nil
-	case "0", "off", "false":
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 || d > time.Second {
-		return defaultSpin, fmt.Errorf("%s=%s: want 0/off or a duration up to 1s, e.g. 100us", SpinEnvVar, v)
-	}
-	return d, nil
+func init() {
+	threads.Store(int32(runtime.GOMAXPROCS(0)))
+	spinFor.Store(int64(defaultSpin))
 }
 
-func init() { threads.Store(int32(runtime.GOMAXPROCS(0))) }
-
-// SetThreads sets how many cores kernels use (default GOMAXPROCS). n < 1 means 1.
+// SetThreads sets how many cores kernels use (default GOMAXPROCS). n < 1
+// means 1. The pool is the process's, like GOMAXPROCS: bench changes it
+// between runs of one model.
 func SetThreads(n int) { threads.Store(int32(max(n, 1))) }
 
 // Threads returns the number of cores kernels use.
@@ -110,8 +93,8 @@ func worker(jobs chan *job) {
 // receive takes the next job, polling for up to spinFor before it blocks.
 // The poll reads the channel's length, which takes no lock: a select would
 // take the channel's lock on every poll, contending with the sender when
-// many workers idle (16 spinning threads measured slower than sleeping
-// ones with select polls; not re-measured since).
+// many workers idle (with select polls, 16 spinning threads were slower
+// than sleeping ones).
 func receive(jobs chan *job) *job {
 	var j *job
 	spinUntil(func() bool {
@@ -135,10 +118,11 @@ func receive(jobs chan *job) *job {
 // spinning goroutine is otherwise preempted only after 10 ms, and a
 // service's request goroutines would wait on it) and checks the clock.
 func spinUntil(ready func() bool) bool {
-	if spinFor <= 0 {
+	spin := time.Duration(spinFor.Load())
+	if spin <= 0 {
 		return false
 	}
-	deadline := time.Now().Add(spinFor)
+	deadline := time.Now().Add(spin)
 	for spins := 1; ; spins++ {
 		if ready() {
 			return true

@@ -95,12 +95,10 @@ type qInput struct {
 	scale []float32 // per row
 }
 
-var qInputPool freelist.List[qInput]
-
 // quantizeInput fills qa from x ([m][in]) for a matrix of the given steps.
 // Large inputs are quantized by the worker pool, a range of row groups
 // each (as packInput packs): done by the caller alone, a batch's input
-// (~3 % of an int8 pass at batch 32 × 64) leaves the other cores idle.
+// leaves the other cores idle.
 func quantizeInput(kind qKernel, qa *qInput, x []float32, m, in, steps int, parallel bool) {
 	groups, chunks := inputChunks(m, in, qRows, parallel)
 	qa.a = grow(qa.a, groups*steps*qRows*4)
@@ -201,73 +199,20 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// LinearInt8 computes dst[m][w.Out] = act(x[m][w.In] · Wᵀ + bias) with the
-// quantized W, quantizing x per row. bias may be nil. Like Linear, large
-// products are split by output columns over the worker pool.
-func (im *Impl) LinearInt8(dst, x []float32, m int, w *QMatrix, bias []float32, act Activation) {
-	im.LinearInt8Many(x, m, QProduct{Dst: dst, W: w, Bias: bias, Act: act})
+// Dims returns out and in.
+func (w *QMatrix) Dims() (out, in int) { return w.Out, w.In }
+
+// check: a QMatrix's layout is the same for every implementation.
+func (w *QMatrix) check(*Impl) {}
+
+func (w *QMatrix) chunkCols(*Impl) int { return qPanel }
+
+func (w *QMatrix) prepare(im *Impl, in *linearInput, x []float32, m int, parallel bool) {
+	quantizeInput(im.qkernel, &in.q, x, m, w.In, w.steps, parallel)
 }
 
-// QProduct is one output of LinearInt8Many, as Product is of LinearMany.
-type QProduct struct {
-	Dst  []float32
-	W    *QMatrix
-	Bias []float32
-	Act  Activation
-}
-
-// LinearInt8Many is LinearMany for quantized matrices: x is quantized once
-// for all the products.
-func (im *Impl) LinearInt8Many(x []float32, m int, ps ...QProduct) {
-	if len(ps) == 0 || len(ps) > MaxProducts {
-		panic(fmt.Sprintf("kernels: LinearInt8Many takes 1 to %d products, got %d", MaxProducts, len(ps)))
-	}
-	in, macs := ps[0].W.In, 0
-	for _, p := range ps {
-		w := p.W
-		if w.In != in || len(x) < m*in || len(p.Dst) < m*w.Out || (p.Bias != nil && len(p.Bias) != w.Out) {
-			panic(fmt.Sprintf("kernels: linear int8 shapes: x %d, dst %d, bias %d for m=%d in=%d (first product's %d) out=%d",
-				len(x), len(p.Dst), len(p.Bias), m, w.In, in, w.Out))
-		}
-		macs += m * in * w.Out
-	}
-	if m == 0 {
-		return
-	}
-	qa := qInputPool.Get()
-	parallel := worthSplitting(macs)
-	quantizeInput(im.qkernel, qa, x, m, in, ps[0].W.steps, parallel)
-	t := qTaskPool.Get()
-	t.im, t.qa, t.m = im, qa, m
-	for i, p := range ps {
-		// The kernels add the bias; the epilogue only activates.
-		t.dst[i], t.ws[i], t.bias[i], t.ep[i] = p.Dst, p.W, p.Bias, epilogue{im: im, act: p.Act}
-		t.chunks.add(p.W.Out, qPanel, parallel)
-	}
-	parallelFor(t.chunks.total(), t)
-	*t = qTask{}
-	qTaskPool.Put(t)
-	qInputPool.Put(qa)
-}
-
-// qTask is one LinearInt8Many call split into column chunks.
-type qTask struct {
-	im     *Impl
-	qa     *qInput
-	m      int
-	dst    [MaxProducts][]float32
-	ws     [MaxProducts]*QMatrix
-	bias   [MaxProducts][]float32
-	ep     [MaxProducts]epilogue
-	chunks productChunks
-}
-
-var qTaskPool freelist.List[qTask]
-
-func (t *qTask) run(c int) {
-	i, c0, c1 := t.chunks.locate(c)
-	w := t.ws[i]
-	qgemm(t.im.qkernel, t.dst[i], w.Out, t.qa, t.m, w, t.bias[i], c0, c1, t.ep[i].active())
+func (w *QMatrix) multiply(im *Impl, dst []float32, in *linearInput, m, c0, c1 int, ep *epilogue) {
+	qgemm(im.qkernel, dst, w.Out, &in.q, m, w, c0, c1, ep)
 }
 
 // qRowBlockBytes bounds the packed input a row block keeps in L2 while
@@ -278,9 +223,16 @@ const qRowBlockBytes = 192 << 10
 // groups whose packed input stays in L2, each W panel (12 KiB at K=768,
 // in L1) meets every group of the block, over all of K at once.
 //
-// The bias (nil: none) is added as each tile is stored; ep applies the
-// activation (its bias must be nil).
-func qgemm(kind qKernel, dst []float32, ldd int, qa *qInput, m int, w *QMatrix, bias []float32, c0, c1 int, ep *epilogue) {
+// The kernels add ep's bias as they store each tile; ep then applies only
+// the activation, on blocks of about epilogueCols finished columns.
+func qgemm(kind qKernel, dst []float32, ldd int, qa *qInput, m int, w *QMatrix, c0, c1 int, ep *epilogue) {
+	var bias []float32
+	var rest epilogue
+	if ep != nil {
+		bias = ep.bias
+		rest = epilogue{im: ep.im, act: ep.act}
+		ep = rest.active()
+	}
 	steps := w.steps
 	panelBytes, groupBytes := steps*qPanel*4, steps*qRows*4
 	groups := (m + qRows - 1) / qRows
@@ -340,20 +292,6 @@ const (
 	qKernelVNNI    // amd64 with AVX-512 VNNI (VPDPBUSD)
 	qKernelNEONDot // arm64 with the dot-product extension (SDOT)
 )
-
-// Int8Kernel names the int8 micro-kernel LinearInt8 runs on im: "avx2",
-// "avx512-vnni", "neon-sdot" or "go" (portable).
-func (im *Impl) Int8Kernel() string {
-	switch im.qkernel {
-	case qKernelAVX2:
-		return "avx2"
-	case qKernelVNNI:
-		return "avx512-vnni"
-	case qKernelNEONDot:
-		return "neon-sdot"
-	}
-	return "go"
-}
 
 // qMicroGo is the portable micro-kernel and the reference for the others:
 // rows (≤ 6) rows × 16 columns of dequantized products into c (rows ldc

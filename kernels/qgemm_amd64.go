@@ -14,14 +14,16 @@ func qgemm6x16AVX2(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero
 //go:noescape
 func qgemm6x16VNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
 
-func init() {
-	// VNNI's VPDPBUSD does in one instruction, on 16 columns, what the
-	// AVX2 kernel does in three on 8 (Cascade Lake and later Xeons, Ice
-	// Lake, Zen 4). The weights stay 7-bit: one layout, and every path
-	// agrees bit for bit.
-	if avx512.Supported() && cpuid.CPU.Supports(cpuid.AVX512VNNI) {
-		avx512.qkernel = qKernelVNNI
-	}
+// int8Kernels are amd64's int8 micro-kernels, best first. VNNI's
+// VPDPBUSD does in one instruction, on 16 columns, what the AVX2 kernel
+// does in three on 8. The weights stay 7-bit for both: one layout, and
+// every kernel agrees bit for bit.
+var int8Kernels = []int8Kernel{
+	{name: "avx512-vnni", kind: qKernelVNNI, supported: func() bool {
+		return cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512VNNI, cpuid.AVX2, cpuid.FMA3)
+	}},
+	{name: "avx2", kind: qKernelAVX2, supported: func() bool { return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) }},
+	int8Go,
 }
 
 func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8) {

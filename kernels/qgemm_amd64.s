@@ -65,8 +65,8 @@ GLOBL qones<>(SB), RODATA|NOPTR, $32
 // pf is the next panel the caller will use: one line of it (a K step's
 // worth) is prefetched into L2 per K step, so it streams in from memory
 // while this panel is multiplied (into L2: at K=3072 a panel is 48 KiB,
-// more than L1 holds next to the current one; measured 6-9 % faster
-// at batch 1 × seq 16-64 than none, PREFETCHT0 no gain).
+// more than L1 holds next to the current one; PREFETCHT0 gained
+// nothing over it).
 TEXT ·qgemm6x16AVX2(SB), NOSPLIT, $0-96
 	MOVQ steps+0(FP), CX
 	MOVQ a+8(FP), AX

@@ -19,7 +19,7 @@ func TestInt8VNNIKernel(t *testing.T) {
 	if !avx512.Supported() || !cpuid.CPU.Supports(cpuid.AVX512VNNI) {
 		t.Skip("no AVX-512 VNNI")
 	}
-	if avx512.qkernel != qKernelVNNI {
+	if avx512.Int8Kernel() != "avx512-vnni" {
 		t.Fatal("the CPU has AVX-512 VNNI but avx512 does not use its int8 kernel")
 	}
 	checkQMicro(t, qKernelVNNI)

@@ -14,12 +14,12 @@ import (
 //go:noescape
 func qdot6x16NEON(steps int, a *uint8, b *int8, sums *int32, rows int)
 
-func init() {
-	// SDOT is optional in ARMv8.2 (most cores since Cortex-A55/A76,
-	// Neoverse N1, Apple M1); without it the portable kernel runs.
-	if cpuid.CPU.Supports(cpuid.ASIMDDP) {
-		neon.qkernel = qKernelNEONDot
-	}
+// int8Kernels are arm64's int8 micro-kernels, best first. SDOT is
+// optional in ARMv8.2 (most cores of the last years have it); without it
+// the portable kernel runs.
+var int8Kernels = []int8Kernel{
+	{name: "neon-sdot", kind: qKernelNEONDot, supported: func() bool { return cpuid.CPU.Supports(cpuid.ASIMDDP) }},
+	int8Go,
 }
 
 func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, _ *int8) {

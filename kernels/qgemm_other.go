@@ -2,6 +2,9 @@
 
 package kernels
 
+// int8Kernels: only the portable one in this build.
+var int8Kernels = []int8Kernel{int8Go}
+
 func qMicro(_ qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, _ *int8) {
 	qMicroGo(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, bias)
 }

@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -24,7 +23,7 @@ func relErr(got, want []float32) float64 {
 func TestLinearInt8AllImplementations(t *testing.T) {
 	defer SetThreads(Threads())
 	SetThreads(1)
-	forEachImpl(t, func(t *testing.T, im *Impl) {
+	forEachInt8(t, func(t *testing.T, im *Impl) {
 		r := rand.New(rand.NewPCG(11, 12))
 		for _, m := range []int{1, 2, 5, 6, 7, 13, 64, 129} {
 			for _, in := range []int{1, 3, 4, 5, 17, 64, 100, 257} {
@@ -39,8 +38,8 @@ func TestLinearInt8AllImplementations(t *testing.T) {
 					for i := range got {
 						got[i] = 12345
 					}
-					im.LinearInt8(got[:m*out], x, m, qw, nil, ActNone)
-					generic.LinearInt8(want, x, m, qw, nil, ActNone)
+					im.Linear(got[:m*out], x, m, qw, nil, ActNone)
+					generic.Linear(want, x, m, qw, nil, ActNone)
 					for i := range want {
 						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 							t.Fatalf("m=%d in=%d out=%d: element %d is %g, portable kernel %g", m, in, out, i, got[i], want[i])
@@ -68,7 +67,7 @@ func TestLinearInt8AllImplementations(t *testing.T) {
 // to the float reference and identical whatever the thread count.
 func TestLinearInt8EpilogueAndThreads(t *testing.T) {
 	defer SetThreads(Threads())
-	forEachImpl(t, func(t *testing.T, im *Impl) {
+	forEachInt8(t, func(t *testing.T, im *Impl) {
 		r := rand.New(rand.NewPCG(13, 14))
 		shapes := []struct{ m, in, out int }{{37, 129, 300}, {1, 768, 768}, {301, 256, 40}, {24, 768, 3072}, {200, 3072, 96}}
 		if testing.Short() { // under CPU emulation: the odd shapes only
@@ -86,7 +85,7 @@ func TestLinearInt8EpilogueAndThreads(t *testing.T) {
 				for _, n := range []int{1, 2, 3} {
 					SetThreads(n)
 					got := make([]float32, s.m*s.out)
-					im.LinearInt8(got, x, s.m, qw, b, act)
+					im.Linear(got, x, s.m, qw, b, act)
 					if e := relErr(got, ref); e > 0.03 {
 						t.Fatalf("%+v %v %d threads: relative error %.4f", s, act, n, e)
 					}
@@ -132,12 +131,12 @@ func TestQuantizeEdgeCases(t *testing.T) {
 	for i := range ones {
 		ones[i] = 1
 	}
-	for _, im := range Available() {
+	for _, im := range int8Impls(t) {
 		dst := make([]float32, 16)
-		im.LinearInt8(dst, ones, 1, qbig, nil, ActNone)
+		im.Linear(dst, ones, 1, qbig, nil, ActNone)
 		for o, v := range dst {
 			if want := float64(k * (1 - 2*(o%2))); math.Abs(float64(v)-want) > 0.01 {
-				t.Errorf("%s: K=%d column %d: %g, want %g", im.Name, k, o, v, want)
+				t.Errorf("%s: K=%d column %d: %g, want %g", im.Int8Kernel(), k, o, v, want)
 			}
 		}
 	}
@@ -155,51 +154,32 @@ func TestQuantizeEdgeCases(t *testing.T) {
 		{float32(math.NaN()), 1, 2, 3, 4},
 		{float32(math.Inf(1)), 1, 2, 3, float32(math.Inf(-1))},
 	} {
-		for _, im := range Available() {
+		for _, im := range int8Impls(t) {
 			dst := make([]float32, 2)
-			im.LinearInt8(dst, x, 1, qw, nil, ActNone)
+			im.Linear(dst, x, 1, qw, nil, ActNone)
 			if dst[0] != 0 {
-				t.Errorf("%s %v: zero weight row gave %g", im.Name, x, dst[0])
+				t.Errorf("%s %v: zero weight row gave %g", im.Int8Kernel(), x, dst[0])
 			}
 		}
 	}
 	dst := make([]float32, 2)
-	generic.LinearInt8(dst, []float32{2, 2, 2, 2, 2}, 1, qw, nil, ActNone)
+	generic.Linear(dst, []float32{2, 2, 2, 2, 2}, 1, qw, nil, ActNone)
 	if want := float32(2 * 2.75); math.Abs(float64(dst[1]-want)) > 0.05 {
 		t.Errorf("constant input: got %g, want ≈ %g", dst[1], want)
 	}
 }
 
 func BenchmarkLinearInt8(b *testing.B) {
-	defer SetThreads(Threads())
-	for _, im := range Available() {
-		for _, th := range []int{1, runtimeThreads} {
-			for _, s := range []struct{ m, k, n int }{{24, 768, 3072}, {128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}} {
-				b.Run(fmt.Sprintf("%s/threads%d/M%dK%dN%d", im.Name, th, s.m, s.k, s.n), func(b *testing.B) {
-					SetThreads(th)
-					r := rand.New(rand.NewPCG(1, 1))
-					x, w := randSlice(r, s.m*s.k), randSlice(r, s.n*s.k)
-					dst := make([]float32, s.m*s.n)
-					qw, err := QuantizeMatrix(w, s.n, s.k)
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						im.LinearInt8(dst, x, s.m, qw, nil, ActNone)
-					}
-					ops := 2 * float64(s.m) * float64(s.k) * float64(s.n) * float64(b.N)
-					b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOP/s")
-				})
-			}
-		}
+	shapes := []linearShape{{24, 768, 3072}, {128, 768, 3072}, {128, 768, 768}, {128, 3072, 768}}
+	for _, im := range int8Impls(b) {
+		benchLinear(b, im, im.Int8Kernel(), shapes, "GOP/s", func(w []float32, n, k int) (Weights, error) { return QuantizeMatrix(w, n, k) })
 	}
 }
 
 // The SIMD input quantizers match the portable one byte for byte, also on
 // rows with NaN, infinities, huge values, exact zeros and ties.
 func TestQuantizeInputAllImplementations(t *testing.T) {
-	forEachImpl(t, func(t *testing.T, im *Impl) {
+	forEachInt8(t, func(t *testing.T, im *Impl) {
 		r := rand.New(rand.NewPCG(15, 16))
 		specials := []float32{0, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 3e38, -3e38, 0.5, -0.5, 1e-30}
 		for _, in := range []int{1, 7, 8, 9, 16, 37, 64, 100, 768} {
@@ -286,4 +266,18 @@ func checkQMicro(t *testing.T, kind qKernel) {
 			}
 		}
 	}
+}
+
+// int8Impls returns the best implementation with each int8 kernel this CPU
+// runs.
+func int8Impls(tb testing.TB) []*Impl {
+	var out []*Impl
+	for _, name := range Int8Kernels() {
+		im, err := Best().WithInt8Kernel(name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, im)
+	}
+	return out
 }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/distilbert-go/distilbert/distilbert"
 )
 
 // serverMetrics are the service's Prometheus metrics, in their own set (so
@@ -41,7 +43,7 @@ type reqKey struct {
 
 var latencyBuckets = metrics.ExponentialBuckets(0.0005, 2, 16) // 0.5 ms … 16 s
 
-func newServerMetrics(labels []string, model, kernelName, version string) *serverMetrics {
+func newServerMetrics(labels []string, model string, engine distilbert.EngineInfo, version string) *serverMetrics {
 	s := metrics.NewSet()
 	m := &serverMetrics{
 		set:         s,
@@ -62,8 +64,9 @@ func newServerMetrics(labels []string, model, kernelName, version string) *serve
 	for _, l := range labels {
 		m.labels = append(m.labels, s.GetOrCreateCounter(fmt.Sprintf(`distilbert_predictions_total{label=%s}`, quoteLabel(l))))
 	}
-	s.NewGauge(fmt.Sprintf(`distilbert_build_info{model=%s,kernels=%s,version=%s}`,
-		quoteLabel(model), quoteLabel(kernelName), quoteLabel(version)), func() float64 { return 1 })
+	s.NewGauge(fmt.Sprintf(`distilbert_build_info{model=%s,device=%s,kernels=%s,precision=%s,version=%s}`,
+		quoteLabel(model), quoteLabel(engine.Device), quoteLabel(engine.Kernels), quoteLabel(engine.Precision), quoteLabel(version)),
+		func() float64 { return 1 })
 	return m
 }
 

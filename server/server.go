@@ -119,7 +119,7 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 		s.labelJSON = append(s.labelJSON, b)
 	}
 	s.modelJSON, _ = json.Marshal(clf.Name())
-	s.m = newServerMetrics(labels, clf.Name(), clf.Model().Kernels().Name, cfg.Version)
+	s.m = newServerMetrics(labels, clf.Name(), clf.Engine().Info(), cfg.Version)
 	s.b = newBatcher(clf.PredictEncoded, &s.cfg, s.m, log)
 	s.m.set.NewGauge("distilbert_queue_depth", func() float64 { return float64(s.b.depth()) })
 	s.m.set.NewGauge("distilbert_inflight_requests", func() float64 { return float64(s.inflight.Load()) })
@@ -185,9 +185,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.srv.Serve(ln) }()
-	m := s.clf.Model()
+	ei := s.clf.Engine().Info()
 	s.log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "model", s.clf.Name(),
-		"kernels", m.Kernels().Name, "labels", s.labels, "auth", s.keys != nil, "version", s.cfg.Version)
+		"device", ei.Device, "kernels", ei.Kernels, "precision", ei.Precision, "labels", s.labels, "auth", s.keys != nil, "version", s.cfg.Version)
 
 	t0 := time.Now()
 	if err := s.warmUp(); err != nil {
@@ -656,27 +656,29 @@ func appendJSONString(b []byte, s string) []byte {
 
 // infoResponse is GET /info.
 type infoResponse struct {
-	Model         string            `json:"model"`
-	Version       string            `json:"version"`
-	GoVersion     string            `json:"go_version"`
-	Labels        []string          `json:"labels"`
-	Config        distilbert.Config `json:"config"`
-	MaxTokens     int               `json:"max_tokens"`
-	Parameters    int64             `json:"parameters"`
-	WeightDTypes  []string          `json:"weight_dtypes"`
-	Quantization  string            `json:"quantization"`
-	ComputeDType  string            `json:"compute_dtype"`
-	Int8Kernel    string            `json:"int8_kernel"`
-	Kernels       string            `json:"kernels"`
-	CPU           kernels.CPUInfo   `json:"cpu"`
-	GOMAXPROCS    int               `json:"gomaxprocs"`
-	Batching      map[string]any    `json:"batching"`
-	Limits        map[string]any    `json:"limits"`
-	Auth          bool              `json:"auth"`
-	RateLimit     float64           `json:"rate_limit_per_s"`
-	CacheSize     int               `json:"cache_size"`
-	UptimeSeconds float64           `json:"uptime_seconds"`
-	Ready         bool              `json:"ready"`
+	Model        string            `json:"model"`
+	Version      string            `json:"version"`
+	GoVersion    string            `json:"go_version"`
+	Labels       []string          `json:"labels"`
+	Config       distilbert.Config `json:"config"`
+	MaxTokens    int               `json:"max_tokens"`
+	Parameters   int64             `json:"parameters"`
+	WeightDTypes []string          `json:"weight_dtypes"`
+	Quantization string            `json:"quantization"`
+	ComputeDType string            `json:"compute_dtype"`
+	Int8Kernel   string            `json:"int8_kernel"`
+	Kernels      string            `json:"kernels"`
+	// Engine says where and how the forward pass runs (device, precision).
+	Engine        distilbert.EngineInfo `json:"engine"`
+	CPU           kernels.CPUInfo       `json:"cpu"`
+	GOMAXPROCS    int                   `json:"gomaxprocs"`
+	Batching      map[string]any        `json:"batching"`
+	Limits        map[string]any        `json:"limits"`
+	Auth          bool                  `json:"auth"`
+	RateLimit     float64               `json:"rate_limit_per_s"`
+	CacheSize     int                   `json:"cache_size"`
+	UptimeSeconds float64               `json:"uptime_seconds"`
+	Ready         bool                  `json:"ready"`
 	// WeightsSHA256 identifies the weights file; Hub is the repository and
 	// revision when the model was loaded from the Hub cache.
 	WeightsSHA256 string                `json:"weights_sha256,omitempty"`
@@ -692,13 +694,13 @@ func computeDType(q distilbert.Quantization) string {
 }
 
 func (s *Server) info() infoResponse {
-	m := s.clf.Model()
+	ei := s.clf.Engine().Info()
 	in := infoResponse{
 		Model: s.clf.Name(), Version: s.cfg.Version, GoVersion: runtime.Version(),
-		Labels: s.labels, Config: m.Config, MaxTokens: s.clf.Tokenizer().MaxLen(),
-		Quantization: string(m.Quantization()), ComputeDType: computeDType(m.Quantization()),
-		Int8Kernel: m.Kernels().Int8Kernel(),
-		Kernels:    m.Kernels().Name, CPU: kernels.CPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Labels: s.labels, Config: *s.clf.Config(), MaxTokens: s.clf.Tokenizer().MaxLen(),
+		Quantization: string(ei.Quantization), ComputeDType: computeDType(ei.Quantization),
+		Int8Kernel: ei.Int8Kernels, Engine: ei,
+		Kernels: ei.Kernels, CPU: kernels.CPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Batching: map[string]any{
 			"max_batch_size": s.cfg.MaxBatchSize, "max_batch_tokens": s.cfg.MaxBatchTokens,
 			"max_wait_ms": ms(s.cfg.MaxWait), "max_queue": s.cfg.MaxQueue,
@@ -713,7 +715,7 @@ func (s *Server) info() infoResponse {
 		WeightsSHA256: s.clf.WeightsSHA256(), Hub: s.clf.HubSource(),
 	}
 	seen := map[string]bool{}
-	for _, t := range m.Tensors() {
+	for _, t := range s.clf.Tensors() {
 		in.Parameters += int64(t.Elements)
 		if !seen[t.DType] {
 			seen[t.DType] = true

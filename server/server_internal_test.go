@@ -120,7 +120,7 @@ func TestBatcherTake(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxBatchSize = 3
 	cfg.MaxBatchTokens = 60
-	m := newServerMetrics([]string{"A"}, "m", "k", "v")
+	m := newServerMetrics([]string{"A"}, "m", distilbert.EngineInfo{Kernels: "k"}, "v")
 	b := newBatcher(nil, &cfg, m, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	lens := []int{10, 50, 12, 11, 49, 9, 30}
 	encs := make([]tokenize.Encoding, len(lens))

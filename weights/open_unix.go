@@ -14,7 +14,16 @@ import (
 // Open memory-maps the safetensors file at path read-only and parses it.
 // Aligned F32 tensors point into the mapping until Close. The file must not
 // be truncated while mapped (reads would fault).
-func Open(path string) (*File, error) {
+func Open(path string) (*File, error) { return openMapped(path, Parse, 8) }
+
+// OpenPyTorch memory-maps a torch.save checkpoint (pytorch_model.bin) and
+// parses it with ParsePyTorch; as with Open, aligned F32 tensors point into
+// the mapping until Close.
+func OpenPyTorch(path string) (*File, error) { return openMapped(path, ParsePyTorch, 1) }
+
+// openMapped maps the file at path and parses it with parse. Files shorter
+// than minSize are refused before mapping (mmap of length 0 fails).
+func openMapped(path string, parse func(string, []byte) (*File, error), minSize int64) (*File, error) {
 	fd, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("weights: %v", err)
@@ -28,8 +37,9 @@ func Open(path string) (*File, error) {
 	switch {
 	case !st.Mode().IsRegular():
 		return nil, fmt.Errorf("weights: %s: not a regular file", path)
-	case size < 8: // also avoids mmap of length 0, which fails
-		return nil, fmt.Errorf("weights: %s: file is %d bytes, too short for the 8-byte header length", path, size)
+	case size < minSize:
+		_, err := parse(path, make([]byte, size)) // the parser's own message for a short file
+		return nil, err
 	case size > math.MaxInt:
 		return nil, fmt.Errorf("weights: %s: file is %d bytes, too large to map", path, size)
 	}
@@ -37,7 +47,7 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights: %s: mmap: %v", path, err)
 	}
-	f, err := Parse(path, data)
+	f, err := parse(path, data)
 	if err != nil {
 		unix.Munmap(data)
 		return nil, err

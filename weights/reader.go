@@ -13,8 +13,6 @@ import (
 	"sort"
 	"unicode/utf8"
 	"unsafe"
-
-	"gorgonia.org/tensor"
 )
 
 // MaxHeaderSize bounds the JSON header, as the reference implementation does,
@@ -43,21 +41,13 @@ func (t *Tensor) NumElements() int {
 	return n
 }
 
-// Dense wraps Data in a gorgonia dense tensor of shape Shape without copying.
-// It returns nil for non-float dtypes and for tensors with no elements, which
-// gorgonia cannot represent.
-func (t *Tensor) Dense() *tensor.Dense {
-	if len(t.Data) == 0 || len(t.Data) != t.NumElements() {
-		return nil
-	}
-	return tensor.New(tensor.WithShape(append([]int(nil), t.Shape...)...), tensor.WithBacking(t.Data))
-}
-
 // File is a parsed safetensors file. Its tensors may alias the mapped file
 // (Open) or the input slice (Parse); see the package doc.
 type File struct {
 	Name     string
 	Metadata map[string]string // the "__metadata__" map; nil if absent
+
+	format string // one of the Format* constants; "" means safetensors
 
 	tensors map[string]*Tensor
 	names   []string // sorted
@@ -76,6 +66,15 @@ func (f *File) Evict(t *Tensor) {
 	if f.evict != nil && len(t.Data) > 0 {
 		f.evict(t.Data)
 	}
+}
+
+// Format tells which checkpoint format the file was read from:
+// FormatSafetensors, FormatPyTorchZip or FormatPyTorchLegacy.
+func (f *File) Format() string {
+	if f.format == "" {
+		return FormatSafetensors
+	}
+	return f.format
 }
 
 // Names returns the tensor names, sorted.

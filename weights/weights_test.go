@@ -193,10 +193,6 @@ func TestOpenTinyOdd(t *testing.T) {
 	if len(w) != 3*48 {
 		t.Fatalf("len = %d", len(w))
 	}
-	c, _ := f.Tensor("classifier.weight")
-	if d := c.Dense(); d == nil || !slices.Equal(d.Shape(), []int{3, 48}) {
-		t.Errorf("Dense = %v", d)
-	}
 	if f.Len() < 10 || f.Metadata["format"] != "pt" {
 		t.Errorf("Len = %d, Metadata = %v", f.Len(), f.Metadata)
 	}
@@ -224,28 +220,16 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-func TestDense(t *testing.T) {
+func TestEmptyAndScalar(t *testing.T) {
 	f, err := Parse("sample", encode(t, sampleTensors(), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := f.Tensor("a.f32")
-	d := a.Dense()
-	if !slices.Equal(d.Shape(), []int{2, 3}) {
-		t.Fatalf("shape %v", d.Shape())
+	if s, _ := f.Tensor("f.scalar"); len(s.Data) != 1 || s.Data[0] != 42 || len(s.Shape) != 0 {
+		t.Errorf("scalar = %+v", s)
 	}
-	if v, err := d.At(1, 2); err != nil || v.(float32) != 0.1 {
-		t.Errorf("At(1,2) = %v, %v", v, err)
-	}
-	if back := d.Data().([]float32); &back[0] != &a.Data[0] {
-		t.Error("Dense copied the data")
-	}
-	s, _ := f.Tensor("f.scalar")
-	if d := s.Dense(); d == nil || d.Dims() != 0 || d.Data().(float32) != 42 {
-		t.Errorf("scalar Dense = %v", d)
-	}
-	if e, _ := f.Tensor("g.empty"); e.Dense() != nil || e.Data == nil {
-		t.Error("empty tensor: want non-nil empty Data and nil Dense")
+	if e, _ := f.Tensor("g.empty"); e.Data == nil || len(e.Data) != 0 {
+		t.Error("empty tensor: want non-nil empty Data")
 	}
 	if f.Metadata != nil {
 		t.Errorf("Metadata = %v, want nil", f.Metadata)
@@ -258,7 +242,7 @@ func TestUnsupportedDType(t *testing.T) {
 		t.Fatal(err)
 	}
 	i, ok := f.Tensor("i")
-	if !ok || i.DType != "I32" || i.Data != nil || i.Bytes != 8 || i.Dense() != nil {
+	if !ok || i.DType != "I32" || i.Data != nil || i.Bytes != 8 {
 		t.Fatalf("I32 tensor = %+v", i)
 	}
 	for _, c := range []struct {

@@ -88,6 +88,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	var model modelFlags
 	model.register(fs)
 	quantize := quantizeFlag(fs)
+	device := deviceFlag(fs)
 	seqs := fs.String("seq", "16,64,128", "sequence lengths in tokens, incl. [CLS] and [SEP]")
 	batches := fs.String("batch", "1", "batch sizes")
 	threadList := fs.String("threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "cores to use (a list runs each)")
@@ -114,20 +115,20 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(model, *quantize)
+	c, err := loadClassifier(model, *quantize, *device)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	m := c.Model()
+	e, cfg := c.Engine(), c.Config()
 	var weightBytes int64
-	for _, t := range m.Tensors() {
+	for _, t := range c.Tensors() {
 		weightBytes += int64(t.Elements) * 4
 	}
 	loadRSS := residentMiB()
 	for _, s := range seqList {
-		if s < 2 || s > m.Config.MaxPositionEmbeddings {
-			return usageError{fmt.Errorf("--seq %d: must be 2..%d for this model", s, m.Config.MaxPositionEmbeddings)}
+		if s < 2 || s > cfg.MaxPositionEmbeddings {
+			return usageError{fmt.Errorf("--seq %d: must be 2..%d for this model", s, cfg.MaxPositionEmbeddings)}
 		}
 	}
 
@@ -148,7 +149,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 		kernels.SetThreads(th)
 		for _, b := range batchList {
 			for _, s := range seqList {
-				row, err := benchOne(m, b, s, *minTime, *minIters)
+				row, err := benchOne(e, cfg, b, s, *minTime, *minIters)
 				if err != nil {
 					return err
 				}
@@ -166,7 +167,8 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if *asJSON {
 		return nil
 	}
-	fmt.Fprintf(stdout, "model %s, kernels %s, quantization %s, cpu %s\n", c.Name(), m.Kernels().Name, m.Quantization(), kernels.CPU().Brand)
+	info := e.Info()
+	fmt.Fprintf(stdout, "model %s, device %s, kernels %s, quantization %s, cpu %s\n", c.Name(), info.Device, info.Kernels, info.Quantization, kernels.CPU().Brand)
 	fmt.Fprintf(stdout, "fp32 weights %.1f MiB; resident after load %.1f MiB (%.2fx)\n",
 		float64(weightBytes)/(1<<20), loadRSS, loadRSS*(1<<20)/float64(weightBytes))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -180,14 +182,14 @@ func cmdBench(args []string, stdout io.Writer) error {
 
 const maxBenchIters = 100000
 
-// benchOne times Model.Forward on one batch shape: two warm-up runs, then
-// at least minIters runs and minTime.
-func benchOne(m *distilbert.Model, batch, seq int, minTime time.Duration, minIters int) (benchRow, error) {
+// benchOne times the engine's Forward on one batch shape: two warm-up
+// runs, then at least minIters runs and minTime.
+func benchOne(m distilbert.Engine, cfg *distilbert.Config, batch, seq int, minTime time.Duration, minIters int) (benchRow, error) {
 	seqs := make([]distilbert.Sequence, batch)
 	for i := range seqs {
 		seqs[i] = distilbert.Sequence{IDs: benchIDs(i, seq)}
 	}
-	logits := make([]float32, batch*len(m.Config.Labels))
+	logits := make([]float32, batch*len(cfg.Labels))
 	for i := 0; i < 2; i++ {
 		if err := m.Forward(seqs, logits); err != nil {
 			return benchRow{}, err
@@ -215,11 +217,12 @@ func benchOne(m *distilbert.Model, batch, seq int, minTime time.Duration, minIte
 		return float64(times[int(p*float64(len(times)-1))].Microseconds()) / 1000
 	}
 	p50 := pct(0.5)
+	info := m.Info()
 	return benchRow{
-		Batch: batch, Seq: seq, Kernels: m.Kernels().Name, Quantization: string(m.Quantization()),
+		Batch: batch, Seq: seq, Kernels: info.Kernels, Quantization: string(info.Quantization),
 		P50ms: p50, P90ms: pct(0.9),
 		SeqsPerS:    float64(batch) / (p50 / 1000),
-		GFLOPS:      2 * modelMACs(&m.Config, seq) * float64(batch) / (p50 / 1000) / 1e9,
+		GFLOPS:      2 * modelMACs(cfg, seq) * float64(batch) / (p50 / 1000) / 1e9,
 		Iters:       len(times),
 		AllocsPerOp: float64(after.Mallocs-before.Mallocs) / float64(len(times)),
 	}, nil

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -21,8 +22,8 @@ const chunkSize = 256
 
 // ioFlags are the flags shared by predict and tokenize.
 type ioFlags struct {
-	model                   modelFlags
-	input, output, quantize string
+	model                           modelFlags
+	input, output, quantize, device string
 }
 
 func (f *ioFlags) register(fs *flag.FlagSet) {
@@ -30,6 +31,7 @@ func (f *ioFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.input, "input", "", "JSONL file of {\"text\": ...} lines (\"-\" for stdin)")
 	fs.StringVar(&f.output, "output", "", "write JSONL here instead of stdout")
 	fs.StringVar(&f.quantize, "quantize", os.Getenv(quantizeEnv), quantizeUsage)
+	fs.StringVar(&f.device, "device", deviceDefault(), deviceUsage)
 }
 
 // --quantize is shared by every command that loads a model.
@@ -48,28 +50,38 @@ func newFlagSet(name string) *flag.FlagSet {
 	return fs
 }
 
-func loadClassifier(model modelFlags, quantize string) (*distilbert.Classifier, error) {
-	c, _, err := loadClassifierDir(model, quantize)
+func loadClassifier(model modelFlags, quantize, device string) (*distilbert.Classifier, error) {
+	c, _, err := loadClassifierDir(model, quantize, device)
 	return c, err
 }
 
 // loadClassifierDir also returns the checkpoint directory --model resolved
 // to ("" for the embedded model).
-func loadClassifierDir(model modelFlags, quantize string) (*distilbert.Classifier, string, error) {
+func loadClassifierDir(model modelFlags, quantize, device string) (*distilbert.Classifier, string, error) {
 	q, err := distilbert.ParseQuantization(quantize)
 	if err != nil {
 		return nil, "", usageError{fmt.Errorf("--quantize: %w", err)}
 	}
-	opts := []distilbert.Option{distilbert.WithQuantization(q), distilbert.WithWeightsSHA256(model.sha256)}
-	if model.spec == "" {
-		c, err := distilbert.LoadEmbedded(opts...)
-		return c, "", err
-	}
-	dir, more, err := resolveModel(model.spec)
+	impl, err := configureKernels()
 	if err != nil {
 		return nil, "", err
 	}
-	c, err := distilbert.Load(dir, append(opts, more...)...)
+	opts := []distilbert.Option{distilbert.WithQuantization(q), distilbert.WithKernels(impl), distilbert.WithDevice(device),
+		distilbert.WithWeightsSHA256(model.sha256)}
+	var c *distilbert.Classifier
+	dir := ""
+	if model.spec == "" {
+		c, err = distilbert.LoadEmbedded(opts...)
+	} else {
+		var more []distilbert.Option
+		if dir, more, err = resolveModel(model.spec); err != nil {
+			return nil, "", err
+		}
+		c, err = distilbert.Load(dir, append(opts, more...)...)
+	}
+	if err == nil && c.DeviceFallback() != "" {
+		slog.Info("device auto: using "+c.Engine().Info().Device, "passed_over", c.DeviceFallback())
+	}
 	return c, dir, err
 }
 
@@ -169,7 +181,7 @@ func streamTexts(name string, args []string, stdin io.Reader, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(iof.model, iof.quantize)
+	c, err := loadClassifier(iof.model, iof.quantize, iof.device)
 	if err != nil {
 		return err
 	}
@@ -225,12 +237,15 @@ func cmdTokenize(args []string, stdin io.Reader, stdout io.Writer) error {
 // inspection is what inspect prints, as text or with --json.
 type inspection struct {
 	Model   string            `json:"model"`
+	Format  string            `json:"format"` // safetensors, pytorch-zip or pytorch-legacy
 	Config  distilbert.Config `json:"config"`
 	Kernels string            `json:"kernels"`
 	// Quantization is how the encoder's weights are kept: none or int8.
 	Quantization string `json:"quantization"`
 	// Int8Kernel is the micro-kernel int8 layers run on (see kernels.Impl.Int8Kernel).
-	Int8Kernel string                  `json:"int8_kernel"`
+	Int8Kernel string `json:"int8_kernel"`
+	// Engine describes where and how the forward pass runs.
+	Engine     distilbert.EngineInfo   `json:"engine"`
 	CPU        kernels.CPUInfo         `json:"cpu"`
 	Tensors    []distilbert.TensorInfo `json:"tensors"`
 	Parameters int64                   `json:"parameters"`
@@ -248,6 +263,7 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	var model modelFlags
 	model.register(fs)
 	quantize := quantizeFlag(fs)
+	device := deviceFlag(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -256,15 +272,16 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	if len(rest) > 0 {
 		return usageError{fmt.Errorf("inspect takes no arguments, got %q", rest[0])}
 	}
-	c, dir, err := loadClassifierDir(model, *quantize)
+	c, dir, err := loadClassifierDir(model, *quantize, *device)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	m := c.Model()
+	info := c.Engine().Info()
+	impl, _ := configureKernels() // loadClassifier returned its error
 	in := inspection{
-		Model: c.Name(), Config: m.Config, Kernels: m.Kernels().Name, Quantization: string(m.Quantization()),
-		Int8Kernel: m.Kernels().Int8Kernel(), CPU: kernels.CPU(), Tensors: m.Tensors(), MaxTokens: c.Tokenizer().MaxLen(),
+		Model: c.Name(), Format: c.WeightsFormat(), Config: *c.Config(), Kernels: info.Kernels, Quantization: string(info.Quantization),
+		Int8Kernel: impl.Int8Kernel(), Engine: info, CPU: kernels.CPU(), Tensors: c.Tensors(), MaxTokens: c.Tokenizer().MaxLen(),
 	}
 	for _, t := range in.Tensors {
 		in.Parameters += int64(t.Elements)
@@ -283,15 +300,17 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	}
 	cfg := in.Config
 	fmt.Fprintf(w, "model        %s\n", in.Model)
+	fmt.Fprintf(w, "format       %s\n", in.Format)
 	fmt.Fprintf(w, "architecture DistilBertForSequenceClassification: %d layers, dim %d, %d heads, hidden %d, activation %s\n",
 		cfg.NLayers, cfg.Dim, cfg.NHeads, cfg.HiddenDim, cfg.Activation)
 	fmt.Fprintf(w, "positions    %d (max tokens per text %d), vocab %d, sinusoidal %v, layer norm eps %g\n",
 		cfg.MaxPositionEmbeddings, in.MaxTokens, cfg.VocabSize, cfg.SinusoidalPosEmbds, cfg.LayerNormEps)
 	fmt.Fprintf(w, "labels       %s\n", strings.Join(cfg.Labels, ", "))
 	fmt.Fprintf(w, "parameters   %d (%s in the checkpoint)\n", in.Parameters, humanBytes(in.Bytes))
+	fmt.Fprintf(w, "device       %s (%s)\n", in.Engine.Device, in.Engine.DeviceName)
 	fmt.Fprintf(w, "kernels      %s (available: %s)\n", in.Kernels, strings.Join(implNames(), ", "))
 	if in.Quantization == string(distilbert.QuantInt8) {
-		fmt.Fprintf(w, "quantization %s (kernel %s)\n", in.Quantization, in.Int8Kernel)
+		fmt.Fprintf(w, "quantization %s (kernel %s; available: %s)\n", in.Quantization, in.Int8Kernel, strings.Join(kernels.Int8Kernels(), ", "))
 	} else {
 		fmt.Fprintf(w, "quantization %s\n", in.Quantization)
 	}
@@ -314,7 +333,7 @@ func cmdInspect(args []string, stdout io.Writer) error {
 func implNames() []string {
 	var names []string
 	for _, im := range kernels.Available() {
-		names = append(names, im.Name)
+		names = append(names, im.Name())
 	}
 	return names
 }

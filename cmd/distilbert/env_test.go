@@ -1,10 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/distilbert-go/distilbert/distilbert"
+	"github.com/distilbert-go/distilbert/kernels"
 )
 
 // TestMain lets tests run this binary's main in a child process, which is
@@ -46,4 +51,66 @@ func TestKernelsEnvVar(t *testing.T) {
 			t.Errorf("DISTILBERT_KERNELS=%s: exit %d, stderr %q; want one clear line and exit 1", bad, code, errs)
 		}
 	}
+}
+
+// Every int8 kernel this CPU runs can be forced with
+// DISTILBERT_INT8_KERNELS; an unusable value is one clear line, exit 1.
+func TestInt8KernelsEnvVar(t *testing.T) {
+	for _, name := range kernels.Int8Kernels() {
+		code, out, errs := runChild(t, []string{"DISTILBERT_INT8_KERNELS=" + name}, "inspect", "--quantize", "int8", "--json")
+		var in inspection
+		if code != 0 || json.Unmarshal([]byte(out), &in) != nil || in.Engine.Int8Kernels != name || in.Int8Kernel != name {
+			t.Fatalf("DISTILBERT_INT8_KERNELS=%s: exit %d, engine %+v\n%s", name, code, in.Engine, errs)
+		}
+		code, out, errs = runChild(t, []string{"DISTILBERT_INT8_KERNELS=" + name}, "predict", "--quantize", "int8", "a fine film")
+		if code != 0 || !strings.Contains(out, `"label"`) {
+			t.Fatalf("predict with %s: exit %d\n%s%s", name, code, out, errs)
+		}
+	}
+	code, _, errs := runChild(t, []string{"DISTILBERT_INT8_KERNELS=bogus"}, "predict", "fine")
+	if code != 1 || !strings.Contains(errs, "DISTILBERT_INT8_KERNELS=bogus") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Errorf("bogus: exit %d, stderr %q; want one clear line and exit 1", code, errs)
+	}
+}
+
+// --device selects a registered backend by name; one this binary lacks is
+// a clear error.
+func TestDeviceFlag(t *testing.T) {
+	code, _, errs := runChild(t, nil, "predict", "--device", "cuda", "fine")
+	if code != 1 || !strings.Contains(errs, "device cuda") || !strings.Contains(errs, "-tags cuda") {
+		t.Errorf("--device cuda: exit %d, stderr %q", code, errs)
+	}
+	code, out, errs := runChild(t, []string{"DISTILBERT_DEVICE=auto"}, "inspect", "--json")
+	var in inspection
+	if code != 0 || json.Unmarshal([]byte(out), &in) != nil || in.Engine.Device != "cpu" {
+		t.Errorf("DISTILBERT_DEVICE=auto: exit %d, engine %+v\n%s", code, in.Engine, errs)
+	}
+	before := countingCalls.Load()
+	var stdout, stderr strings.Builder
+	if code := run([]string{"predict", "--device", "counting", "a fine film"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("--device counting: exit %d: %s", code, stderr.String())
+	}
+	if countingCalls.Load() == before || !strings.Contains(stdout.String(), `"label"`) {
+		t.Fatalf("--device counting did not predict through the counting engine: %s", stdout.String())
+	}
+}
+
+// countingEngine is a second backend, registered the way the GPU one is.
+type countingEngine struct{ distilbert.Engine }
+
+var countingCalls atomic.Int64
+
+func (e countingEngine) Forward(batch []distilbert.Sequence, logits []float32) error {
+	countingCalls.Add(1)
+	return e.Engine.Forward(batch, logits)
+}
+
+func init() {
+	distilbert.RegisterBackend(distilbert.Backend{Name: "counting", AutoPriority: -1, Open: func(spec distilbert.EngineSpec) (distilbert.Engine, error) {
+		e, err := distilbert.OpenCPU(spec)
+		if err != nil {
+			return nil, err
+		}
+		return countingEngine{e}, nil
+	}})
 }

@@ -14,15 +14,18 @@ import (
 const tinyOdd = "../../testdata/models/tiny-odd"
 
 // tinyOddRepo serves tiny-odd's files as the Hub repository org/tiny.
-func tinyOddRepo(t *testing.T) *hubtest.Repo {
+func tinyOddRepo(t *testing.T) *hubtest.Repo { return dirRepo(t, "org/tiny", tinyOdd) }
+
+// dirRepo serves a checkpoint directory's files as a Hub repository.
+func dirRepo(t *testing.T, id, dir string) *hubtest.Repo {
 	t.Helper()
-	entries, err := os.ReadDir(tinyOdd)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := &hubtest.Repo{ID: "org/tiny", Files: map[string][]byte{}}
+	repo := &hubtest.Repo{ID: id, Files: map[string][]byte{}}
 	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(tinyOdd, e.Name()))
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,6 +151,26 @@ func TestModelIDDownloadsOnDemand(t *testing.T) {
 	code, _, errs = runCLI(t, "", "predict", "--model", "org/missing", "x")
 	if code != 1 || !strings.Contains(errs, "not a directory, and as a Hub id") || !strings.Contains(errs, "HF_TOKEN") {
 		t.Errorf("unknown repository: exit %d, %s", code, errs)
+	}
+}
+
+// A repository with only pytorch_model.bin is fetched and read as such.
+func TestModelIDPyTorchOnly(t *testing.T) {
+	const dir = "../../testdata/models/tiny-pt"
+	s := hubtest.New(t, "", dirRepo(t, "org/tiny-pt", dir))
+	hubEnv(t, s.URL())
+	text := "a charming and often affecting journey"
+	code, fromHub, errs := runCLI(t, "", "predict", "--model", "org/tiny-pt", text)
+	if code != 0 {
+		t.Fatalf("predict --model org/tiny-pt: exit %d: %s", code, errs)
+	}
+	if _, fromDir, _ := runCLI(t, "", "predict", "--model", dir, text); fromHub != fromDir {
+		t.Errorf("--model org/tiny-pt gives %s, the directory %s", fromHub, fromDir)
+	}
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	code, out, errs := runCLI(t, "", "inspect", "--model", "org/tiny-pt")
+	if code != 0 || !strings.Contains(out, "format       pytorch-zip") || !strings.Contains(out, "pytorch_model.bin") {
+		t.Errorf("inspect: exit %d, %s\n%s", code, errs, out)
 	}
 }
 

@@ -22,6 +22,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 	var model modelFlags
 	model.register(fs)
 	quantize := fs.String("quantize", "", quantizeUsage) // DISTILBERT_QUANTIZE via ApplyEnv
+	device := fs.String("device", "cpu", deviceUsage)    // DISTILBERT_DEVICE via ApplyEnv
 	cfg := server.DefaultConfig()
 	cfg.Version = version
 	var keysFile string
@@ -51,7 +52,7 @@ func cmdServe(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(model, *quantize)
+	c, err := loadClassifier(model, *quantize, *device)
 	if err != nil {
 		return err
 	}

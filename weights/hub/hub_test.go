@@ -19,11 +19,8 @@ import (
 // testRepo is a repository with every kind of file the Hub holds: what
 // the engine reads, and what it must leave alone.
 func testRepo(id string) *hubtest.Repo {
-	rng := rand.New(rand.NewPCG(1, 2))
 	weights := make([]byte, 3<<20+12345)
-	for i := range weights {
-		weights[i] = byte(rng.Uint32())
-	}
+	rand.NewChaCha8([32]byte{1, 2}).Read(weights)
 	return &hubtest.Repo{ID: id, Files: map[string][]byte{
 		"config.json":           []byte(`{"architectures": ["DistilBertForSequenceClassification"]}`),
 		"tokenizer.json":        []byte(`{"model": {"type": "WordPiece"}}`),

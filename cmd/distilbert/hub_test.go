@@ -174,6 +174,32 @@ func TestModelIDPyTorchOnly(t *testing.T) {
 	}
 }
 
+// inspect lists the embedded model's files too, with the weights' digest.
+func TestInspectEmbeddedFiles(t *testing.T) {
+	code, out, errs := runCLI(t, "", "inspect", "--json")
+	var in struct {
+		WeightsSHA256 string `json:"weights_sha256"`
+		Files         []struct {
+			Name, SHA256 string
+			Bytes        int64
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &in); code != 0 || err != nil {
+		t.Fatalf("inspect: exit %d, %v: %s", code, err, errs)
+	}
+	found := false
+	for _, f := range in.Files {
+		if f.Name == "model.safetensors" {
+			found = f.SHA256 == in.WeightsSHA256 && len(f.SHA256) == 64 && f.Bytes > 40<<20
+		} else if len(f.SHA256) != 64 || f.Bytes == 0 {
+			t.Errorf("file %+v", f)
+		}
+	}
+	if !found || len(in.Files) < 5 {
+		t.Errorf("inspect files %+v, weights %s", in.Files, in.WeightsSHA256)
+	}
+}
+
 // serve refuses weights with the wrong SHA-256 before it listens.
 func TestServeRefusesWrongSHA256(t *testing.T) {
 	done := make(chan struct{})

@@ -159,7 +159,11 @@ func checkpointDigests(dir string, c *distilbert.Classifier) ([]fileDigest, erro
 		out = append(out, fileDigest{Name: e.Name(), Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))})
 	}
 	if dir == "" {
-		out = append(out, fileDigest{Name: "model.safetensors", SHA256: c.WeightsSHA256()})
+		data, err := defaultmodel.Safetensors()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fileDigest{Name: "model.safetensors", Bytes: int64(len(data)), SHA256: c.WeightsSHA256()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

@@ -39,7 +39,7 @@ const (
 	maxBatchTokens    = 8192
 )
 
-// Name is the model's name (the checkpoint directory or "sst2-mini").
+// Name is the model's name: WithName's, else the checkpoint directory's or "sst2-mini".
 func (c *Classifier) Name() string { return c.name }
 
 // Engine returns the engine that runs the forward passes.

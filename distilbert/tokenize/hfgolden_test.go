@@ -38,11 +38,11 @@ type hfGoldenHeader struct {
 // (Text, IDs[0], words a plain list). Words are decoded only for the lines
 // a test expands.
 type hfGoldenLine struct {
-	First *rune           `json:"first"`
-	Text  string          `json:"text"`
-	IDs   json.RawMessage `json:"ids"`
-	Words json.RawMessage `json:"words"`
-	ids   [][]int32
+	First    *rune           `json:"first"`
+	Text     string          `json:"text"`
+	RawIDs   json.RawMessage `json:"ids"`
+	RawWords json.RawMessage `json:"words"`
+	ids      [][]int32
 }
 
 func readHFGoldens(tb testing.TB) (hfGoldenHeader, []hfGoldenLine) {
@@ -71,10 +71,10 @@ func readHFGoldens(tb testing.TB) (hfGoldenHeader, []hfGoldenLine) {
 		err := json.Unmarshal(sc.Bytes(), &l)
 		if err == nil {
 			if l.First != nil {
-				l.ids, err = parseIDLists(l.IDs)
+				l.ids, err = parseIDLists(l.RawIDs)
 			} else {
 				var ids []int32
-				ids, err = parseIDList(l.IDs)
+				ids, err = parseIDList(l.RawIDs)
 				l.ids = [][]int32{ids}
 			}
 		}
@@ -158,15 +158,15 @@ func forEachHFCase(tb testing.TB, head hfGoldenHeader, lines []hfGoldenLine, fn 
 	for _, l := range lines {
 		if l.First == nil {
 			var words []string
-			if err := json.Unmarshal(l.Words, &words); err != nil {
+			if err := json.Unmarshal(l.RawWords, &words); err != nil {
 				tb.Fatalf("%+q: words: %v", l.Text, err)
 			}
 			fn(hfCase{-1, l.Text, l.ids[0], words})
 			continue
 		}
 		var rowWords map[string][]string
-		if l.Words != nil {
-			if err := json.Unmarshal(l.Words, &rowWords); err != nil {
+		if l.RawWords != nil {
+			if err := json.Unmarshal(l.RawWords, &rowWords); err != nil {
 				tb.Fatalf("row %U: words: %v", *l.First, err)
 			}
 		}
@@ -238,7 +238,7 @@ func checkHFGoldensComplete(t *testing.T, head hfGoldenHeader, lines []hfGoldenL
 			next = 0xe000
 		}
 		if *l.First != next || len(l.ids) != head.Row {
-			t.Fatalf("row at %U (%d code points), want %U (%d)", *l.First, len(l.IDs), next, head.Row)
+			t.Fatalf("row at %U (%d code points), want %U (%d)", *l.First, len(l.ids), next, head.Row)
 		}
 		next += rune(head.Row)
 	}

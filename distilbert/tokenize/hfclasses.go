@@ -6,6 +6,9 @@ package tokenize
 // and P*), and from newer data for lowercase (Rust's std), so Go's tables
 // would classify recently assigned code points differently.
 
+// Regenerating needs node and NODE_PATH reaching the npm tokenizers package
+// (tools/tokgolden/README.md).
+//
 //go:generate node ../../tools/tokgolden/tables.js hftables.go
 
 // runeRange is an inclusive range of code points.

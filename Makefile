@@ -56,6 +56,7 @@ fmt-check:
 fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./weights
 	$(GO) test -run=NONE -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./distilbert/tokenize
+	$(GO) test -run=NONE -fuzz=FuzzParseConfig -fuzztime=$(FUZZTIME) ./distilbert
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
 
 # Static builds for both architectures, and the generic-only build.

@@ -62,6 +62,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzPickle -fuzztime=$(FUZZTIME) ./weights
 	$(GO) test -run=NONE -fuzz=FuzzPyTorch -fuzztime=$(FUZZTIME) ./weights
 	$(GO) test -run=NONE -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./distilbert/tokenize
+	$(GO) test -run=NONE -fuzz=FuzzParseConfig -fuzztime=$(FUZZTIME) ./distilbert
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
 
 # Static builds for both architectures, and the generic-only build.

@@ -60,7 +60,9 @@ fmt-check:
 fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./weights
 	$(GO) test -run=NONE -fuzz=FuzzPickle -fuzztime=$(FUZZTIME) ./weights
+	$(GO) test -run=NONE -fuzz=FuzzPyTorch -fuzztime=$(FUZZTIME) ./weights
 	$(GO) test -run=NONE -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./distilbert/tokenize
+	$(GO) test -run=NONE -fuzz=FuzzParseConfig -fuzztime=$(FUZZTIME) ./distilbert
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
 	$(GO) test -run=NONE -fuzz=FuzzParseModelInfo -fuzztime=$(FUZZTIME) ./weights/hub
 	$(GO) test -run=NONE -fuzz=FuzzNormalizeETag -fuzztime=$(FUZZTIME) ./weights/hub
@@ -125,7 +127,7 @@ test-arm64:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -c -o $(ARM64_TESTBIN)/distilbert.test ./distilbert
 	cd kernels && $(QEMU_ARM64) $(ARM64_TESTBIN)/kernels.test $(ARM64_TESTFLAGS)
 	cd weights && $(QEMU_ARM64) $(ARM64_TESTBIN)/weights.test $(ARM64_TESTFLAGS)
-	cd distilbert/tokenize && $(QEMU_ARM64) $(ARM64_TESTBIN)/tokenize.test $(ARM64_TESTFLAGS) -test.skip 'TestHugeInputs'
+	cd distilbert/tokenize && $(QEMU_ARM64) $(ARM64_TESTBIN)/tokenize.test $(ARM64_TESTFLAGS) -test.skip 'TestHugeInputs|TestHFEveryCodePoint'
 	cd distilbert && $(QEMU_ARM64) $(ARM64_TESTBIN)/distilbert.test $(ARM64_TESTFLAGS) \
 		-test.run 'TinyOdd|Layers|PaddedBatch|Unprefixed|HalfPrecision|LoadErrors|LoadCorrupt|RejectsBadInput' \
 		-test.skip 'TestPaddedBatchGolden/sst2-mini-batch.json'

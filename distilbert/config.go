@@ -25,6 +25,8 @@ type Config struct {
 	ModelType             string  `json:"model_type"`
 	// Labels are the class names in logit order, from id2label.
 	Labels []string `json:"labels"`
+	// ProblemType is problem_type, resolved by ParseConfig when absent.
+	ProblemType ProblemType `json:"problem_type,omitempty"`
 }
 
 // layerNormEps is what DistilBERT hard-codes (nn.LayerNorm(dim, eps=1e-12));
@@ -48,6 +50,7 @@ type rawConfig struct {
 	Label2ID              map[string]int    `json:"label2id"`
 	NumLabels             *int              `json:"num_labels"`
 	Architectures         []string          `json:"architectures"`
+	ProblemType           *string           `json:"problem_type"`
 }
 
 // ParseConfig decodes and validates config.json. name is used in errors.
@@ -94,6 +97,9 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	c.Labels = labels
+	if c.ProblemType, err = parseProblemType(raw.ProblemType, len(labels)); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -185,6 +191,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Labels) == 0 {
 		bad("no labels")
+	}
+	if p := c.ProblemType; p != SingleLabel && p != MultiLabel && p != Regression {
+		bad("problem_type %q is not supported", string(p))
 	}
 	return errors.Join(errs...)
 }

@@ -11,12 +11,16 @@ import (
 // Prediction is the classification of one text.
 type Prediction struct {
 	Label     string             `json:"label"`
-	Score     float32            `json:"score"`  // probability of Label
-	Scores    map[string]float32 `json:"scores"` // probability of every label
+	Score     float32            `json:"score"`  // score of Label, the highest
+	Scores    map[string]float32 `json:"scores"` // score of every label (see ProblemType)
 	Logits    []float32          `json:"logits"` // in id2label order
 	Tokens    int                `json:"tokens"` // input ids incl. [CLS] and [SEP]
 	Truncated bool               `json:"truncated"`
 	InputIDs  []int32            `json:"input_ids,omitempty"`
+
+	// ProblemType is how the scores are made: a softmax (SingleLabel, left
+	// out of JSON), a sigmoid per label or the raw logits.
+	ProblemType ProblemType `json:"problem_type,omitempty"`
 }
 
 // Classifier is the text-in, label-out pipeline: tokenizer + engine.
@@ -120,7 +124,7 @@ func (c *Classifier) PredictEncoded(ctx context.Context, encs []tokenize.Encodin
 	preds := make([]Prediction, len(encs))
 	for i, e := range encs {
 		l := logits[i*nl : i*nl+nl : i*nl+nl]
-		probs := softmax64(l)
+		probs := c.config.ProblemType.scores(l)
 		best := 0
 		for j := range probs {
 			if probs[j] > probs[best] {
@@ -134,6 +138,7 @@ func (c *Classifier) PredictEncoded(ctx context.Context, encs []tokenize.Encodin
 		preds[i] = Prediction{
 			Label: labels[best], Score: float32(probs[best]), Scores: scores,
 			Logits: l, Tokens: len(e.IDs), Truncated: e.Truncated, InputIDs: e.IDs,
+			ProblemType: c.config.ProblemType,
 		}
 	}
 	return preds, nil

@@ -61,6 +61,9 @@ func TestEndpoints(t *testing.T) {
 	if !bytes.Contains(r.body, []byte(`"config":{"dim":256`)) || !bytes.Contains(r.body, []byte(`"features":[`)) {
 		t.Errorf("/info lacks config or CPU features: %s", r.body)
 	}
+	if bytes.Contains(r.body, []byte("problem_type")) {
+		t.Errorf("/info of a single-label model names a problem_type: %s", r.body)
+	}
 
 	r = p.get("/openapi.json")
 	var spec struct {
@@ -96,7 +99,7 @@ func TestEndpoints(t *testing.T) {
 		var got prediction
 		r := p.post("/predict", map[string]string{"text": text})
 		r.json(t, &got)
-		if r.status != 200 {
+		if r.status != 200 || bytes.Contains(r.body, []byte("problem_type")) {
 			t.Fatalf("/predict: %d %s", r.status, r.body)
 		}
 		checkPrediction(t, text, got)

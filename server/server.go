@@ -77,6 +77,10 @@ type Server struct {
 	modelJSON []byte
 	cacheKey  string // model name prefix of cache keys
 
+	// problemJSON is `,"problem_type":...` for models whose scores are not
+	// a softmax, empty otherwise (single-label answers stay as they were).
+	problemJSON []byte
+
 	docsHTML []byte
 	started  time.Time
 
@@ -119,6 +123,9 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 		s.labelJSON = append(s.labelJSON, b)
 	}
 	s.modelJSON, _ = json.Marshal(clf.Name())
+	if pt := clf.ProblemType(); pt != distilbert.SingleLabel {
+		s.problemJSON = append([]byte(`,"problem_type":`), appendJSONString(nil, string(pt))...)
+	}
 	s.m = newServerMetrics(labels, clf.Name(), clf.Engine().Info(), cfg.Version)
 	s.b = newBatcher(clf.PredictEncoded, &s.cfg, s.m, log)
 	s.m.set.NewGauge("distilbert_queue_depth", func() float64 { return float64(s.b.depth()) })
@@ -637,6 +644,7 @@ func (s *Server) appendResult(b []byte, r *result) []byte {
 	b = strconv.AppendBool(b, r.truncated)
 	b = append(b, `,"model":`...)
 	b = append(b, s.modelJSON...)
+	b = append(b, s.problemJSON...)
 	return append(b, '}')
 }
 
@@ -660,6 +668,7 @@ type infoResponse struct {
 	Version      string            `json:"version"`
 	GoVersion    string            `json:"go_version"`
 	Labels       []string          `json:"labels"`
+	ProblemType  string            `json:"problem_type,omitempty"` // absent for single-label (softmax) models
 	Config       distilbert.Config `json:"config"`
 	MaxTokens    int               `json:"max_tokens"`
 	Parameters   int64             `json:"parameters"`
@@ -698,6 +707,7 @@ func (s *Server) info() infoResponse {
 	in := infoResponse{
 		Model: s.clf.Name(), Version: s.cfg.Version, GoVersion: runtime.Version(),
 		Labels: s.labels, Config: *s.clf.Config(), MaxTokens: s.clf.Tokenizer().MaxLen(),
+		ProblemType:  string(s.clf.ProblemType()),
 		Quantization: string(ei.Quantization), ComputeDType: computeDType(ei.Quantization),
 		Int8Kernel: ei.Int8Kernels, Engine: ei,
 		Kernels: ei.Kernels, CPU: kernels.CPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),

@@ -26,12 +26,11 @@
 //     (100) characters or one that cannot be matched becomes one [UNK].
 //  5. [CLS] pieces [SEP], keeping the first MaxLen-2 pieces.
 //
-// NFD is computed rune by rune from the golang.org/x/text/unicode/norm
-// decomposition tables (Hangul syllables algorithmically), and canonical
+// NFD is computed rune by rune from the library's decompositions
+// (hftables.go; Hangul syllables algorithmically), and canonical
 // reordering is applied to the non-starters that survive accent stripping,
-// so the result equals stripping Mn from the NFD of the whole string; it is
-// not affected by the Stream-Safe (U+034F insertion) behaviour of norm's
-// iterators.
+// so the result equals stripping Mn from the NFD of the whole string (with
+// no Stream-Safe U+034F insertion, as in Rust's NFD).
 //
 // Once MaxLen-2 pieces are out and one more is certain to come, Encode stops
 // reading, so a 10 MB text costs about as much as its first few thousand
@@ -81,12 +80,14 @@
 //
 // # Unicode versions
 //
-// Character classes come from Go's unicode package and x/text/unicode/norm
-// (Unicode 15.0.0), while HF uses Rust's std (lowercase, White_Space), the
-// unicode-normalization crate (NFD) and the older unicode_categories crate
-// (Cc/Cf/Co, Mn, P*). They differ only for recently assigned code points
-// (e.g. U+061D, U+0898), none of which occur in the goldens; we do not try to
-// emulate the older tables.
+// HF takes its character classes from Rust's std (White_Space, lowercase),
+// the unicode-normalization-alignments crate (NFD) and the unicode_categories
+// crate of 2016 (Cc/Cf/Co, Mn, P*), so code points assigned since then are
+// classified differently from Go's unicode package: U+061D is not
+// punctuation and U+0898 not a mark to HF, while U+A7CB already lowercases.
+// The classes therefore come from hftables.go, which tools/tokgolden probes
+// from the library itself code point by code point, and the tests compare
+// Encode with the library on every Unicode scalar value.
 //
 // The CJK ranges are those of HF's bert.rs, which uses 0x2B920..=0x2CEAF where
 // Python BERT uses 0x2B820: U+2B820..U+2B91F are not split off as separate

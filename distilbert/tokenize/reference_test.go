@@ -4,14 +4,13 @@ import (
 	"sort"
 	"strings"
 	"unicode"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 // reference is a deliberately naive transcription of the HF pipeline
 // (tokenizers' AddedVocabulary, BertNormalizer, BertPreTokenizer, WordPiece,
 // TemplateProcessing, truncation), one whole-string stage after the other,
-// for differential tests of the single-pass Encode.
+// for differential tests of the single-pass Encode. It shares the character
+// classes (hftables.go), not the algorithm.
 type reference struct {
 	t *Tokenizer
 }
@@ -68,10 +67,10 @@ func (r *reference) normalize(s string) string {
 				b.WriteRune(' ')
 				continue
 			}
-			if c == 0 || c == 0xfffd || unicode.In(c, unicode.Cc, unicode.Cf, unicode.Co) {
+			if isCleanedAway(c) {
 				continue
 			}
-			if unicode.IsSpace(c) {
+			if isWhitespace(c) {
 				c = ' '
 			}
 			b.WriteRune(c)
@@ -94,7 +93,7 @@ func (r *reference) normalize(s string) string {
 	}
 	if t.stripAccents {
 		for _, c := range refNFD(s) {
-			if !unicode.Is(unicode.Mn, c) {
+			if !isMn(c) {
 				b.WriteRune(c)
 			}
 		}
@@ -103,10 +102,10 @@ func (r *reference) normalize(s string) string {
 	}
 	if t.lowercase {
 		for _, c := range s {
-			if c == 0x130 {
-				b.WriteString("i\u0307")
-			} else {
-				b.WriteRune(unicode.ToLower(c))
+			l1, l2 := toLower(c)
+			b.WriteRune(l1)
+			if l2 >= 0 {
+				b.WriteRune(l2)
 			}
 		}
 		s = b.String()
@@ -114,17 +113,17 @@ func (r *reference) normalize(s string) string {
 	return s
 }
 
-// refNFD is NFD without the Stream-Safe Text Format of norm's iterators
-// (which inserts U+034F after 30 non-starters; Rust's NFD does not): each
-// character is decomposed alone with norm.NFD.String, then every run of
-// non-starters is stably sorted by combining class.
+// refNFD is NFD as Rust's unicode-normalization does it (without the
+// Stream-Safe Text Format, which inserts U+034F after 30 non-starters): each
+// character is decomposed alone, then every run of non-starters is stably
+// sorted by combining class.
 func refNFD(s string) []rune {
 	var rs []rune
 	var cccs []uint8
 	for _, c := range s {
-		for _, d := range norm.NFD.String(string(c)) {
-			rs = append(rs, d)
-			cccs = append(cccs, norm.NFD.PropertiesString(string(d)).CCC())
+		for _, d := range decompose(nil, c) {
+			rs = append(rs, d.r)
+			cccs = append(cccs, d.ccc)
 		}
 	}
 	for i := 0; i < len(rs); {
@@ -157,10 +156,10 @@ func refNFD(s string) []rune {
 // words is BertPreTokenizer.
 func (r *reference) words(s string) []string {
 	var out []string
-	for _, w := range strings.FieldsFunc(s, unicode.IsSpace) {
+	for _, w := range strings.FieldsFunc(s, isWhitespace) {
 		start := 0
 		for i, c := range w {
-			if (c < 128 && isASCIIPunct(byte(c))) || unicode.IsPunct(c) {
+			if isPunct(c) {
 				if i > start {
 					out = append(out, w[start:i])
 				}

@@ -264,7 +264,7 @@ func (e *encoder) normalized(r rune, f uint8) {
 	if f&fDecomp == 0 {
 		// A non-starter that is not a mark (Mc with a combining class).
 		if e.npend < maxPending {
-			e.pend[e.npend] = decomposed{r, cccOf(r)}
+			e.pend[e.npend] = decomposed{r, combiningRank(r)}
 			e.npend++
 		} else {
 			e.pendLost++

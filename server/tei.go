@@ -21,9 +21,9 @@ import (
 // for a batch.
 
 // isTEIRequest tells a TEI-shaped body from a native one by its top-level
-// keys: the native body's only key is "text", so most bodies are decided
-// by their first key without reading the rest. Anything that is not a JSON
-// object with an "inputs" key is left to the native decoder to refuse.
+// keys: one with "inputs" and no "text" is TEI's. The native body's only
+// key is "text", so most are decided by their first key without reading
+// the rest. Anything else is left to the native decoder to refuse.
 func isTEIRequest(body []byte) bool {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
@@ -33,23 +33,24 @@ func isTEIRequest(body []byte) bool {
 	if _, err := dec.Token(); err != nil {
 		return false
 	}
+	inputs := false
 	for dec.More() {
 		key, err := dec.Token()
 		if err != nil {
-			return false
+			return inputs
 		}
 		switch key {
 		case "text":
 			return false
 		case "inputs":
-			return true
+			inputs = true
 		}
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
-			return false
+			return inputs
 		}
 	}
-	return false
+	return inputs
 }
 
 type teiRequest struct {

@@ -158,6 +158,19 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		t.Errorf("model outputs %v", outs)
 	}
 
+	// The OpenAPI document and /docs describe the routes.
+	var spec struct{ Paths map[string]any }
+	p.get("/openapi.json").json(t, &spec)
+	for _, path := range []string{"/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer"} {
+		if spec.Paths[path] == nil {
+			t.Errorf("openapi.json lacks %s", path)
+		}
+	}
+	if r := p.get("/docs"); !strings.Contains(string(r.body), "/v2/models/{name}/infer") || !strings.Contains(string(r.body), `id="schema-V2InferRequest"`) ||
+		!strings.Contains(string(r.body), `id="schema-TEIPredictRequest"`) || !strings.Contains(string(r.body), `href="#schema-PredictRequest"`) {
+		t.Errorf("/docs lacks the v2 route, the TEI and v2 schemas, or the /predict request's link")
+	}
+
 	// tritonclient: InferInput("text", [n, 1], "BYTES").set_data_from_numpy(
 	// np.array([[t] for t in texts], dtype=object), binary_data=False), no
 	// outputs requested: the client then asks for binary outputs and reads
@@ -320,7 +333,11 @@ func checkTEI(t *testing.T, text string, got []teiPrediction, raw bool) {
 // TEI's, while the native {"text": ...} contract is unchanged.
 func TestTEIPredictShape(t *testing.T) {
 	t.Parallel()
-	p := start(t, nil, limitArgs...)
+	// The flag sets the served name (the environment's twin is tested above).
+	p := start(t, nil, append([]string{"--served-model-name", "tei-side"}, limitArgs...)...)
+	if r := p.get("/v2/models/tei-side"); r.status != 200 {
+		t.Errorf("--served-model-name: %d %s", r.status, r.body)
+	}
 	texts := devTexts(t, 2)
 	long := texts[len(texts)-3] // over 512 tokens
 

@@ -259,6 +259,7 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		{"POST", "/v2/models/sentiment/infer", one([]int{1}, []string{""}), key, 400, "empty"},
 		{"POST", "/v2/models/sentiment/infer", one([]int{9}, []string{"a", "b", "c", "d", "e", "f", "g", "h", "i"}), key, 413, "limit is 8"},
 		{"POST", "/v2/models/sentiment/infer", one([]int{1}, []string{strings.Repeat("é", 5001)}), key, 413, "limit is 5000"},
+		{"POST", "/v2/models/sentiment/infer", one([]int{1}, []string{strings.Repeat("a", 20000)}), key, 413, "16384"},
 	} {
 		var body []byte
 		switch b := tc.body.(type) {

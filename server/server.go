@@ -491,8 +491,12 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	default:
 		e = errorf(400, "bad_request", "cannot parse the HTTP request")
 	}
-	writeError(ctx, id, e)
 	route := routeOf(ctx.Path())
+	if isV2Route(route) {
+		writeV2Error(ctx, id, e)
+	} else {
+		writeError(ctx, id, e)
+	}
 	s.m.request(route, e.Status, time.Since(ctx.Time()).Seconds())
 	if s.cfg.AccessLog {
 		s.log.Info("request", "id", id, "path", truncate(string(ctx.Path()), 200), "status", e.Status,

@@ -360,6 +360,11 @@ func TestTEIPredictShape(t *testing.T) {
 	single = nil
 	p.post("/predict", map[string]any{"inputs": []string{texts[1]}, "raw_scores": true}).json(t, &single)
 	checkTEI(t, texts[1], single, true)
+	// huggingface_hub's InferenceClient.text_classification body: TEI
+	// ignores its "parameters", and so does the service.
+	single = nil
+	p.post("/predict", map[string]any{"inputs": texts[2], "parameters": map[string]any{"top_k": 1}}).json(t, &single)
+	checkTEI(t, texts[2], single, false)
 
 	// A batch is a list of one-string lists; truncate (absent or true)
 	// truncates like the native API.
@@ -405,7 +410,7 @@ func TestTEIPredictShape(t *testing.T) {
 		{map[string]any{"inputs": ""}, 400, "Empty", "cannot be empty"},
 		{map[string]any{"inputs": nine}, 422, "Validation", "batch size 9"},
 		{map[string]any{"inputs": "a", "truncation_direction": "left"}, 422, "Validation", "not supported"},
-		{map[string]any{"inputs": "a", "normalize": true}, 422, "Validation", "unknown field"},
+		{map[string]any{"inputs": "a", "raw_scores": "yes"}, 422, "Validation", "raw_scores"},
 		{[]byte(`{"inputs": "a"`), 400, "Validation", "malformed JSON"},
 	} {
 		r := p.post("/predict", tc.body)

@@ -76,8 +76,9 @@ func decodeTEIRequest(body []byte, lim limits) (*teiPredict, *apiError) {
 	if err := checkObjectBody(body, lim); err != nil {
 		return nil, err
 	}
+	// Unknown fields are ignored, as TEI does: its clients may send more
+	// (huggingface_hub's "parameters", say) and TEI answers them anyway.
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	var req teiRequest
 	if err := dec.Decode(&req); err != nil {
 		e := jsonError(err)

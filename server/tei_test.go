@@ -59,7 +59,7 @@ func TestDecodeTEIRequest(t *testing.T) {
 		{"null", `{"inputs": null}`, 422, nil, false, false, false},
 		{"left", `{"inputs": "a", "truncation_direction": "left"}`, 422, nil, false, false, false},
 		{"sideways", `{"inputs": "a", "truncation_direction": "up"}`, 422, nil, false, false, false},
-		{"unknown field", `{"inputs": "a", "normalize": true}`, 422, nil, false, false, false},
+		{"unknown field ignored", `{"inputs": "a", "normalize": true, "parameters": {"top_k": 1}}`, 0, []string{"a"}, false, false, false},
 		{"wrong type", `{"inputs": "a", "raw_scores": "yes"}`, 422, nil, false, false, false},
 		{"malformed", `{"inputs": "a"`, 400, nil, false, false, false},
 		{"trailing", `{"inputs": "a"} x`, 400, nil, false, false, false},

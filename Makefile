@@ -68,6 +68,8 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzNormalizeETag -fuzztime=$(FUZZTIME) ./weights/hub
 	$(GO) test -run=NONE -fuzz=FuzzParseID -fuzztime=$(FUZZTIME) ./weights/hub
 	$(GO) test -run=NONE -fuzz=FuzzParseSHA256Sums -fuzztime=$(FUZZTIME) ./distilbert
+	$(GO) test -run=NONE -fuzz=FuzzV2Decode -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run=NONE -fuzz=FuzzTEIDecode -fuzztime=$(FUZZTIME) ./server
 
 # Static builds for both architectures, and the generic-only build.
 cross:
@@ -172,6 +174,8 @@ test-browser:
 
 fuzz-server:
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run=NONE -fuzz=FuzzV2Decode -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run=NONE -fuzz=FuzzTEIDecode -fuzztime=$(FUZZTIME) ./server
 
 # Load test against a local service on 127.0.0.1:$(LOAD_PORT): concurrency
 # $(LOAD_C), $(LOAD_D) per level, then the engine alone at batch $(LOAD_BATCH).
@@ -186,3 +190,27 @@ loadtest: build
 	./bin/loadtest -url http://127.0.0.1:$(LOAD_PORT) -wait 60s -c $(LOAD_C) -d $(LOAD_D); rc=$$?; \
 	kill -TERM $$pid; wait $$pid; \
 	[ $$rc -eq 0 ] && ./bin/loadtest -engine -batch-size $(LOAD_BATCH) -d $(LOAD_D)
+
+# --- Releases ---
+# Static (CGO_ENABLED=0), trimmed, stripped, version-stamped binaries,
+# distilbert-$(VERSION)-OS-ARCH[.exe], and their SHA256SUMS in $(DIST);
+# release-check verifies them and runs the linux/arm64 one under
+# qemu-aarch64-static (the amd64 one natively) to predict with the embedded
+# model. VERSION defaults to `git describe`; make release VERSION=v1.2.3.
+DIST              ?= dist
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64
+.PHONY: release release-check
+release:
+	rm -rf $(DIST)
+	@mkdir -p $(DIST)
+	@set -e; for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		out=$(DIST)/distilbert-$(VERSION)-$$os-$$arch$$ext; echo "build $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/distilbert; \
+	done
+	cd $(DIST) && sha256sum distilbert-* > SHA256SUMS
+	@cat $(DIST)/SHA256SUMS
+
+release-check:
+	./scripts/install-test-deps.sh qemu
+	GO=$(GO) QEMU_ARM64=$(QEMU_ARM64) ./scripts/release-check.sh $(DIST) $(VERSION)

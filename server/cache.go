@@ -9,6 +9,7 @@ import (
 type result struct {
 	label     int       // index into the labels
 	probs     []float32 // per label, in label order
+	logits    []float32 // per label, in label order
 	tokens    int
 	truncated bool
 }

@@ -44,6 +44,10 @@ type Config struct {
 	AccessLog     bool          // one log line per request
 	LogLevel      string        // debug, info, warn, error
 
+	// ServedModelName is {name} in the Open Inference Protocol's
+	// /v2/models/{name} routes; empty: the model's own name.
+	ServedModelName string
+
 	Version string       // reported by /info
 	Logger  *slog.Logger // nil: JSON to stderr at LogLevel
 }
@@ -114,6 +118,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, apiKeysFile *string) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close keep-alive connections idle this long")
 	fs.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.ServedModelName, "served-model-name", c.ServedModelName, "model name in the Open Inference Protocol (KServe v2) routes /v2/models/NAME (default: the model's name)")
 }
 
 // EnvName is the environment variable that stands for a flag:
@@ -218,6 +223,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
+	}
+	if c.ServedModelName != "" && !validServedName(c.ServedModelName) {
+		errs = append(errs, fmt.Errorf("--served-model-name %q: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", c.ServedModelName))
 	}
 	return errors.Join(errs...)
 }

@@ -44,19 +44,8 @@ type batchRequest struct {
 // fields, invalid UTF-8, trailing data), 422 (missing, null or empty
 // text), 413 (body, item count or text length over the limits).
 func decodeRequest(body []byte, batch bool, lim limits) ([]string, *apiError) {
-	if lim.MaxBodyBytes > 0 && len(body) > lim.MaxBodyBytes {
-		return nil, errorf(413, "body_too_large", "request body is %d bytes, the limit is %d", len(body), lim.MaxBodyBytes)
-	}
-	// encoding/json silently turns invalid UTF-8 into U+FFFD: refuse it first.
-	if !utf8.Valid(body) {
-		return nil, errorf(400, "invalid_utf8", "request body is not valid UTF-8")
-	}
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 {
-		return nil, errorf(400, "malformed_json", "request body is empty; send a JSON object")
-	}
-	if trimmed[0] != '{' {
-		return nil, errorf(400, "invalid_type", "request body must be a JSON object")
+	if err := checkObjectBody(body, lim); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -106,16 +95,44 @@ func decodeRequest(body []byte, batch bool, lim limits) ([]string, *apiError) {
 		if batch {
 			name = fmt.Sprintf(`%q[%d]`, field, i)
 		}
-		if strings.TrimSpace(t) == "" {
-			return nil, errorf(422, "empty_text", "%s is empty", name)
-		}
-		if lim.MaxTextChars > 0 && len(t) > lim.MaxTextChars { // bytes ≥ characters: count only then
-			if n := utf8.RuneCountInString(t); n > lim.MaxTextChars {
-				return nil, errorf(413, "text_too_long", "%s has %d characters, the limit is %d", name, n, lim.MaxTextChars)
-			}
+		if err := checkText(t, name, lim); err != nil {
+			return nil, err
 		}
 	}
 	return texts, nil
+}
+
+// checkObjectBody does the checks every JSON request body gets before it
+// is decoded: size, UTF-8, and that it is an object.
+func checkObjectBody(body []byte, lim limits) *apiError {
+	if lim.MaxBodyBytes > 0 && len(body) > lim.MaxBodyBytes {
+		return errorf(413, "body_too_large", "request body is %d bytes, the limit is %d", len(body), lim.MaxBodyBytes)
+	}
+	// encoding/json silently turns invalid UTF-8 into U+FFFD: refuse it first.
+	if !utf8.Valid(body) {
+		return errorf(400, "invalid_utf8", "request body is not valid UTF-8")
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return errorf(400, "malformed_json", "request body is empty; send a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return errorf(400, "invalid_type", "request body must be a JSON object")
+	}
+	return nil
+}
+
+// checkText applies the per-text checks; name says which text it is.
+func checkText(t, name string, lim limits) *apiError {
+	if strings.TrimSpace(t) == "" {
+		return errorf(422, "empty_text", "%s is empty", name)
+	}
+	if lim.MaxTextChars > 0 && len(t) > lim.MaxTextChars { // bytes ≥ characters: count only then
+		if n := utf8.RuneCountInString(t); n > lim.MaxTextChars {
+			return errorf(413, "text_too_long", "%s has %d characters, the limit is %d", name, n, lim.MaxTextChars)
+		}
+	}
+	return nil
 }
 
 func expectEOF(dec *json.Decoder) *apiError {

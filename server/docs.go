@@ -72,6 +72,16 @@ type openapiSchema struct {
 	AdditionalProperties any
 	Enum                 []string
 	Example              any
+	OneOf                []openapiSchema
+}
+
+// ref is the schema's $ref, or its first alternative's (the native shape
+// comes first where /predict also takes another).
+func (s openapiSchema) ref() string {
+	if s.Ref == "" && len(s.OneOf) > 0 {
+		return s.OneOf[0].Ref
+	}
+	return s.Ref
 }
 
 func refName(ref string) string { return ref[strings.LastIndexByte(ref, '/')+1:] }
@@ -204,7 +214,7 @@ func renderDocs(spec []byte) ([]byte, error) {
 			o := docOperation{Method: method, Path: p, Summary: op.Summary, Description: op.Description, Auth: len(op.Security) > 0}
 			if op.RequestBody != nil {
 				if c, ok := op.RequestBody.Content["application/json"]; ok {
-					name := refName(c.Schema.Ref)
+					name := refName(c.Schema.ref())
 					o.Request = schemaDoc(name, doc.Components.Schemas[name])
 				}
 			}
@@ -220,8 +230,8 @@ func renderDocs(spec []byte) ([]byte, error) {
 				}
 				dr := docResponse{Code: c, Description: r.Description}
 				for _, ct := range r.Content {
-					if ct.Schema.Ref != "" {
-						dr.Schema = refName(ct.Schema.Ref)
+					if ref := ct.Schema.ref(); ref != "" {
+						dr.Schema = refName(ref)
 					}
 				}
 				o.Responses = append(o.Responses, dr)
@@ -230,7 +240,8 @@ func renderDocs(spec []byte) ([]byte, error) {
 		}
 	}
 	var schemas []*docSchema
-	for _, n := range []string{"PredictRequest", "BatchRequest", "Prediction", "BatchResponse", "Error", "Status"} {
+	for _, n := range []string{"PredictRequest", "BatchRequest", "Prediction", "BatchResponse", "Error", "Status",
+		"TEIPredictRequest", "TEIPrediction", "TEIError", "V2InferRequest", "V2InferResponse", "V2ModelMetadata", "V2Error"} {
 		if s, ok := doc.Components.Schemas[n]; ok {
 			schemas = append(schemas, schemaDoc(n, s))
 		}

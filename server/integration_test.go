@@ -372,6 +372,7 @@ func TestBadFlagsAndEnv(t *testing.T) {
 		{nil, []string{"extra"}, "serve takes no arguments"},
 		{nil, []string{"--addr", "256.1.1.1:99999"}, "listen"},
 		{[]string{"DISTILBERT_QUANTIZE=int4"}, nil, "quantization \"int4\" is not supported"},
+		{nil, []string{"--served-model-name", "a/b"}, "--served-model-name"},
 	} {
 		cmd := exec.Command(binary, append([]string{"serve"}, tc.args...)...)
 		cmd.Env = append(os.Environ(), tc.env...)

@@ -44,18 +44,35 @@ const (
 	routeMetrics
 	routePredict
 	routeBatch
+	routeV2Server // Open Inference Protocol routes: see v2.go
+	routeV2Live
+	routeV2Ready
+	routeV2Model
+	routeV2ModelReady
+	routeV2Infer
 	routeOther
 )
 
-var routeNames = []string{"/", "/docs", "/openapi.json", "/healthz", "/readyz", "/info", "/metrics", "/predict", "/predict/batch", "other"}
+var routeNames = []string{"/", "/docs", "/openapi.json", "/healthz", "/readyz", "/info", "/metrics", "/predict", "/predict/batch",
+	"/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer", "other"}
 
 var routeByPath = func() map[string]int {
 	m := map[string]int{}
 	for i, n := range routeNames[:routeOther] {
-		m[n] = i
+		if !strings.Contains(n, "{") {
+			m[n] = i
+		}
 	}
 	return m
 }()
+
+// routeOf maps a request path to its route (routeOther when none).
+func routeOf(path []byte) int {
+	if r, ok := routeByPath[string(path)]; ok {
+		return r
+	}
+	return v2ModelRoute(path)
+}
 
 // Server is one service instance. Create it with New, run it with Run.
 type Server struct {
@@ -74,6 +91,7 @@ type Server struct {
 
 	labels    []string
 	labelJSON [][]byte // each label as a JSON string
+	v2        v2Model  // what the Open Inference Protocol routes say about the model
 	modelJSON []byte
 	cacheKey  string // model name prefix of cache keys
 
@@ -126,6 +144,7 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 	if pt := clf.ProblemType(); pt != distilbert.SingleLabel {
 		s.problemJSON = append([]byte(`,"problem_type":`), appendJSONString(nil, string(pt))...)
 	}
+	s.v2 = newV2Model(cfg.ServedModelName, clf.Name(), labels)
 	s.m = newServerMetrics(labels, clf.Name(), clf.Engine().Info(), cfg.Version)
 	s.b = newBatcher(clf.PredictEncoded, &s.cfg, s.m, log)
 	s.m.set.NewGauge("distilbert_queue_depth", func() float64 { return float64(s.b.depth()) })
@@ -261,10 +280,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) { s.serve(ctx, s.route) }
 func (s *Server) serve(ctx *fasthttp.RequestCtx, next func(*fasthttp.RequestCtx, int, string, time.Time, *reqInfo)) {
 	start := time.Now()
 	s.inflight.Add(1)
-	route := routeOther
-	if r, ok := routeByPath[string(ctx.Path())]; ok {
-		route = r
-	}
+	route := routeOf(ctx.Path())
 	id := requestID(ctx)
 	ctx.Response.Header.Set("X-Request-ID", id)
 	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
@@ -316,7 +332,7 @@ func (s *Server) accessLog(ctx *fasthttp.RequestCtx, id string, route, status in
 	if info.client != "" {
 		attrs = append(attrs, slog.String("client", info.client))
 	}
-	if route == routePredict || route == routeBatch {
+	if route == routePredict || route == routeBatch || route == routeV2Infer {
 		attrs = append(attrs, slog.Int("texts", len(info.texts)), slog.Int("cached", info.cached))
 		if s.cfg.LogTexts && len(info.texts) > 0 {
 			attrs = append(attrs, slog.Any("text_values", info.texts))
@@ -376,6 +392,10 @@ func (s *Server) applyCORS(ctx *fasthttp.RequestCtx) {
 func (s *Server) route(ctx *fasthttp.RequestCtx, route int, id string, start time.Time, info *reqInfo) {
 	if route == routeOther {
 		writeError(ctx, id, errorf(404, "not_found", "no such endpoint: %s", truncate(string(ctx.Path()), 100)))
+		return
+	}
+	if isV2Route(route) { // answers in the protocol's own error shape
+		s.serveV2(ctx, route, id, start, info)
 		return
 	}
 	allow := "GET, HEAD, OPTIONS"
@@ -478,10 +498,11 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	default:
 		e = errorf(400, "bad_request", "cannot parse the HTTP request")
 	}
-	writeError(ctx, id, e)
-	route := routeOther
-	if r, ok := routeByPath[string(ctx.Path())]; ok {
-		route = r
+	route := routeOf(ctx.Path())
+	if isV2Route(route) {
+		writeV2Error(ctx, id, e)
+	} else {
+		writeError(ctx, id, e)
 	}
 	s.m.request(route, e.Status, time.Since(ctx.Time()).Seconds())
 	if s.cfg.AccessLog {
@@ -512,90 +533,32 @@ func (s *Server) clientKey(ctx *fasthttp.RequestCtx) (string, *apiError) {
 	return id, nil
 }
 
-// predict serves /predict and /predict/batch.
+// predict serves /predict and /predict/batch. /predict also takes Hugging
+// Face TEI's request shape, answered in TEI's shape (see tei.go).
 func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start time.Time, info *reqInfo) {
-	client, aerr := s.clientKey(ctx)
-	if aerr != nil {
-		writeError(ctx, id, aerr)
+	tei := !batch && isTEIRequest(ctx.PostBody())
+	if aerr := s.admit(ctx, start, info); aerr != nil {
+		if tei {
+			writeTEIError(ctx, id, aerr)
+		} else {
+			writeError(ctx, id, aerr)
+		}
 		return
 	}
-	info.client = client
-	if s.lim != nil {
-		if ok, wait := s.lim.allow(client, start); !ok {
-			ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			writeError(ctx, id, errorf(429, "rate_limited", "rate limit of %g requests/s exceeded; retry in %v", s.cfg.RateLimit, wait.Round(time.Millisecond)))
-			return
-		}
+	if tei {
+		s.predictTEI(ctx, id, start, info)
+		return
 	}
 	texts, aerr := decodeRequest(ctx.PostBody(), batch, s.limits)
 	if aerr != nil {
 		writeError(ctx, id, aerr)
 		return
 	}
-	info.texts = texts
-	s.m.texts.Add(len(texts))
-
-	results := make([]result, len(texts))
-	var encs []tokenize.Encoding
-	var missing []int
-	for i, t := range texts {
-		if s.cache != nil {
-			if r, ok := s.cache.get(s.cacheKey + t); ok {
-				results[i] = r
-				s.m.cacheHits.Inc()
-				info.cached++
-				continue
-			}
-			s.m.cacheMisses.Inc()
-		}
-		encs = append(encs, s.clf.Encode(t))
-		missing = append(missing, i)
+	results, aerr := s.classify(ctx, texts, classifyOptions{}, id, start, info)
+	if aerr != nil {
+		writeClassifyError(ctx, id, aerr, writeError)
+		return
 	}
-	if len(encs) > 0 {
-		j := newJob(encs, start.Add(s.cfg.RequestTimeout), ctx.Conn())
-		if err := s.b.submit(j); err != nil {
-			ctx.Response.Header.Set("Retry-After", "1")
-			if errors.Is(err, errQueueFull) {
-				s.m.queueFull.Inc()
-				writeError(ctx, id, errorf(503, "queue_full", "the service is at capacity; retry later"))
-			} else {
-				writeError(ctx, id, errorf(503, "shutting_down", "the service is shutting down"))
-			}
-			return
-		}
-		timer := time.NewTimer(time.Until(j.deadline))
-		select {
-		case <-j.done:
-			timer.Stop()
-		case <-timer.C:
-			j.cancelled.Store(true)
-			s.m.timeouts.Inc()
-			writeError(ctx, id, errorf(504, "timeout", "no result within the request timeout of %v", s.cfg.RequestTimeout))
-			return
-		}
-		switch {
-		case errors.Is(j.err, errClientGone):
-			ctx.SetStatusCode(499) // nginx's "client closed request": nobody reads it
-			ctx.SetConnectionClose()
-			return
-		case errors.Is(j.err, errStopped):
-			ctx.Response.Header.Set("Retry-After", "1")
-			writeError(ctx, id, errorf(503, "shutting_down", "the service is shutting down"))
-			return
-		case j.err != nil:
-			s.log.Error("inference failed", "id", id, "error", j.err.Error())
-			writeError(ctx, id, errorf(500, "inference_failed", "inference failed"))
-			return
-		}
-		for k, p := range j.preds {
-			r := s.toResult(&p)
-			results[missing[k]] = r
-			if s.cache != nil {
-				s.cache.add(s.cacheKey+texts[missing[k]], r)
-			}
-		}
-	}
-
 	b := make([]byte, 0, 64+len(results)*(96+len(s.modelJSON)+24*len(s.labels)))
 	if batch {
 		b = append(b, `{"predictions":[`...)
@@ -605,7 +568,6 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 			b = append(b, ',')
 		}
 		b = s.appendResult(b, &results[i])
-		s.m.labels[results[i].label].Inc()
 	}
 	if batch {
 		b = append(b, "]}"...)
@@ -613,8 +575,128 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 	writeJSON(ctx, 200, b)
 }
 
+// admit authenticates and rate-limits a request that needs the model.
+func (s *Server) admit(ctx *fasthttp.RequestCtx, start time.Time, info *reqInfo) *apiError {
+	client, aerr := s.clientKey(ctx)
+	if aerr != nil {
+		return aerr
+	}
+	info.client = client
+	if s.lim != nil {
+		if ok, wait := s.lim.allow(client, start); !ok {
+			ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			return errorf(429, "rate_limited", "rate limit of %g requests/s exceeded; retry in %v", s.cfg.RateLimit, wait.Round(time.Millisecond))
+		}
+	}
+	return nil
+}
+
+// classifyOptions change how classify treats its texts.
+type classifyOptions struct {
+	// refuseTruncated answers 422 input_too_long, before any inference,
+	// when a text has more tokens than the model takes (TEI's truncate=false).
+	refuseTruncated bool
+}
+
+// errClientGoneStatus marks the classify error of a client that closed its
+// connection: nobody reads the answer.
+const errClientGoneStatus = 499
+
+// classify answers texts from the cache or through the queue and the
+// engine, in order, and counts them by label. Every protocol's handler
+// calls it after admit, so batching, limits, timeouts and metrics are the
+// same for all. Its errors carry Retry-After where one applies.
+func (s *Server) classify(ctx *fasthttp.RequestCtx, texts []string, opts classifyOptions, id string, start time.Time, info *reqInfo) ([]result, *apiError) {
+	info.texts = texts
+	s.m.texts.Add(len(texts))
+
+	results := make([]result, len(texts))
+	var encs []tokenize.Encoding
+	var missing []int
+	for i, t := range texts {
+		if s.cache != nil {
+			if r, ok := s.cache.get(s.cacheKey + t); ok {
+				if opts.refuseTruncated && r.truncated {
+					return nil, s.tooManyTokens(i, len(texts))
+				}
+				results[i] = r
+				s.m.cacheHits.Inc()
+				info.cached++
+				continue
+			}
+			s.m.cacheMisses.Inc()
+		}
+		enc := s.clf.Encode(t)
+		if opts.refuseTruncated && enc.Truncated {
+			return nil, s.tooManyTokens(i, len(texts))
+		}
+		encs = append(encs, enc)
+		missing = append(missing, i)
+	}
+	if len(encs) > 0 {
+		j := newJob(encs, start.Add(s.cfg.RequestTimeout), ctx.Conn())
+		if err := s.b.submit(j); err != nil {
+			ctx.Response.Header.Set("Retry-After", "1")
+			if errors.Is(err, errQueueFull) {
+				s.m.queueFull.Inc()
+				return nil, errorf(503, "queue_full", "the service is at capacity; retry later")
+			}
+			return nil, errorf(503, "shutting_down", "the service is shutting down")
+		}
+		timer := time.NewTimer(time.Until(j.deadline))
+		select {
+		case <-j.done:
+			timer.Stop()
+		case <-timer.C:
+			j.cancelled.Store(true)
+			s.m.timeouts.Inc()
+			return nil, errorf(504, "timeout", "no result within the request timeout of %v", s.cfg.RequestTimeout)
+		}
+		switch {
+		case errors.Is(j.err, errClientGone):
+			return nil, errorf(errClientGoneStatus, "client_gone", "the client closed the connection")
+		case errors.Is(j.err, errStopped):
+			ctx.Response.Header.Set("Retry-After", "1")
+			return nil, errorf(503, "shutting_down", "the service is shutting down")
+		case j.err != nil:
+			s.log.Error("inference failed", "id", id, "error", j.err.Error())
+			return nil, errorf(500, "inference_failed", "inference failed")
+		}
+		for k, p := range j.preds {
+			r := s.toResult(&p)
+			results[missing[k]] = r
+			if s.cache != nil {
+				s.cache.add(s.cacheKey+texts[missing[k]], r)
+			}
+		}
+	}
+	for i := range results {
+		s.m.labels[results[i].label].Inc()
+	}
+	return results, nil
+}
+
+func (s *Server) tooManyTokens(i, n int) *apiError {
+	name := "the text"
+	if n > 1 {
+		name = fmt.Sprintf("text %d", i)
+	}
+	return errorf(422, "input_too_long", "%s has more than the model's %d tokens and truncation is off", name, s.clf.Tokenizer().MaxLen())
+}
+
+// writeClassifyError answers a classify error with the protocol's writer,
+// except for a client that went away: nobody reads that answer.
+func writeClassifyError(ctx *fasthttp.RequestCtx, id string, e *apiError, write func(*fasthttp.RequestCtx, string, *apiError)) {
+	if e.Status == errClientGoneStatus {
+		ctx.SetStatusCode(errClientGoneStatus) // nginx's "client closed request"
+		ctx.SetConnectionClose()
+		return
+	}
+	write(ctx, id, e)
+}
+
 func (s *Server) toResult(p *distilbert.Prediction) result {
-	r := result{probs: make([]float32, len(s.labels)), tokens: p.Tokens, truncated: p.Truncated}
+	r := result{probs: make([]float32, len(s.labels)), logits: p.Logits, tokens: p.Tokens, truncated: p.Truncated}
 	for i, l := range s.labels {
 		r.probs[i] = p.Scores[l]
 		if l == p.Label {

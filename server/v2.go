@@ -1,0 +1,465 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// The Open Inference Protocol (KServe v2, also Triton's), in its JSON form:
+// health, server and model metadata, and inference with one BYTES input of
+// texts and FP32 outputs. The binary tensor extension is not supported:
+// binary inputs are refused, and outputs are always JSON, which the KServe
+// and Triton clients read whatever binary_data they asked for.
+
+const (
+	v2ModelVersion = "1" // the one version of the one model
+	v2InputName    = "text"
+	v2Platform     = "distilbert-go"
+)
+
+// v2Outputs are the model's outputs, in the order answered when a request
+// names none.
+var v2Outputs = []string{"probabilities", "logits", "label"}
+
+const (
+	v2OutProbabilities = iota
+	v2OutLogits
+	v2OutLabel
+)
+
+// v2Model is the model as the protocol describes it.
+type v2Model struct {
+	name     string
+	nameJSON []byte
+	metadata []byte // GET /v2/models/{name}
+}
+
+func newV2Model(served, modelName string, labels []string) v2Model {
+	name := served
+	if name == "" {
+		name = servedNameOf(modelName)
+	}
+	type tensor struct {
+		Name     string `json:"name"`
+		Datatype string `json:"datatype"`
+		Shape    []int  `json:"shape"`
+	}
+	n := len(labels)
+	meta := struct {
+		Name     string   `json:"name"`
+		Versions []string `json:"versions"`
+		Platform string   `json:"platform"`
+		Inputs   []tensor `json:"inputs"`
+		Outputs  []tensor `json:"outputs"`
+	}{
+		Name: name, Versions: []string{v2ModelVersion}, Platform: v2Platform,
+		Inputs: []tensor{{v2InputName, "BYTES", []int{-1}}},
+		Outputs: []tensor{
+			{v2Outputs[v2OutProbabilities], "FP32", []int{-1, n}},
+			{v2Outputs[v2OutLogits], "FP32", []int{-1, n}},
+			{v2Outputs[v2OutLabel], "BYTES", []int{-1}},
+		},
+	}
+	b, err := json.Marshal(meta)
+	if err != nil {
+		panic(err) // plain strings and ints
+	}
+	nameJSON, _ := json.Marshal(name)
+	return v2Model{name: name, nameJSON: nameJSON, metadata: b}
+}
+
+// validServedName: a name that is one URL path segment as it is.
+func validServedName(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// servedNameOf makes a model's name (a checkpoint directory's) a valid
+// served name, replacing what a URL segment would need escaped.
+func servedNameOf(modelName string) string {
+	if validServedName(modelName) {
+		return modelName
+	}
+	b := []byte(modelName)
+	if len(b) > 128 {
+		b = b[:128]
+	}
+	for i, c := range b {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			b[i] = '-'
+		}
+	}
+	if b[0] == '-' {
+		b[0] = 'm'
+	}
+	return string(b)
+}
+
+func isV2Route(route int) bool { return route >= routeV2Server && route <= routeV2Infer }
+
+// v2ModelRoute is the route of a /v2/models/... path (routeOther if it is
+// not one the protocol has).
+func v2ModelRoute(path []byte) int {
+	if string(path) == "/v2/" {
+		return routeV2Server
+	}
+	if !bytes.HasPrefix(path, []byte("/v2/models/")) {
+		return routeOther
+	}
+	_, _, op, ok := parseV2ModelPath(string(path))
+	switch {
+	case !ok:
+		return routeOther
+	case op == "ready":
+		return routeV2ModelReady
+	case op == "infer":
+		return routeV2Infer
+	}
+	return routeV2Model
+}
+
+// parseV2ModelPath splits /v2/models/{name}[/versions/{version}][/{op}],
+// op being "", "ready" or "infer".
+func parseV2ModelPath(p string) (name, version, op string, ok bool) {
+	rest, found := strings.CutPrefix(p, "/v2/models/")
+	if !found {
+		return "", "", "", false
+	}
+	parts := strings.Split(rest, "/")
+	name, parts = parts[0], parts[1:]
+	if name == "" {
+		return "", "", "", false
+	}
+	if len(parts) >= 2 && parts[0] == "versions" {
+		version, parts = parts[1], parts[2:]
+		if version == "" {
+			return "", "", "", false
+		}
+	}
+	switch {
+	case len(parts) == 0:
+		return name, version, "", true
+	case len(parts) == 1 && (parts[0] == "ready" || parts[0] == "infer"):
+		return name, version, parts[0], true
+	}
+	return "", "", "", false
+}
+
+// writeV2Error answers the protocol's error shape, {"error": "message"}.
+func writeV2Error(ctx *fasthttp.RequestCtx, _ string, e *apiError) {
+	b := append([]byte(`{"error":`), appendJSONString(nil, e.Message)...)
+	writeJSON(ctx, e.Status, append(b, '}'))
+}
+
+// serveV2 answers every Open Inference Protocol route.
+func (s *Server) serveV2(ctx *fasthttp.RequestCtx, route int, id string, start time.Time, info *reqInfo) {
+	allow := "GET, HEAD, OPTIONS"
+	if route == routeV2Infer {
+		allow = "POST, OPTIONS"
+	}
+	switch {
+	case ctx.IsOptions():
+		ctx.Response.Header.Set("Allow", allow)
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return
+	case route == routeV2Infer && !ctx.IsPost(), route != routeV2Infer && !ctx.IsGet() && !ctx.IsHead():
+		ctx.Response.Header.Set("Allow", allow)
+		writeV2Error(ctx, id, errorf(405, "method_not_allowed", "%s is not allowed here; use %s", truncate(string(ctx.Method()), 20), strings.Split(allow, ",")[0]))
+		return
+	}
+	ready := s.ready.Load() && !s.draining.Load()
+	readyBody := func(b []byte) {
+		status := 200
+		if !ready {
+			status = 503
+		}
+		writeJSON(ctx, status, b)
+	}
+	switch route {
+	case routeV2Server:
+		b, _ := json.Marshal(map[string]any{"name": "distilbert", "version": s.cfg.Version, "extensions": []string{}})
+		writeJSON(ctx, 200, b)
+		return
+	case routeV2Live:
+		writeJSON(ctx, 200, []byte(`{"live":true}`))
+		return
+	case routeV2Ready:
+		readyBody([]byte(`{"ready":` + strconv.FormatBool(ready) + `}`))
+		return
+	}
+	name, version, _, _ := parseV2ModelPath(string(ctx.Path()))
+	if name != s.v2.name {
+		writeV2Error(ctx, id, errorf(404, "not_found", "unknown model %q; this server serves %q", truncate(name, 100), s.v2.name))
+		return
+	}
+	if version != "" && version != v2ModelVersion {
+		writeV2Error(ctx, id, errorf(404, "not_found", "model %q has no version %q; its version is %q", s.v2.name, truncate(version, 50), v2ModelVersion))
+		return
+	}
+	switch route {
+	case routeV2Model:
+		writeJSON(ctx, 200, s.v2.metadata)
+	case routeV2ModelReady:
+		readyBody([]byte(`{"name":` + string(s.v2.nameJSON) + `,"ready":` + strconv.FormatBool(ready) + `}`))
+	case routeV2Infer:
+		s.inferV2(ctx, id, start, info)
+	}
+}
+
+// inferV2 serves POST /v2/models/{name}[/versions/{version}]/infer.
+func (s *Server) inferV2(ctx *fasthttp.RequestCtx, id string, start time.Time, info *reqInfo) {
+	if aerr := s.admit(ctx, start, info); aerr != nil {
+		writeV2Error(ctx, id, aerr)
+		return
+	}
+	if len(ctx.Request.Header.Peek("Inference-Header-Content-Length")) > 0 {
+		writeV2Error(ctx, id, errorf(400, "binary_unsupported", "the binary tensor data extension is not supported; send the input's data as JSON (binary_data=False in the Triton and KServe clients)"))
+		return
+	}
+	req, aerr := decodeV2Infer(ctx.PostBody(), s.limits)
+	if aerr != nil {
+		writeV2Error(ctx, id, aerr)
+		return
+	}
+	results, aerr := s.classify(ctx, req.texts, classifyOptions{}, id, start, info)
+	if aerr != nil {
+		writeClassifyError(ctx, id, aerr, writeV2Error)
+		return
+	}
+	respID := id
+	if req.id != nil {
+		respID = *req.id
+	}
+	n, nl := len(results), len(s.labels)
+	b := make([]byte, 0, 160+len(s.v2.nameJSON)+len(respID)+n*(2*nl*14+24))
+	b = append(b, `{"model_name":`...)
+	b = append(b, s.v2.nameJSON...)
+	b = append(b, `,"model_version":"`+v2ModelVersion+`","id":`...)
+	b = appendJSONString(b, respID)
+	b = append(b, `,"outputs":[`...)
+	for k, out := range req.outputs {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":"`...)
+		b = append(b, v2Outputs[out]...)
+		if out == v2OutLabel {
+			b = append(b, `","datatype":"BYTES","shape":[`...)
+			b = strconv.AppendInt(b, int64(n), 10)
+			if req.rank2 {
+				b = append(b, ",1"...)
+			}
+			b = append(b, `],"data":[`...)
+			for i := range results {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, s.labelJSON[results[i].label]...)
+			}
+			b = append(b, "]}"...)
+			continue
+		}
+		b = append(b, `","datatype":"FP32","shape":[`...)
+		b = strconv.AppendInt(b, int64(n), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(nl), 10)
+		b = append(b, `],"data":[`...)
+		for i := range results {
+			vals := results[i].probs
+			if out == v2OutLogits {
+				vals = results[i].logits
+			}
+			for j, v := range vals {
+				if i > 0 || j > 0 {
+					b = append(b, ',')
+				}
+				b = appendFloat(b, v)
+			}
+		}
+		b = append(b, "]}"...)
+	}
+	b = append(b, "]}"...)
+	writeJSON(ctx, 200, b)
+}
+
+// v2InferRequest is the protocol's inference request, JSON form. ModelName
+// and ModelVersion are not the protocol's but KServe's Python client sends
+// them; they are accepted and the path decides.
+type v2InferRequest struct {
+	ID           *string                    `json:"id"`
+	Parameters   map[string]json.RawMessage `json:"parameters"`
+	Inputs       []v2Input                  `json:"inputs"`
+	Outputs      []v2Output                 `json:"outputs"`
+	ModelName    *string                    `json:"model_name"`
+	ModelVersion *string                    `json:"model_version"`
+}
+
+type v2Input struct {
+	Name       string                     `json:"name"`
+	Shape      []int64                    `json:"shape"`
+	Datatype   string                     `json:"datatype"`
+	Parameters map[string]json.RawMessage `json:"parameters"`
+	Data       json.RawMessage            `json:"data"`
+}
+
+type v2Output struct {
+	Name       string                     `json:"name"`
+	Parameters map[string]json.RawMessage `json:"parameters"`
+}
+
+// v2Infer is a decoded inference request.
+type v2Infer struct {
+	id      *string
+	texts   []string
+	outputs []int // indices into v2Outputs, in answer order
+	rank2   bool  // the input's shape was [n, 1]: the label output's is too
+}
+
+// decodeV2Infer parses an inference request strictly: one BYTES input
+// named "text" of shape [n] or [n, 1] whose data, flat or nested, holds n
+// strings; outputs among v2Outputs. Errors are 400, or 413 over the limits.
+func decodeV2Infer(body []byte, lim limits) (*v2Infer, *apiError) {
+	if err := checkObjectBody(body, lim); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var req v2InferRequest
+	if err := dec.Decode(&req); err != nil {
+		return nil, v2JSONError(err)
+	}
+	if err := expectEOF(dec); err != nil {
+		return nil, err
+	}
+	bad := func(format string, args ...any) (*v2Infer, *apiError) {
+		return nil, errorf(400, "invalid_input", format, args...)
+	}
+	switch {
+	case len(req.Inputs) == 0:
+		return bad(`"inputs" is required: one BYTES input named %q`, v2InputName)
+	case len(req.Inputs) > 1:
+		return bad("the model has one input, %q; got %d inputs", v2InputName, len(req.Inputs))
+	}
+	in := &req.Inputs[0]
+	switch {
+	case in.Name != v2InputName:
+		return bad("unknown input %q; the model's input is %q", truncate(in.Name, 100), v2InputName)
+	case in.Datatype != "BYTES":
+		return bad("input %q has datatype %q; it must be BYTES", v2InputName, truncate(in.Datatype, 20))
+	case in.Parameters["binary_data_size"] != nil:
+		return bad("input %q: the binary tensor data extension is not supported; send its data as JSON", v2InputName)
+	case len(in.Shape) == 0 || len(in.Shape) > 2 || len(in.Shape) == 2 && in.Shape[1] != 1:
+		return bad("input %q has shape %v; it must be [n] or [n, 1]", v2InputName, in.Shape)
+	case in.Shape[0] < 0:
+		return bad("input %q has shape %v; dimensions must not be negative", v2InputName, in.Shape)
+	case in.Shape[0] == 0:
+		return bad("input %q has no texts", v2InputName)
+	case lim.MaxBatchItems > 0 && in.Shape[0] > int64(lim.MaxBatchItems):
+		return nil, errorf(413, "too_many_items", "input %q has %d texts, the limit is %d", v2InputName, in.Shape[0], lim.MaxBatchItems)
+	}
+	texts, aerr := v2Strings(in.Data)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if int64(len(texts)) != in.Shape[0] {
+		return bad("input %q has shape %v but %d data elements", v2InputName, in.Shape, len(texts))
+	}
+	for i, t := range texts {
+		if err := checkText(t, fmt.Sprintf("input %q element %d", v2InputName, i), lim); err != nil {
+			if err.Status == 422 {
+				err.Status = 400 // the protocol's invalid input
+			}
+			return nil, err
+		}
+	}
+	out := &v2Infer{id: req.ID, texts: texts, rank2: len(in.Shape) == 2}
+	if len(req.Outputs) == 0 {
+		out.outputs = []int{v2OutProbabilities, v2OutLogits, v2OutLabel}
+		return out, nil
+	}
+	seen := map[int]bool{}
+	for _, o := range req.Outputs {
+		k := -1
+		for i, name := range v2Outputs {
+			if o.Name == name {
+				k = i
+			}
+		}
+		switch {
+		case k < 0:
+			return bad("unknown output %q; the model's outputs are %s", truncate(o.Name, 100), strings.Join(v2Outputs, ", "))
+		case seen[k]:
+			return bad("output %q is requested twice", o.Name)
+		case o.Parameters["classification"] != nil:
+			return bad("output %q: the classification extension is not supported; request the label output", o.Name)
+		}
+		seen[k] = true
+		out.outputs = append(out.outputs, k)
+	}
+	return out, nil
+}
+
+// v2Strings reads BYTES tensor data: strings, flat or nested one level
+// ([[s], [s]] for shape [n, 1]), in row-major order.
+func v2Strings(data json.RawMessage) ([]string, *apiError) {
+	if len(data) == 0 || string(data) == "null" {
+		return nil, errorf(400, "invalid_input", "input %q has no data (the binary tensor data extension is not supported: send its data as JSON)", v2InputName)
+	}
+	var flat []*string
+	if err := json.Unmarshal(data, &flat); err == nil {
+		return derefStrings(flat)
+	}
+	var nested [][]*string
+	if err := json.Unmarshal(data, &nested); err != nil {
+		return nil, errorf(400, "invalid_input", "input %q: data must be an array of strings, flat or nested", v2InputName)
+	}
+	var all []*string
+	for _, row := range nested {
+		all = append(all, row...)
+	}
+	return derefStrings(all)
+}
+
+func derefStrings(ps []*string) ([]string, *apiError) {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p == nil {
+			return nil, errorf(400, "invalid_input", "input %q element %d is null", v2InputName, i)
+		}
+		out[i] = *p
+	}
+	return out, nil
+}
+
+// v2JSONError describes an encoding/json error of an inference request.
+func v2JSONError(err error) *apiError {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		if typ.Field != "" {
+			return errorf(400, "invalid_type", "%q has the wrong type: got %s", typ.Field, typ.Value)
+		}
+		return errorf(400, "invalid_type", "the request must be a JSON object, got %s", typ.Value)
+	}
+	if errors.Is(err, io.EOF) {
+		return errorf(400, "malformed_json", "malformed JSON: unexpected end of body")
+	}
+	return jsonError(err)
+}

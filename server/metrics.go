@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -64,6 +65,7 @@ func newServerMetrics(labels []string, model, kernelName, version string) *serve
 	}
 	s.NewGauge(fmt.Sprintf(`distilbert_build_info{model=%s,kernels=%s,version=%s}`,
 		quoteLabel(model), quoteLabel(kernelName), quoteLabel(version)), func() float64 { return 1 })
+	registerCgroupGauges(s, cgroupFS{})
 	return m
 }
 
@@ -85,10 +87,13 @@ func (m *serverMetrics) request(route, status int, seconds float64) {
 	h.Update(seconds)
 }
 
-// write writes the service's metrics, then the Go runtime and process ones.
-func (m *serverMetrics) write(w io.Writer) {
-	m.set.WritePrometheus(w)
-	metrics.WriteProcessMetrics(w)
+// write writes the service's metrics, then the Go runtime and process ones,
+// each family with its HELP and TYPE (metrics_help.go).
+func (m *serverMetrics) write(w io.Writer) error {
+	var b bytes.Buffer
+	m.set.WritePrometheus(&b)
+	metrics.WriteProcessMetrics(&b)
+	return writeWithMetadata(w, b.Bytes())
 }
 
 // quoteLabel quotes a Prometheus label value.

@@ -22,6 +22,7 @@ Usage:
   distilbert inspect  [--model DIR] [--json]
   distilbert bench    [--model DIR] [--seq 16,64,128] [--batch 1,8,32] [--threads N] [--min-time 1s] [--json]
   distilbert serve    [--model DIR] [--addr HOST:PORT] [--max-batch-size N] [--api-keys-file F] ... (serve --help)
+  distilbert healthcheck [--addr HOST:PORT] [--path /readyz] [--timeout 3s] [--tls]
   distilbert version
 
 Without --model the embedded sst2-mini model is used. Input lines are JSON
@@ -55,6 +56,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdBench(rest, stdout)
 	case "serve":
 		err = cmdServe(rest, stdout)
+	case "healthcheck":
+		err = cmdHealthcheck(rest, stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "distilbert", version)
 	case "help", "-h", "--help":

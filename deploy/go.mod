@@ -1,0 +1,3 @@
+module github.com/distilbert-go/distilbert/deploy
+
+go 1.26

@@ -14,7 +14,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 )
 
-// cgroupFS reads the files that describe the process's cgroup. root is
+// cgroupFS reads the files that describe the process's cgroup and machine. root is
 // prepended to every absolute path ("" on a real host; a test's fake tree).
 type cgroupFS struct{ root string }
 
@@ -169,19 +169,6 @@ func (c cgroupFS) memoryLimit(d cgroupDirs) (float64, bool) {
 	return 0, false
 }
 
-// memoryUsage is the memory charged to the cgroup.
-func (c cgroupFS) memoryUsage(d cgroupDirs) (float64, bool) {
-	if d.v2 != "" {
-		if v, ok := c.readNumber(d.v2 + "/memory.current"); ok {
-			return v, true
-		}
-	}
-	if d.memory != "" {
-		return c.readNumber(d.memory + "/memory.usage_in_bytes")
-	}
-	return 0, false
-}
-
 // cpuLimit is the cgroup's CPU quota in cores (quota / period), the
 // smallest along the v2 path; ok is false without a quota.
 func (c cgroupFS) cpuLimit(d cgroupDirs) (float64, bool) {
@@ -243,25 +230,62 @@ func (c cgroupFS) readNumber(p string) (float64, bool) {
 	return float64(v), true
 }
 
-// registerCgroupGauges adds the cgroup's memory and CPU limits and memory
-// usage to s, each only when it can be read at start-up (so a process
-// without a limit has no series, and alerts on the ratio stay silent). The
-// files are read again at each scrape, since a limit can change in place;
-// one that disappears reads as NaN.
-func registerCgroupGauges(s *metrics.Set, c cgroupFS) {
-	d := c.findCgroups()
-	add := func(name string, read func(cgroupDirs) (float64, bool)) {
-		if _, ok := read(d); !ok {
-			return
+// machineMemory is MemTotal from /proc/meminfo, in bytes.
+func (c cgroupFS) machineMemory() (float64, bool) {
+	b, err := c.read("/proc/meminfo")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "MemTotal:")
+		if !ok {
+			continue
 		}
-		s.NewGauge(name, func() float64 {
-			if v, ok := read(d); ok {
-				return v
+		f := strings.Fields(rest) // "16303448 kB"
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, false
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil || kb <= 0 || kb > math.MaxInt64/1024 {
+			return 0, false
+		}
+		return float64(kb) * 1024, true
+	}
+	return 0, false
+}
+
+// registerLimitGauges adds the memory and CPU the process may use to s:
+// its cgroup's limits (v2, else v1), or where there is none the machine's
+// memory and the CPUs the process may run on (numCPU), so the series
+// always exist and "near the limit" alerts need no cAdvisor. The files are
+// read again at each scrape, since a limit can change in place. Where even
+// the machine's memory cannot be read the memory gauge has no series.
+func registerLimitGauges(s *metrics.Set, c cgroupFS, numCPU int) {
+	d := c.findCgroups()
+	memory := func() (float64, bool) {
+		machine, okMachine := c.machineMemory()
+		limit, okLimit := c.memoryLimit(d)
+		switch {
+		case okLimit && okMachine:
+			return math.Min(limit, machine), true
+		case okLimit:
+			return limit, true
+		}
+		return machine, okMachine
+	}
+	if _, ok := memory(); ok {
+		s.NewGauge("distilbert_memory_limit_bytes", func() float64 {
+			v, ok := memory()
+			if !ok {
+				return math.NaN()
 			}
-			return math.NaN()
+			return v
 		})
 	}
-	add("distilbert_cgroup_memory_limit_bytes", c.memoryLimit)
-	add("distilbert_cgroup_memory_usage_bytes", c.memoryUsage)
-	add("distilbert_cgroup_cpu_limit_cores", c.cpuLimit)
+	s.NewGauge("distilbert_cpu_limit_cores", func() float64 {
+		if v, ok := c.cpuLimit(d); ok && v < float64(numCPU) {
+			return v
+		}
+		return float64(numCPU)
+	})
 }

@@ -27,6 +27,7 @@ func fakeTree(t *testing.T, files map[string]string) cgroupFS {
 }
 
 const (
+	meminfo      = "MemTotal:        4194304 kB\nMemFree:          1048576 kB\n"
 	v2Mount      = "30 22 0:27 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"
 	v1MemoryMnt  = "34 30 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
 	v1CPUMount   = "31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
@@ -36,77 +37,77 @@ const (
 func TestCgroupLimits(t *testing.T) {
 	nan := math.NaN()
 	for _, tc := range []struct {
-		name               string
-		files              map[string]string
-		mem, usage, cpuLim float64 // NaN: no series
+		name        string
+		files       map[string]string
+		mem, cpuLim float64 // NaN: no series
 	}{{
 		name: "v2 in its own namespace",
 		files: map[string]string{
-			"/proc/self/cgroup":             "0::/\n",
-			"/proc/self/mountinfo":          v2Mount,
-			"/sys/fs/cgroup/memory.max":     "536870912\n",
-			"/sys/fs/cgroup/memory.current": "104857600\n",
-			"/sys/fs/cgroup/cpu.max":        "150000 100000\n",
+			"/proc/self/cgroup":         "0::/\n",
+			"/proc/self/mountinfo":      v2Mount,
+			"/sys/fs/cgroup/memory.max": "536870912\n",
+			"/sys/fs/cgroup/cpu.max":    "150000 100000\n",
 		},
-		mem: 536870912, usage: 104857600, cpuLim: 1.5,
+		mem: 536870912, cpuLim: 1.5,
 	}, {
 		name: "v2 nested: the parent's limits bind",
 		files: map[string]string{
-			"/proc/self/cgroup":                               "0::/kubepods/pod1/ctr\n",
-			"/proc/self/mountinfo":                            v2Mount,
-			"/sys/fs/cgroup/kubepods/pod1/ctr/memory.max":     "max\n",
-			"/sys/fs/cgroup/kubepods/pod1/ctr/memory.current": "4096\n",
-			"/sys/fs/cgroup/kubepods/pod1/ctr/cpu.max":        "max 100000\n",
-			"/sys/fs/cgroup/kubepods/pod1/memory.max":         "1073741824\n",
-			"/sys/fs/cgroup/kubepods/pod1/cpu.max":            "50000 100000\n",
-			"/sys/fs/cgroup/kubepods/memory.max":              "2147483648\n",
+			"/proc/self/cgroup":                           "0::/kubepods/pod1/ctr\n",
+			"/proc/self/mountinfo":                        v2Mount,
+			"/sys/fs/cgroup/kubepods/pod1/ctr/memory.max": "max\n",
+			"/sys/fs/cgroup/kubepods/pod1/ctr/cpu.max":    "max 100000\n",
+			"/sys/fs/cgroup/kubepods/pod1/memory.max":     "1073741824\n",
+			"/sys/fs/cgroup/kubepods/pod1/cpu.max":        "50000 100000\n",
+			"/sys/fs/cgroup/kubepods/memory.max":          "2147483648\n",
 		},
-		mem: 1073741824, usage: 4096, cpuLim: 0.5,
+		mem: 1073741824, cpuLim: 0.5,
 	}, {
 		name: "v2 without limits",
 		files: map[string]string{
-			"/proc/self/cgroup":             "0::/\n",
-			"/proc/self/mountinfo":          v2Mount,
-			"/sys/fs/cgroup/memory.max":     "max\n",
-			"/sys/fs/cgroup/memory.current": "4096\n",
-			"/sys/fs/cgroup/cpu.max":        "max 100000\n",
+			"/proc/self/cgroup":         "0::/\n",
+			"/proc/self/mountinfo":      v2Mount,
+			"/proc/meminfo":             meminfo,
+			"/sys/fs/cgroup/memory.max": "max\n",
+			"/sys/fs/cgroup/cpu.max":    "max 100000\n",
 		},
-		mem: nan, usage: 4096, cpuLim: nan,
+		mem: 4 << 30, cpuLim: 4,
 	}, {
 		name: "v1",
 		files: map[string]string{
 			"/proc/self/cgroup":    "4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n",
 			"/proc/self/mountinfo": v1MemoryMnt + v1CPUMount,
 			"/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes":  "268435456\n",
-			"/sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes":  "8192\n",
-			"/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us":  "200000\n",
+			"/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us":  "900000\n",
 			"/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n",
 		},
-		mem: 268435456, usage: 8192, cpuLim: 2,
+		mem: 268435456, cpuLim: 4, // a quota above the CPUs does not count
 	}, {
 		name: "v1 seen from inside a container: the mount is the cgroup",
 		files: map[string]string{
 			"/proc/self/cgroup":                            "4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n",
 			"/proc/self/mountinfo":                         strings.Replace(v1MemoryMnt, " / ", " /docker/abc ", 1) + strings.Replace(v1CPUMount, " / ", " /docker/abc ", 1),
 			"/sys/fs/cgroup/memory/memory.limit_in_bytes":  "268435456\n",
-			"/sys/fs/cgroup/memory/memory.usage_in_bytes":  "8192\n",
 			"/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us":  "-1\n",
 			"/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us": "100000\n",
 		},
-		mem: 268435456, usage: 8192, cpuLim: nan,
+		mem: 268435456, cpuLim: 4,
 	}, {
 		name: "v1 unlimited, hybrid with an empty unified hierarchy",
 		files: map[string]string{
-			"/proc/self/cgroup":                             "4:memory:/x\n0::/\n",
-			"/proc/self/mountinfo":                          v1MemoryMnt + hybridUnifed,
+			"/proc/self/cgroup":    "4:memory:/x\n0::/\n",
+			"/proc/self/mountinfo": v1MemoryMnt + hybridUnifed,
+			"/proc/meminfo":        meminfo,
 			"/sys/fs/cgroup/memory/x/memory.limit_in_bytes": "9223372036854771712\n",
-			"/sys/fs/cgroup/memory/x/memory.usage_in_bytes": "8192\n",
 		},
-		mem: nan, usage: 8192, cpuLim: nan,
+		mem: 4 << 30, cpuLim: 4,
 	}, {
-		name:  "no cgroup files at all",
+		name:  "no cgroup files: the machine's memory and CPUs",
+		files: map[string]string{"/proc/meminfo": meminfo},
+		mem:   4 << 30, cpuLim: 4,
+	}, {
+		name:  "nothing readable",
 		files: map[string]string{"/etc/hostname": "x\n"},
-		mem:   nan, usage: nan, cpuLim: nan,
+		mem:   nan, cpuLim: 4,
 	}, {
 		name: "garbage",
 		files: map[string]string{
@@ -114,20 +115,20 @@ func TestCgroupLimits(t *testing.T) {
 			"/proc/self/mountinfo":      "- - -\n1 2 3\n30 22 0:27 / /sys/fs/cgroup - cgroup2\n",
 			"/sys/fs/cgroup/memory.max": "-5\n",
 			"/sys/fs/cgroup/cpu.max":    "0 0\n",
+			"/proc/meminfo":             "MemTotal: lots\n",
 		},
-		mem: nan, usage: nan, cpuLim: nan,
+		mem: nan, cpuLim: 4,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := fakeTree(t, tc.files)
 			s := metrics.NewSet()
-			registerCgroupGauges(s, fs)
+			registerLimitGauges(s, fs, 4)
 			var b strings.Builder
 			s.WritePrometheus(&b)
 			got := b.String()
 			for name, want := range map[string]float64{
-				"distilbert_cgroup_memory_limit_bytes": tc.mem,
-				"distilbert_cgroup_memory_usage_bytes": tc.usage,
-				"distilbert_cgroup_cpu_limit_cores":    tc.cpuLim,
+				"distilbert_memory_limit_bytes": tc.mem,
+				"distilbert_cpu_limit_cores":    tc.cpuLim,
 			} {
 				var line string
 				for _, l := range strings.Split(got, "\n") {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,7 +66,7 @@ func newServerMetrics(labels []string, model, kernelName, version string) *serve
 	}
 	s.NewGauge(fmt.Sprintf(`distilbert_build_info{model=%s,kernels=%s,version=%s}`,
 		quoteLabel(model), quoteLabel(kernelName), quoteLabel(version)), func() float64 { return 1 })
-	registerCgroupGauges(s, cgroupFS{})
+	registerLimitGauges(s, cgroupFS{}, runtime.NumCPU())
 	return m
 }
 

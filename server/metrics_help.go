@@ -38,9 +38,9 @@ var metricFamilies = map[string]metricFamily{
 	"distilbert_cache_hits_total":              {"counter", "Texts answered from the response cache."},
 	"distilbert_cache_misses_total":            {"counter", "Texts looked up in the response cache and not found."},
 	"distilbert_cache_entries":                 {"gauge", "Entries in the response cache."},
-	"distilbert_cgroup_memory_limit_bytes":     {"gauge", "Memory limit of the process's cgroup (v2 memory.max, v1 memory.limit_in_bytes); no series without a limit."},
-	"distilbert_cgroup_memory_usage_bytes":     {"gauge", "Memory charged to the process's cgroup (v2 memory.current, v1 memory.usage_in_bytes), what the limit is checked against."},
-	"distilbert_cgroup_cpu_limit_cores":        {"gauge", "CPU limit of the process's cgroup in cores (quota / period); no series without a limit."},
+	"distilbert_queue_capacity":                {"gauge", "Most sequences the queue holds (--max-queue)."},
+	"distilbert_memory_limit_bytes":            {"gauge", "Memory the process may use: its cgroup's limit (v2 memory.max, v1 memory.limit_in_bytes), at most the machine's memory."},
+	"distilbert_cpu_limit_cores":               {"gauge", "CPUs the process may use: its cgroup's quota / period, at most the CPUs it may run on."},
 
 	// The Go runtime (VictoriaMetrics/metrics WriteProcessMetrics).
 	"go_info":                             {"gauge", "Always 1; the label is the Go version the binary was built with."},

@@ -58,6 +58,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./weights
 	$(GO) test -run=NONE -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./distilbert/tokenize
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run=NONE -fuzz=FuzzCgroupFiles -fuzztime=2000x ./server
 
 # Static builds for both architectures, and the generic-only build.
 cross:

@@ -82,7 +82,7 @@ func (c cgroupFS) findCgroups() cgroupDirs {
 				break
 			}
 		}
-		if sep < 5 || sep+3 > len(fields) {
+		if sep < 5 || sep+3 >= len(fields) {
 			continue
 		}
 		root, mountPoint, fsType := fields[3], unescapeMount(fields[4]), fields[sep+1]

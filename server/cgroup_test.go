@@ -168,3 +168,37 @@ func TestUnescapeMount(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCgroupFiles feeds arbitrary /proc and cgroup file contents to the
+// limit gauges: no panic, and a limit is never negative.
+func FuzzCgroupFiles(f *testing.F) {
+	f.Add("0::/kubepods/pod1\n", v2Mount, "536870912\n", "150000 100000\n", "MemTotal: 4194304 kB\n")
+	f.Add("4:memory:/x\n2:cpu,cpuacct:/x\n", v1MemoryMnt+v1CPUMount, "max\n", "max 100000\n", "MemTotal: 1 kB\n")
+	f.Add("::::", "- - -\n30 22 0:27 /a /sys/fs/cgroup\\04 x - cgroup2 c rw", "-1", "0 0", "MemTotal:")
+	f.Fuzz(func(t *testing.T, cgroup, mountinfo, memMax, cpuMax, meminfo string) {
+		root := t.TempDir()
+		files := map[string]string{
+			"proc/self/cgroup": cgroup, "proc/self/mountinfo": mountinfo, "proc/meminfo": meminfo,
+			"sys/fs/cgroup/memory.max": memMax, "sys/fs/cgroup/cpu.max": cpuMax,
+			"sys/fs/cgroup/kubepods/pod1/memory.max": memMax, "sys/fs/cgroup/kubepods/pod1/cpu.max": cpuMax,
+		}
+		for p, content := range files {
+			full := filepath.Join(root, p)
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := metrics.NewSet()
+		registerLimitGauges(s, cgroupFS{root: root}, 2)
+		var b strings.Builder
+		s.WritePrometheus(&b)
+		for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+			if strings.Contains(line, " -") {
+				t.Errorf("negative limit: %q", line)
+			}
+		}
+	})
+}

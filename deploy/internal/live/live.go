@@ -41,12 +41,23 @@ func RepoRoot(t testing.TB) string {
 
 var (
 	buildOnce sync.Once
+	buildDir  string
 	builtPath string
 	buildErr  error
 )
 
-// Binary builds cmd/distilbert once per test binary (into a directory
-// removed by the caller's TestMain, or left in the OS temp dir).
+// Main runs the package's tests, then removes the binary Binary built.
+// Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// Binary builds cmd/distilbert once per test binary, into a directory
+// that Main removes.
 func Binary(t testing.TB) string {
 	t.Helper()
 	root := RepoRoot(t)
@@ -56,6 +67,7 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		buildDir = dir
 		builtPath = filepath.Join(dir, "distilbert")
 		cmd := exec.Command("go", "build", "-o", builtPath, "./cmd/distilbert")
 		cmd.Dir = root

@@ -9,7 +9,7 @@ import (
 
 // The healthcheck is an HTTP client: it is tested against plain HTTP
 // servers answering as /readyz does; the image smoke test
-// (deploy/image_test) runs it against the real service.
+// (deploy/podman/image_test.go) runs it against the real service.
 func TestHealthcheck(t *testing.T) {
 	status := http.StatusOK
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

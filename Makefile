@@ -36,6 +36,7 @@ test: deps fmt-check vet check-comments
 	$(MAKE) test-arm64
 	$(MAKE) test-avx512
 	$(MAKE) fuzz
+	$(MAKE) test-deploy
 
 # What the tests use beyond Go, from Debian: chromium (page test) and
 # qemu-user-static (arm64 tests); idempotent.
@@ -70,6 +71,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParseSHA256Sums -fuzztime=$(FUZZTIME) ./distilbert
 	$(GO) test -run=NONE -fuzz=FuzzV2Decode -fuzztime=$(FUZZTIME) ./server
 	$(GO) test -run=NONE -fuzz=FuzzTEIDecode -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run=NONE -fuzz=FuzzCgroupFiles -fuzztime=2000x ./server
 
 # Static builds for both architectures, and the generic-only build.
 cross:
@@ -214,3 +216,33 @@ release:
 release-check:
 	./scripts/install-test-deps.sh qemu
 	GO=$(GO) QEMU_ARM64=$(QEMU_ARM64) ./scripts/release-check.sh $(DIST) $(VERSION)
+
+# --- Deploy: image, Prometheus, Grafana, Kubernetes, compose (deploy/) ---
+# make image: make build's static binary for linux/$(IMAGE_ARCH) on an
+# empty base with podman (no registry, no network; the Dockerfile's
+# prebuilt path), saved as an OCI archive. IMAGE_ARCH=arm64 for arm64.
+IMAGE         ?= localhost/distilbert:$(VERSION)
+IMAGE_ARCH    ?= $(shell $(GO) env GOARCH)
+IMAGE_ARCHIVE ?= bin/distilbert-image-linux-$(IMAGE_ARCH).oci.tar
+PODMAN        ?= podman
+PODMAN_ENV    := CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf
+
+.PHONY: image test-deploy
+image:
+	./scripts/install-test-deps.sh podman
+	GOOS=linux GOARCH=$(IMAGE_ARCH) $(MAKE) build BIN=bin/image/linux-$(IMAGE_ARCH)/distilbert
+	$(PODMAN_ENV) $(PODMAN) build --network none --platform linux/$(IMAGE_ARCH) \
+		--build-arg BINARY_FROM=prebuilt --build-arg VERSION=$(VERSION) \
+		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+		-t $(IMAGE) -f Dockerfile .
+	rm -f $(IMAGE_ARCHIVE)
+	$(PODMAN_ENV) $(PODMAN) save --format oci-archive -o $(IMAGE_ARCHIVE) $(IMAGE)
+	@ls -l $(IMAGE_ARCHIVE)
+
+# The deploy module's checks (its own go.mod): the image smoke test, the
+# Prometheus rules and a live scrape, nginx in front of two services, the
+# manifests rendered and strictly decoded.
+test-deploy: image
+	./scripts/install-test-deps.sh prometheus nginx
+	cd deploy && $(GO) vet ./...
+	cd deploy && DISTILBERT_IMAGE=$(IMAGE) $(PODMAN_ENV) $(GO) test -count=1 ./...

@@ -5,11 +5,14 @@
 #   chromium chromium (+ fonts-dejavu-core): the browser test of the service page
 #   bochs    bochs (+ its text display, BIOS images, isolinux, xorriso): the
 #            AVX-512 tests on an emulated CPU (scripts/bochs-run.sh)
-# With no arguments it installs qemu and chromium (bochs only when named).
-#   scripts/install-test-deps.sh [qemu] [chromium] [bochs]
+#   prometheus  prometheus + promtool: /metrics lint, rule unit tests, a live scrape
+#   nginx    nginx: the compose file's load-balancer config in front of two services
+#   podman   podman + runc: the image build and its read-only smoke test
+# With no arguments it installs all but bochs (bochs only when named).
+#   scripts/install-test-deps.sh [qemu] [chromium] [bochs] [prometheus] [nginx] [podman]
 set -eu
 
-[ $# -gt 0 ] || set -- qemu chromium
+[ $# -gt 0 ] || set -- qemu chromium prometheus nginx podman
 
 # have WORDS: every word is a command on PATH or, starting with /, an
 # existing file (a glob is fine).
@@ -34,7 +37,11 @@ for want in "$@"; do
 			/usr/share/bochs/BIOS-bochs-latest /usr/share/vgabios/vgabios.bin
 			/usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32"
 		pkgs="bochs bochs-term bochsbios vgabios isolinux syslinux-common xorriso" ;;
-	*) echo "install-test-deps: unknown dependency '$want' (qemu, chromium, bochs)" >&2; exit 2 ;;
+	prometheus) cmd="prometheus promtool" pkgs=prometheus ;;
+	nginx) cmd=nginx pkgs=nginx ;;
+	# runc, not Debian's default crun: deploy/podman/containers.conf names it.
+	podman) cmd="podman runc" pkgs="podman runc" ;;
+	*) echo "install-test-deps: unknown dependency '$want' (qemu, chromium, bochs, prometheus, nginx, podman)" >&2; exit 2 ;;
 	esac
 	if have "$cmd"; then
 		echo "install-test-deps: ${cmd%% *} already installed"

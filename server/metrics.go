@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,6 +69,7 @@ func newServerMetrics(labels []string, model string, engine distilbert.EngineInf
 	s.NewGauge(fmt.Sprintf(`distilbert_build_info{model=%s,device=%s,kernels=%s,precision=%s,version=%s}`,
 		quoteLabel(model), quoteLabel(engine.Device), quoteLabel(engine.Kernels), quoteLabel(engine.Precision), quoteLabel(version)),
 		func() float64 { return 1 })
+	registerLimitGauges(s, cgroupFS{}, runtime.NumCPU())
 	return m
 }
 
@@ -88,10 +91,13 @@ func (m *serverMetrics) request(route, status int, seconds float64) {
 	h.Update(seconds)
 }
 
-// write writes the service's metrics, then the Go runtime and process ones.
-func (m *serverMetrics) write(w io.Writer) {
-	m.set.WritePrometheus(w)
-	metrics.WriteProcessMetrics(w)
+// write writes the service's metrics, then the Go runtime and process ones,
+// each family with its HELP and TYPE (metrics_help.go).
+func (m *serverMetrics) write(w io.Writer) error {
+	var b bytes.Buffer
+	m.set.WritePrometheus(&b)
+	metrics.WriteProcessMetrics(&b)
+	return writeWithMetadata(w, b.Bytes())
 }
 
 // quoteLabel quotes a Prometheus label value.

@@ -148,6 +148,7 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 	s.m = newServerMetrics(labels, clf.Name(), clf.Engine().Info(), cfg.Version)
 	s.b = newBatcher(clf.PredictEncoded, &s.cfg, s.m, log)
 	s.m.set.NewGauge("distilbert_queue_depth", func() float64 { return float64(s.b.depth()) })
+	s.m.set.NewGauge("distilbert_queue_capacity", func() float64 { return float64(cfg.MaxQueue) })
 	s.m.set.NewGauge("distilbert_inflight_requests", func() float64 { return float64(s.inflight.Load()) })
 	s.m.set.NewGauge("distilbert_ready", func() float64 { return b2f(s.ready.Load() && !s.draining.Load()) })
 	s.m.set.NewGauge("distilbert_cache_entries", func() float64 {

@@ -23,6 +23,7 @@ Usage:
   distilbert bench    [--model DIR|ID] [--seq 16,64,128] [--batch 1,8,32] [--threads N] [--min-time 1s] [--json]
   distilbert serve    [--model DIR|ID] [--addr HOST:PORT] [--max-batch-size N] [--api-keys-file F] ... (serve --help)
   distilbert download ID [--revision REV] [--cache-dir DIR]
+  distilbert healthcheck [--addr HOST:PORT] [--path /readyz] [--timeout 3s] [--tls]
   distilbert version
 
 Without --model the embedded sst2-mini model is used. A Hub ID (ORG/NAME or
@@ -61,6 +62,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdServe(rest, stdout)
 	case "download":
 		err = cmdDownload(rest, stdout, stderr)
+	case "healthcheck":
+		err = cmdHealthcheck(rest, stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "distilbert", version)
 	case "help", "-h", "--help":

@@ -1,0 +1,138 @@
+// Package deploy holds the checks of the compose stack; the other deploy
+// artefacts are checked in their folders' packages.
+package deploy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// loadCompose loads a compose file with compose-go, the library docker
+// compose uses: schema validation (unknown keys fail), interpolation,
+// normalisation and consistency checks.
+func loadCompose(t *testing.T, path string) (*types.Project, error) {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{path},
+		cli.WithWorkingDirectory(filepath.Dir(path)),
+		cli.WithName("distilbert"),
+		cli.WithResolvedPaths(true),
+		cli.WithConsistency(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts.LoadProject(context.Background())
+}
+
+func TestCompose(t *testing.T) {
+	p, err := loadCompose(t, "compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"distilbert-1", "distilbert-2", "nginx", "prometheus", "grafana"} {
+		if _, err := p.GetService(name); err != nil {
+			t.Fatalf("service %s: %v", name, err)
+		}
+	}
+	for _, name := range []string{"distilbert-1", "distilbert-2"} {
+		s, _ := p.GetService(name)
+		if !s.ReadOnly || !slices.Equal(s.CapDrop, []string{"ALL"}) || s.User != "65532:65532" {
+			t.Errorf("%s: read_only %v, cap_drop %v, user %q", name, s.ReadOnly, s.CapDrop, s.User)
+		}
+		if s.HealthCheck == nil || !slices.Equal(s.HealthCheck.Test, types.HealthCheckTest{"CMD", "/distilbert", "healthcheck"}) {
+			t.Errorf("%s: health check %+v", name, s.HealthCheck)
+		}
+		grace, err := time.ParseDuration(*s.Environment["DISTILBERT_SHUTDOWN_GRACE"])
+		if err != nil || s.StopGracePeriod == nil || time.Duration(*s.StopGracePeriod) <= grace {
+			t.Errorf("%s: stop_grace_period %v not above DISTILBERT_SHUTDOWN_GRACE %v", name, s.StopGracePeriod, grace)
+		}
+		if s.Build == nil || s.Build.Dockerfile != "Dockerfile" {
+			t.Errorf("%s: build %+v", name, s.Build)
+		}
+		if _, err := os.Stat(filepath.Join(s.Build.Context, s.Build.Dockerfile)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Every bind mount names a file or folder of this repository, and the
+	// nginx config names both replicas.
+	for _, s := range p.Services {
+		for _, v := range s.Volumes {
+			if v.Type != types.VolumeTypeBind {
+				continue
+			}
+			if _, err := os.Stat(v.Source); err != nil {
+				t.Errorf("%s mounts %s: %v", s.Name, v.Source, err)
+			}
+		}
+	}
+	nginx, _ := p.GetService("nginx")
+	var conf string
+	for _, v := range nginx.Volumes {
+		if v.Target == "/etc/nginx/nginx.conf" {
+			conf = v.Source
+		}
+	}
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatalf("nginx config: %v", err)
+	}
+	for _, want := range []string{"least_conn", "server distilbert-1:8080", "server distilbert-2:8080", "max_fails=", "http_503"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("nginx.conf has no %q", want)
+		}
+	}
+	prom, err := os.ReadFile("prometheus/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(prom), `"distilbert-1:8080", "distilbert-2:8080"`) {
+		t.Error("prometheus.yml does not scrape the compose services")
+	}
+}
+
+// TestComposeTypoFails: a misspelt key in a copy of the compose file must
+// fail to load.
+func TestComposeTypoFails(t *testing.T) {
+	b, err := os.ReadFile("compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ from, to string }{
+		{"stop_grace_period:", "stop_grace_periode:"},
+		{"read_only: true", "readonly: true"},
+		{"depends_on:", "depend_on:"},
+	} {
+		dir := t.TempDir()
+		for _, sub := range []string{"nginx", "prometheus", "grafana"} {
+			os.Symlink(filepath.Join(mustAbs(t, "."), sub), filepath.Join(dir, sub))
+		}
+		broken := strings.Replace(string(b), tc.from, tc.to, 1)
+		if broken == string(b) {
+			t.Fatalf("compose.yaml has no %q", tc.from)
+		}
+		path := filepath.Join(dir, "compose.yaml")
+		if err := os.WriteFile(path, []byte(broken), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadCompose(t, path); err == nil {
+			t.Errorf("compose.yaml with %q loaded without error", tc.to)
+		} else {
+			t.Logf("as expected: %v", err)
+		}
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

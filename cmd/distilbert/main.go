@@ -17,23 +17,32 @@ var version = "dev"
 const usage = `distilbert: DistilBERT inference in one static binary
 
 Usage:
-  distilbert predict  [--model DIR|ID] [TEXT...] [--input FILE.jsonl] [--output FILE] [--ids]
-  distilbert tokenize [--model DIR|ID] [TEXT...] [--input FILE.jsonl] [--output FILE]
-  distilbert inspect  [--model DIR|ID] [--json]
-  distilbert bench    [--model DIR|ID] [--seq 16,64,128] [--batch 1,8,32] [--threads N] [--min-time 1s] [--json]
-  distilbert serve    [--model DIR|ID] [--addr HOST:PORT] [--max-batch-size N] [--api-keys-file F] ... (serve --help)
-  distilbert download ID [--revision REV] [--cache-dir DIR]
+  distilbert predict     [model flags] [TEXT...] [--input FILE.jsonl] [--output FILE] [--ids]
+  distilbert tokenize    [model flags] [TEXT...] [--input FILE.jsonl] [--output FILE]
+  distilbert inspect     [model flags] [--json]
+  distilbert bench       [model flags] [--seq 16,64,128] [--batch 1,8,32] [--threads 1,2] [--min-time 1s] [--min-iters 5] [--cpuprofile FILE] [--json]
+  distilbert serve       [model flags] [--addr HOST:PORT] [--max-batch-size N] [--api-keys-file F] ... (serve --help)
+  distilbert download    ID [--revision REV] [--cache-dir DIR]
   distilbert healthcheck [--addr HOST:PORT] [--path /readyz] [--timeout 3s] [--tls]
   distilbert version
+  distilbert help
 
-Without --model the embedded sst2-mini model is used. A Hub ID (ORG/NAME or
-ORG/NAME@REVISION) is read from the Hugging Face cache, downloaded first
-unless HF_HUB_OFFLINE=1 (HF_ENDPOINT, HF_TOKEN and HF_HUB_CACHE apply);
---model-sha256 HEX refuses weights with another SHA-256. Input lines are JSON
-objects {"text": "..."}; with no TEXT and no --input, lines are read from stdin.
-Set DISTILBERT_KERNELS=generic|avx2|avx512|neon to force a kernel path, and
-DISTILBERT_SPIN=0 to stop idle kernel threads from spinning (default 100us),
-DISTILBERT_HUGEPAGES=0 to keep weights off transparent huge pages.
+Model flags (every command that loads a model):
+  --model DIR|ID       checkpoint directory or Hub id ORG/NAME[@REVISION] (default: the embedded sst2-mini)
+  --model-sha256 HEX   refuse weights with another SHA-256
+  --quantize int8      int8 encoder (default none; $DISTILBERT_QUANTIZE)
+  --device DEVICE      cpu, auto, or cuda[:N] in a -tags cuda build (default cpu; $DISTILBERT_DEVICE)
+
+A Hub id is read from the Hugging Face cache, downloaded first unless
+HF_HUB_OFFLINE=1 (HF_ENDPOINT, HF_TOKEN and HF_HUB_CACHE apply). Input lines
+are JSON objects {"text": "..."}; with no TEXT and no --input, lines are read
+from stdin. 'distilbert CMD --help' lists a command's flags.
+
+Environment, read once at start-up:
+  DISTILBERT_KERNELS=generic|avx2|avx512|neon            force the float32 kernels
+  DISTILBERT_INT8_KERNELS=go|avx2|avx512-vnni|neon-sdot  force the int8 kernel
+  DISTILBERT_SPIN=0|DURATION   how long idle kernel threads spin (default 100us)
+  DISTILBERT_HUGEPAGES=0       keep packed weights off transparent huge pages
 `
 
 // usageError marks errors that should print the usage hint (exit code 2).

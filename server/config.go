@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/distilbert-go/distilbert/distilbert"
 )
 
 // Config is everything the service can be told at start-up. The zero value
@@ -44,6 +46,12 @@ type Config struct {
 	AccessLog     bool          // one log line per request
 	LogLevel      string        // debug, info, warn, error
 
+	// Hardening (see listener.go, drain in server.go).
+	ShutdownDelay     time.Duration // SIGTERM → /readyz 503, still serving, for this long; then drain
+	MaxConns          int           // open connections in total (0: from the file descriptor limit)
+	MaxConnsPerClient int           // open connections per client address (0: a quarter of MaxConns)
+	TrustedProxies    []string      // CIDRs or addresses whose X-Forwarded-For names the client
+
 	Version string       // reported by /info
 	Logger  *slog.Logger // nil: JSON to stderr at LogLevel
 }
@@ -60,6 +68,7 @@ func DefaultConfig() Config {
 		MaxBatchItems:  256,
 		MaxTextChars:   10000,
 		ShutdownGrace:  15 * time.Second,
+		ShutdownDelay:  5 * time.Second,
 		ReadTimeout:    30 * time.Second,
 		IdleTimeout:    60 * time.Second,
 		AccessLog:      true,
@@ -109,7 +118,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, apiKeysFile *string) {
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
 	fs.BoolVar(&c.LogTexts, "log-texts", c.LogTexts, "include request texts in the logs")
 	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, "LRU response cache entries (0: off)")
-	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "on SIGTERM, drain in-flight requests for at most this long")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "on SIGTERM, exit within this long (delay included); what is still queued then gets 503")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", c.ShutdownDelay, "on SIGTERM, report /readyz 503 while still serving for this long before draining (at most half the grace; 0: drain at once)")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most open connections in total (0: the open-files limit less a reserve, at most 10000)")
+	fs.IntVar(&c.MaxConnsPerClient, "max-conns-per-client", c.MaxConnsPerClient, "most open connections from one client address (0: a quarter of --max-conns; trusted proxies are exempt)")
+	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For names the client")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time allowed to read one request")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close keep-alive connections idle this long")
 	fs.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request")
@@ -192,6 +205,15 @@ func (c *Config) Validate() error {
 	}
 	pos("max-batch-size", c.MaxBatchSize)
 	pos("max-batch-tokens", c.MaxBatchTokens)
+	// Above the engine's own limits a batch would be split into several
+	// engine calls behind the batcher's back, and the batch metrics would
+	// count what never ran as one call.
+	if c.MaxBatchSize > distilbert.MaxBatchSequences {
+		errs = append(errs, fmt.Errorf("--max-batch-size %d is more than one engine call takes (%d)", c.MaxBatchSize, distilbert.MaxBatchSequences))
+	}
+	if c.MaxBatchTokens > distilbert.MaxBatchTokens {
+		errs = append(errs, fmt.Errorf("--max-batch-tokens %d is more than one engine call takes (%d)", c.MaxBatchTokens, distilbert.MaxBatchTokens))
+	}
 	pos("max-queue", c.MaxQueue)
 	pos("max-body-bytes", c.MaxBodyBytes)
 	pos("max-batch-items", c.MaxBatchItems)
@@ -209,6 +231,15 @@ func (c *Config) Validate() error {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive, got %v", d.name, d.v))
 		}
+	}
+	if c.ShutdownDelay < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-delay must not be negative, got %v", c.ShutdownDelay))
+	}
+	if c.MaxConns < 0 || c.MaxConnsPerClient < 0 {
+		errs = append(errs, errors.New("--max-conns and --max-conns-per-client must not be negative"))
+	}
+	if _, err := parseProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxWait < 0 {
 		errs = append(errs, fmt.Errorf("--max-wait must not be negative, got %v", c.MaxWait))
@@ -228,4 +259,23 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("--log-level: %q is not debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// connCaps are the connection caps in force: the flags, or defaults that
+// keep the process below its open-files limit (fdLimit, 0 when unknown)
+// with a reserve for everything else it opens.
+func (c *Config) connCaps(fdLimit int) (total, perClient int) {
+	total = c.MaxConns
+	if total == 0 {
+		total = 10000
+		if fdLimit > 0 {
+			total = min(total, fdLimit-max(32, fdLimit/16))
+		}
+		total = max(total, 16)
+	}
+	perClient = c.MaxConnsPerClient
+	if perClient == 0 {
+		perClient = max(8, total/4)
+	}
+	return total, perClient
 }

@@ -18,6 +18,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -84,7 +85,9 @@ type Server struct {
 	draining atomic.Bool
 	inflight atomic.Int64
 
-	srv *fasthttp.Server
+	srv     *fasthttp.Server
+	conns   *connListener  // set by Run
+	trusted []netip.Prefix // --trusted-proxies
 }
 
 // New prepares a server for the classifier; nothing listens before Run.
@@ -146,7 +149,9 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 		CloseOnShutdown:       true,
 		SecureErrorLogMessage: !cfg.LogTexts,
 		Logger:                fasthttpLogger{log},
+		ExpectHandler:         s.expect,
 	}
+	s.trusted, _ = parseProxies(cfg.TrustedProxies) // checked by Validate
 	return s, nil
 }
 
@@ -169,10 +174,18 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 // and Run returns, within cfg.ShutdownGrace (an error if connections were
 // still open then).
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	tcp, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return err
 	}
+	fds := fdLimit()
+	maxConns, perClient := s.cfg.connCaps(fds)
+	if fds > 0 && maxConns > fds {
+		s.log.Warn("--max-conns is above the open-files limit", "max_conns", maxConns, "open_files_limit", fds)
+	}
+	s.conns = newConnListener(tcp, s.log, s.m.set, maxConns, perClient, s.trusted,
+		max(8<<20, 4*int64(s.cfg.MaxBodyBytes)), 3*time.Second)
+	var ln net.Listener = s.conns
 	scheme := "http"
 	if s.cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
@@ -187,7 +200,8 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { serveErr <- s.srv.Serve(ln) }()
 	m := s.clf.Model()
 	s.log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "model", s.clf.Name(),
-		"kernels", m.Kernels().Name, "labels", s.labels, "auth", s.keys != nil, "version", s.cfg.Version)
+		"kernels", m.Kernels().Name, "labels", s.labels, "auth", s.keys != nil, "version", s.cfg.Version,
+		"max_conns", maxConns, "max_conns_per_client", perClient)
 
 	t0 := time.Now()
 	if err := s.warmUp(); err != nil {
@@ -207,24 +221,60 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	return s.drain()
+	return s.drain(time.Now())
 }
 
-func (s *Server) drain() error {
+// drain is the shutdown, bounded by cfg.ShutdownGrace from the signal:
+// /readyz turns 503 at once while everything is still served, so that
+// load balancers stop sending; after the shutdown delay the listener
+// closes and what is queued and in flight is finished; at the end of the
+// grace whatever still waits is answered 503 and drain returns (exit 0).
+func (s *Server) drain(signalled time.Time) error {
 	s.draining.Store(true)
+	grace := s.cfg.ShutdownGrace
+	delay := min(s.cfg.ShutdownDelay, grace/2)
+	s.log.Info("draining", "inflight", s.inflight.Load(), "queued", s.b.depth(),
+		"delay", delay.String(), "grace", grace.String())
+	time.Sleep(delay)
 	s.b.flushNow()
-	start := time.Now()
-	s.log.Info("draining", "inflight", s.inflight.Load(), "queued", s.b.depth(), "grace", s.cfg.ShutdownGrace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	sctx, cancel := context.WithDeadline(context.Background(), signalled.Add(grace))
 	defer cancel()
-	err := s.srv.ShutdownWithContext(sctx)
-	s.b.close()
-	if err != nil {
-		s.log.Error("shutdown grace exceeded", "inflight", s.inflight.Load(), "after_ms", ms(time.Since(start)))
-		return fmt.Errorf("shutdown: %d requests still in flight after %v", s.inflight.Load(), s.cfg.ShutdownGrace)
+	if err := s.srv.ShutdownWithContext(sctx); err != nil {
+		queued := s.b.depth()
+		s.b.abort(errStopped)
+		// The handlers just woken answer 503 in microseconds; give them
+		// a moment to write before the process exits.
+		for end := time.Now().Add(500 * time.Millisecond); s.inflight.Load() > 0 && time.Now().Before(end); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		s.log.Warn("shutdown grace over; the rest answered 503", "queued", queued,
+			"inflight", s.inflight.Load(), "after_ms", ms(time.Since(signalled)))
+		return nil
 	}
-	s.log.Info("stopped", "drain_ms", ms(time.Since(start)))
+	s.b.close()
+	s.log.Info("stopped", "drain_ms", ms(time.Since(signalled)))
 	return nil
+}
+
+// expect answers "Expect: 100-continue": a body announced over the limit
+// gets its 413 instead of an invitation to send it.
+func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
+	if n := ctx.Request.Header.ContentLength(); n > s.cfg.MaxBodyBytes {
+		id := requestID(ctx)
+		ctx.Response.Header.Set("X-Request-ID", id)
+		writeError(ctx, id, errorf(413, "body_too_large", "request body is %d bytes, the limit is %d", n, s.cfg.MaxBodyBytes))
+		markLinger(ctx.Conn())
+		s.m.request(routeOf(ctx), 413, time.Since(ctx.Time()).Seconds())
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	return fasthttp.StatusContinue
+}
+
+func routeOf(ctx *fasthttp.RequestCtx) int {
+	if r, ok := routeByPath[string(ctx.Path())]; ok {
+		return r
+	}
+	return routeOther
 }
 
 // warmUp runs a short and a longest-possible text so that buffers are
@@ -472,10 +522,10 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 		e = errorf(400, "bad_request", "cannot parse the HTTP request")
 	}
 	writeError(ctx, id, e)
-	route := routeOther
-	if r, ok := routeByPath[string(ctx.Path())]; ok {
-		route = r
-	}
+	// fasthttp closes the connection after this answer, maybe with part
+	// of the request unread.
+	markLinger(ctx.Conn())
+	route := routeOf(ctx)
 	s.m.request(route, e.Status, time.Since(ctx.Time()).Seconds())
 	if s.cfg.AccessLog {
 		s.log.Info("request", "id", id, "path", truncate(string(ctx.Path()), 200), "status", e.Status,
@@ -487,7 +537,7 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 // returns the client identity for rate limiting, or an error to answer.
 func (s *Server) clientKey(ctx *fasthttp.RequestCtx) (string, *apiError) {
 	if s.keys == nil {
-		return "ip:" + ctx.RemoteIP().String(), nil
+		return "ip:" + s.clientIP(ctx).String(), nil
 	}
 	key := ctx.Request.Header.Peek("X-API-Key")
 	if auth := ctx.Request.Header.Peek("Authorization"); len(key) == 0 && len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ") {
@@ -716,4 +766,21 @@ func (s *Server) info() infoResponse {
 		}
 	}
 	return in
+}
+
+// clientIP is the client's address: the peer's, or the one a trusted
+// proxy forwarded (--trusted-proxies).
+func (s *Server) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
+	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	peer = peer.Unmap()
+	if len(s.trusted) == 0 {
+		return peer
+	}
+	var xff [][]byte
+	ctx.Request.Header.VisitAll(func(k, v []byte) {
+		if strings.EqualFold(string(k), "X-Forwarded-For") {
+			xff = append(xff, v)
+		}
+	})
+	return clientAddr(peer, xff, s.trusted)
 }

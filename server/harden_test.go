@@ -1,0 +1,344 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fdWrapper runs the service with an open-files limit of n.
+func fdWrapper(t *testing.T, n int) []string {
+	if path, err := exec.LookPath("prlimit"); err == nil {
+		return []string{path, fmt.Sprintf("--nofile=%d:%d", n, n), "--"}
+	}
+	return []string{"/bin/sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, n)}
+}
+
+// holdConns opens n idle connections to addr from the local address from,
+// and returns them (whether the service admitted them or not).
+func holdConns(t *testing.T, addr, from string, n int) []net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	var conns []net.Conn
+	deadline := time.Now().Add(60 * time.Second)
+	for len(conns) < n && time.Now().Before(deadline) {
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			continue // the backlog is full while the service is out of descriptors
+		}
+		conns = append(conns, c)
+	}
+	if len(conns) < n {
+		t.Logf("opened %d of %d connections", len(conns), n)
+	}
+	return conns
+}
+
+func healthz(p *proc) int {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(p.url + "/healthz")
+	if err != nil {
+		return -1
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// 3,000 idle connections from one client, under an open-files limit of
+// 1,024: the default caps keep the service below the limit, and it goes on
+// answering other clients during and after.
+func TestIdleConnectionFloodUnderFDLimit(t *testing.T) {
+	t.Parallel()
+	p := startWrapped(t, fdWrapper(t, 1024), nil)
+	addr := strings.TrimPrefix(p.url, "http://")
+	conns := holdConns(t, addr, "127.0.0.2", 3000)
+	for i := range 3 {
+		if st := healthz(p); st != 200 {
+			t.Fatalf("/healthz from 127.0.0.1 during the flood (%d): %d", i, st)
+		}
+	}
+	if got := p.metric("distilbert_connections_refused_total"); got == 0 {
+		t.Errorf("no connection refused over the per-client cap")
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	if st := healthz(p); st != 200 {
+		t.Fatalf("/healthz after the flood: %d", st)
+	}
+	select {
+	case <-p.done:
+		t.Fatalf("service exited: %v", p.err)
+	default:
+	}
+}
+
+// With caps set above the open-files limit the process runs out of
+// descriptors: accepting fails with EMFILE, which must be retried, not
+// fatal, and service resumes once the connections go.
+func TestAcceptErrorsNotFatal(t *testing.T) {
+	t.Parallel()
+	p := startWrapped(t, fdWrapper(t, 1024), nil, "--max-conns", "5000", "--max-conns-per-client", "5000")
+	addr := strings.TrimPrefix(p.url, "http://")
+	conns := holdConns(t, addr, "127.0.0.2", 1500)
+	time.Sleep(200 * time.Millisecond) // let the accept loop meet EMFILE
+	for _, c := range conns {
+		c.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for healthz(p) != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("/healthz never answered again after the descriptors were freed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := p.metric("distilbert_accept_errors_total"); got == 0 {
+		t.Errorf("distilbert_accept_errors_total is 0: the flood never reached the limit")
+	}
+	select {
+	case <-p.done:
+		t.Fatalf("service exited: %v", p.err)
+	default:
+	}
+}
+
+// rawResponse reads one HTTP response from br.
+func rawResponse(t *testing.T, br *bufio.Reader) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the response body: %v", err)
+	}
+	return resp.StatusCode, resp.Header, b
+}
+
+func check413(t *testing.T, what string, status int, h http.Header, body []byte) {
+	t.Helper()
+	var e struct{ Error struct{ Code string } }
+	if status != 413 || h.Get("Content-Type") != "application/json" || json.Unmarshal(body, &e) != nil || e.Error.Code != "body_too_large" {
+		t.Errorf("%s: %d %q %s, want 413 body_too_large JSON", what, status, h.Get("Content-Type"), body)
+	}
+}
+
+// A client that writes its whole body before it reads (Python's urllib,
+// http.client) must get the 413, not a reset connection: on a new
+// connection, on a keep-alive one, chunked, and with Expect: 100-continue.
+func TestOversizedBodyAnswered(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil) // --max-body-bytes 1 MiB by default
+	addr := strings.TrimPrefix(p.url, "http://")
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	body := func(n int) []byte {
+		b := bytes.Repeat([]byte("a"), n)
+		copy(b, `{"text":"`)
+		copy(b[n-2:], `"}`)
+		return b
+	}
+	for _, size := range []int{1_200_000, 3_000_000} {
+		for _, keepAlive := range []bool{false, true} {
+			what := fmt.Sprintf("%d bytes, keep-alive %v", size, keepAlive)
+			c, br := dial()
+			if keepAlive {
+				fmt.Fprintf(c, "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"text\":\"good\"}")
+				if st, _, b := rawResponse(t, br); st != 200 {
+					t.Fatalf("%s: first request %d %s", what, st, b)
+				}
+			}
+			// The headers first, then the body in pieces, as a client that
+			// streams its upload does: on loopback one large write would
+			// sit in the socket buffers before the service even answers.
+			fmt.Fprintf(c, "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", size)
+			time.Sleep(50 * time.Millisecond)
+			for b := body(size); len(b) > 0; {
+				n := min(len(b), 64<<10)
+				if _, err := c.Write(b[:n]); err != nil {
+					t.Errorf("%s: writing the body: %v", what, err)
+					break
+				}
+				b = b[n:]
+			}
+			st, h, b := rawResponse(t, br)
+			check413(t, what, st, h, b)
+			c.Close()
+		}
+	}
+
+	// Chunked, past the limit.
+	c, br := dial()
+	fmt.Fprintf(c, "POST /predict/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+	chunk := bytes.Repeat([]byte("b"), 64<<10)
+	for i := range 48 { // 3 MiB
+		if _, err := fmt.Fprintf(c, "%x\r\n%s\r\n", len(chunk), chunk); err != nil {
+			t.Errorf("chunked: writing chunk %d: %v", i, err)
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Fprintf(c, "0\r\n\r\n")
+	st, h, b := rawResponse(t, br)
+	check413(t, "chunked 3 MiB", st, h, b)
+	c.Close()
+
+	// Expect: 100-continue with too large a Content-Length: 413 at once,
+	// never 100.
+	c, br = dial()
+	fmt.Fprintf(c, "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 3000000\r\n\r\n")
+	st, h, b = rawResponse(t, br)
+	check413(t, "Expect: 100-continue", st, h, b)
+	c.Close()
+
+	// And a body within the limit still gets its 100 and its answer.
+	c, br = dial()
+	small := `{"text":"good"}`
+	fmt.Fprintf(c, "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(small))
+	line, _ := br.ReadString('\n')
+	if !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("Expect within the limit: %q, want 100 Continue", line)
+	}
+	br.ReadString('\n')
+	c.Write([]byte(small))
+	if st, _, b := rawResponse(t, br); st != 200 {
+		t.Errorf("after 100 Continue: %d %s", st, b)
+	}
+	c.Close()
+}
+
+// --shutdown-grace is a hard bound from SIGTERM: with a queue far deeper
+// than the grace can serve, the process still exits 0 within grace + 1 s,
+// and every request gets an answer, 200 or 503.
+func TestShutdownGraceIsHard(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil, "--shutdown-grace", "2s", "--shutdown-delay", "500ms", "--max-batch-size", "1")
+	texts := make([]string, 48)
+	for i := range texts {
+		texts[i] = longText(400, i)
+	}
+	const n = 10 // 480 long sequences queued: far more than 2 s of work
+	var wg sync.WaitGroup
+	status := make([]int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status[i] = p.post("/predict/batch", map[string][]string{"texts": texts}).status
+		}()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for p.metric("distilbert_queue_depth") < 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the queue never filled")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t0 := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not exit within 10 s")
+	}
+	took := time.Since(t0)
+	if took > 3*time.Second {
+		t.Errorf("exit %v after SIGTERM, want within 3 s", took)
+	}
+	if p.err != nil {
+		t.Errorf("exit: %v", p.err)
+	}
+	wg.Wait()
+	var refused int
+	for i, s := range status {
+		switch s {
+		case 503:
+			refused++
+		case 200:
+		default:
+			t.Errorf("request %d: status %d", i, s)
+		}
+	}
+	if refused == 0 {
+		t.Errorf("no request answered 503: the queue was not deeper than the grace")
+	}
+	t.Logf("exited %v after SIGTERM; %d of %d requests answered 503", took.Round(time.Millisecond), refused, n)
+}
+
+// A rolling update loses nothing: under closed-loop load on 64
+// connections, SIGTERM turns /readyz 503 while requests are still served;
+// a client that stops once it sees that has no failed request, and the
+// process exits 0.
+func TestZeroLossDrain(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil, "--shutdown-delay", "2s", "--max-wait", "2ms")
+	var stop atomic.Bool
+	var ok, failed atomic.Int64
+	var firstFail atomic.Value
+	var wg sync.WaitGroup
+	for w := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				r := p.post("/predict", map[string]string{"text": longText(20+i%30, w)})
+				if r.status == 200 {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+					firstFail.CompareAndSwap(nil, fmt.Sprintf("%d %s", r.status, r.body))
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	t0 := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	for !stop.Load() {
+		if time.Since(t0) > 5*time.Second {
+			t.Fatal("/readyz never said 503")
+		}
+		r := p.get("/readyz")
+		if r.status == 503 {
+			stop.Store(true)
+		} else if r.status != 200 {
+			t.Errorf("/readyz: %d %s", r.status, r.body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wg.Wait()
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("did not exit")
+	}
+	if p.err != nil {
+		t.Errorf("exit: %v", p.err)
+	}
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d requests failed, first: %v", failed.Load(), failed.Load()+ok.Load(), firstFail.Load())
+	}
+	if ok.Load() == 0 {
+		t.Errorf("no request answered")
+	}
+	t.Logf("%d requests, %d failed; exit %v after SIGTERM", ok.Load()+failed.Load(), failed.Load(), time.Since(t0).Round(time.Millisecond))
+}

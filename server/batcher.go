@@ -41,7 +41,7 @@ type job struct {
 	done      chan struct{}
 	err       error
 
-	remaining int  // batcher-owned
+	remaining int         // batcher-owned
 	closed    atomic.Bool // done is closed (or about to be): the first to set it closes it
 	checked   uint64
 }

@@ -76,14 +76,15 @@ type batcher struct {
 	metrics   *serverMetrics
 	log       *slog.Logger
 
-	mu      sync.Mutex
-	items   []item
-	running []item // the batch being executed, for abort
-	stopped bool
-	wake    chan struct{}
-	stop    chan struct{}
-	exited  chan struct{}
-	round   uint64 // batcher-owned: one per batch taken
+	mu       sync.Mutex
+	items    []item
+	running  []item // the batch being executed, for abort
+	reserved int    // places taken by reserve, not yet filled by submit
+	stopped  bool
+	wake     chan struct{}
+	stop     chan struct{}
+	exited   chan struct{}
+	round    uint64 // batcher-owned: one per batch taken
 }
 
 func newBatcher(predict predictFunc, cfg *Config, m *serverMetrics, log *slog.Logger) *batcher {
@@ -102,18 +103,46 @@ func (b *batcher) depth() int {
 	return len(b.items)
 }
 
-// submit queues a job's sequences, or returns errQueueFull at once. A job
-// larger than the whole queue is still taken when the queue is empty.
+// reserve takes n places in the queue for sequences still to be
+// tokenized, or returns errQueueFull (errStopped) at once: a request learns
+// that it will be refused before it spends any work. A request larger than
+// the whole queue is still taken when the queue is empty. The places are
+// filled by submitReserved or given back by unreserve.
+func (b *batcher) reserve(n int) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return errStopped
+	}
+	if q := len(b.items) + b.reserved; q > 0 && q+n > b.maxQueue {
+		return errQueueFull
+	}
+	b.reserved += n
+	return nil
+}
+
+func (b *batcher) unreserve(n int) {
+	b.mu.Lock()
+	b.reserved -= n
+	b.mu.Unlock()
+}
+
+// submit reserves places for a job's sequences and queues them.
 func (b *batcher) submit(j *job) error {
+	if err := b.reserve(len(j.encs)); err != nil {
+		return err
+	}
+	return b.submitReserved(j)
+}
+
+// submitReserved queues a job's sequences into places taken by reserve.
+func (b *batcher) submitReserved(j *job) error {
 	j.enqueued = time.Now()
 	b.mu.Lock()
+	b.reserved -= len(j.encs)
 	if b.stopped {
 		b.mu.Unlock()
 		return errStopped
-	}
-	if len(b.items) > 0 && len(b.items)+len(j.encs) > b.maxQueue {
-		b.mu.Unlock()
-		return errQueueFull
 	}
 	for i, e := range j.encs {
 		b.items = append(b.items, item{j: j, i: i, n: len(e.IDs)})

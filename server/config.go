@@ -51,6 +51,7 @@ type Config struct {
 	MaxConns          int           // open connections in total (0: from the file descriptor limit)
 	MaxConnsPerClient int           // open connections per client address (0: a quarter of MaxConns)
 	TrustedProxies    []string      // CIDRs or addresses whose X-Forwarded-For names the client
+	MaxInflightBytes  int           // request body bytes admitted at once (0: max(32 MiB, 4 × MaxBodyBytes))
 
 	Version string       // reported by /info
 	Logger  *slog.Logger // nil: JSON to stderr at LogLevel
@@ -122,6 +123,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, apiKeysFile *string) {
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", c.ShutdownDelay, "on SIGTERM, report /readyz 503 while still serving for this long before draining (at most half the grace; 0: drain at once)")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most open connections in total (0: the open-files limit less a reserve, at most 10000)")
 	fs.IntVar(&c.MaxConnsPerClient, "max-conns-per-client", c.MaxConnsPerClient, "most open connections from one client address (0: a quarter of --max-conns; trusted proxies are exempt)")
+	fs.IntVar(&c.MaxInflightBytes, "max-inflight-bytes", c.MaxInflightBytes, "request body bytes read and decoded at once, from Content-Length before the body is read; beyond it 503 (0: max(32 MiB, 4 x --max-body-bytes))")
 	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For names the client")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time allowed to read one request")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close keep-alive connections idle this long")
@@ -234,6 +236,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownDelay < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-delay must not be negative, got %v", c.ShutdownDelay))
+	}
+	if c.MaxInflightBytes != 0 && c.MaxInflightBytes < c.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("--max-inflight-bytes %d is less than --max-body-bytes %d", c.MaxInflightBytes, c.MaxBodyBytes))
 	}
 	if c.MaxConns < 0 || c.MaxConnsPerClient < 0 {
 		errs = append(errs, errors.New("--max-conns and --max-conns-per-client must not be negative"))

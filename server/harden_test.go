@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -341,4 +342,94 @@ func TestZeroLossDrain(t *testing.T) {
 		t.Errorf("no request answered")
 	}
 	t.Logf("%d requests, %d failed; exit %v after SIGTERM", ok.Load()+failed.Load(), failed.Load(), time.Since(t0).Round(time.Millisecond))
+}
+
+// procStatus returns a field of /proc/PID/status in bytes (Linux).
+func procStatus(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
+			return kb << 10
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+// 1,000 concurrent batch requests of 1 MB each: the byte budget and the
+// queue refuse what they cannot take before it is read or tokenized, so
+// the peak RSS stays under the ceiling /info states for the flags, and
+// liveness answers throughout.
+func TestBurstMemoryBounded(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil, "--max-queue", "256", "--request-timeout", "20s",
+		"--max-conns", "1500", "--max-conns-per-client", "1500", "--access-log=false")
+	var info struct{ Limits map[string]float64 }
+	p.get("/info").json(t, &info)
+	ceiling := int64(info.Limits["memory_ceiling_bytes"])
+	if ceiling <= 0 {
+		t.Fatalf("/info has no memory_ceiling_bytes: %v", info.Limits)
+	}
+	pid := p.cmd.Process.Pid
+	base := procStatus(t, pid, "VmRSS")
+
+	// 4,000 characters in words longer than the tokenizer's word limit:
+	// each is one [UNK], so the few admitted requests are quick to run.
+	texts := make([]string, 256)
+	for i := range texts {
+		texts[i] = strings.Repeat(strings.Repeat(string(rune('a'+i%26)), 110)+" ", 37)[:4000]
+	}
+	body, _ := json.Marshal(map[string][]string{"texts": texts})
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}}
+	const n = 1000
+	status := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Post(p.url+"/predict/batch", "application/json", bytes.NewReader(body))
+			if err != nil {
+				status[i] = -1
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			status[i] = resp.StatusCode
+		}()
+	}
+	healthDone := make(chan struct{})
+	var healthBad atomic.Int64
+	go func() {
+		defer close(healthDone)
+		for range 20 {
+			if healthz(p) != 200 {
+				healthBad.Add(1)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	<-healthDone
+	peak := procStatus(t, pid, "VmHWM")
+	counts := map[int]int{}
+	for _, s := range status {
+		counts[s]++
+	}
+	t.Logf("statuses %v; RSS at ready %d MiB, peak %d MiB, ceiling above ready %d MiB", counts, base>>20, peak>>20, ceiling>>20)
+	if counts[200] == 0 || counts[503] == 0 || counts[200]+counts[503]+counts[504] != n {
+		t.Errorf("statuses %v: want 200s and 503s only (504 allowed)", counts)
+	}
+	if peak-base > ceiling {
+		t.Errorf("peak RSS %d MiB is %d MiB above the RSS at ready, over the ceiling of %d MiB", peak>>20, (peak-base)>>20, ceiling>>20)
+	}
+	if healthBad.Load() > 0 {
+		t.Errorf("/healthz failed %d times during the burst", healthBad.Load())
+	}
 }

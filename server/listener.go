@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -273,4 +274,13 @@ func clientAddr(peer netip.Addr, forwardedFor [][]byte, trusted []netip.Prefix) 
 		}
 	}
 	return addr
+}
+
+// SyscallConn gives the descriptor of the connection underneath, for the
+// client-gone check (connClosed).
+func (t *trackedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := t.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.New("not a system connection")
 }

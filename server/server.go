@@ -86,7 +86,8 @@ type Server struct {
 	inflight atomic.Int64
 
 	srv     *fasthttp.Server
-	conns   *connListener  // set by Run
+	conns   *connListener // set by Run
+	adm     *admission
 	trusted []netip.Prefix // --trusted-proxies
 }
 
@@ -150,7 +151,13 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 		SecureErrorLogMessage: !cfg.LogTexts,
 		Logger:                fasthttpLogger{log},
 		ExpectHandler:         s.expect,
+		HeaderReceived:        s.headerReceived,
 	}
+	if cfg.MaxInflightBytes == 0 {
+		s.cfg.MaxInflightBytes = max(32<<20, 4*cfg.MaxBodyBytes)
+	}
+	s.adm = newAdmission(s.cfg.MaxInflightBytes, cfg.MaxBodyBytes)
+	s.m.set.NewGauge("distilbert_inflight_body_bytes", func() float64 { return float64(s.adm.inUse()) })
 	s.trusted, _ = parseProxies(cfg.TrustedProxies) // checked by Validate
 	return s, nil
 }
@@ -209,6 +216,12 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	go s.b.run()
+	stopReturning := make(chan struct{})
+	defer close(stopReturning)
+	go returnMemory(stopReturning, 5*time.Second, 64<<20)
+	if limit := memoryLimitFromCgroup(); limit > 0 {
+		s.log.Info("GOMEMLIMIT from the cgroup memory limit", "bytes", limit)
+	}
 	s.ready.Store(true)
 	s.log.Info("ready", "warmup_ms", ms(time.Since(t0)))
 
@@ -259,7 +272,17 @@ func (s *Server) drain(signalled time.Time) error {
 // expect answers "Expect: 100-continue": a body announced over the limit
 // gets its 413 instead of an invitation to send it.
 func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
+	if s.adm.refused(&ctx.Request.Header) {
+		s.adm.release(&ctx.Request.Header)
+		id := requestID(ctx)
+		ctx.Response.Header.Set("X-Request-ID", id)
+		s.writeOverloaded(ctx, id)
+		markLinger(ctx.Conn())
+		s.m.request(routeOf(ctx), 503, time.Since(ctx.Time()).Seconds())
+		return fasthttp.StatusServiceUnavailable
+	}
 	if n := ctx.Request.Header.ContentLength(); n > s.cfg.MaxBodyBytes {
+		s.adm.release(&ctx.Request.Header)
 		id := requestID(ctx)
 		ctx.Response.Header.Set("X-Request-ID", id)
 		writeError(ctx, id, errorf(413, "body_too_large", "request body is %d bytes, the limit is %d", n, s.cfg.MaxBodyBytes))
@@ -322,6 +345,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, next func(*fasthttp.RequestCtx,
 			s.applyCORS(ctx)
 			writeError(ctx, id, errorf(500, "internal", "internal error"))
 		}
+		s.adm.release(&ctx.Request.Header)
 		s.inflight.Add(-1)
 		status := ctx.Response.StatusCode()
 		d := time.Since(start)
@@ -511,7 +535,13 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	var e *apiError
 	var small *fasthttp.ErrSmallBuffer
 	var ne net.Error
+	refused := s.adm.release(&ctx.Request.Header)
 	switch {
+	case refused && errors.Is(err, fasthttp.ErrBodyTooLarge):
+		s.writeOverloaded(ctx, id)
+		markLinger(ctx.Conn())
+		s.m.request(routeOf(ctx), 503, time.Since(ctx.Time()).Seconds())
+		return
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		e = errorf(413, "body_too_large", "request body is larger than the limit of %d bytes", s.cfg.MaxBodyBytes)
 	case errors.As(err, &small):
@@ -579,7 +609,6 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 	s.m.texts.Add(len(texts))
 
 	results := make([]result, len(texts))
-	var encs []tokenize.Encoding
 	var missing []int
 	for i, t := range texts {
 		if s.cache != nil {
@@ -591,19 +620,30 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 			}
 			s.m.cacheMisses.Inc()
 		}
-		encs = append(encs, s.clf.Encode(t))
 		missing = append(missing, i)
 	}
-	if len(encs) > 0 {
-		j := newJob(encs, start.Add(s.cfg.RequestTimeout), ctx.Conn())
-		if err := s.b.submit(j); err != nil {
-			ctx.Response.Header.Set("Retry-After", "1")
-			if errors.Is(err, errQueueFull) {
-				s.m.queueFull.Inc()
-				writeError(ctx, id, errorf(503, "queue_full", "the service is at capacity; retry later"))
-			} else {
-				writeError(ctx, id, errorf(503, "shutting_down", "the service is shutting down"))
+	if len(missing) > 0 {
+		// The texts take their places in the queue before they are
+		// tokenized, so that a refusal costs no work.
+		if err := s.b.reserve(len(missing)); err != nil {
+			s.refuse(ctx, id, err)
+			return
+		}
+		encs := make([]tokenize.Encoding, len(missing))
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					s.b.unreserve(len(missing))
+					panic(r)
+				}
+			}()
+			for k, i := range missing {
+				encs[k] = s.clf.Encode(texts[i])
 			}
+		}()
+		j := newJob(encs, start.Add(s.cfg.RequestTimeout), ctx.Conn())
+		if err := s.b.submitReserved(j); err != nil {
+			s.refuse(ctx, id, err)
 			return
 		}
 		timer := time.NewTimer(time.Until(j.deadline))
@@ -654,6 +694,29 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 		b = append(b, "]}"...)
 	}
 	writeJSON(ctx, 200, b)
+}
+
+// headerReceived admits a request's body into the byte budget.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	return s.adm.headerReceived(h)
+}
+
+// writeOverloaded answers a request the byte budget did not take.
+func (s *Server) writeOverloaded(ctx *fasthttp.RequestCtx, id string) {
+	s.m.queueFull.Inc()
+	ctx.Response.Header.Set("Retry-After", "1")
+	writeError(ctx, id, errorf(503, "queue_full", "the service is at capacity; retry later"))
+}
+
+// refuse answers a request the queue did not take.
+func (s *Server) refuse(ctx *fasthttp.RequestCtx, id string, err error) {
+	ctx.Response.Header.Set("Retry-After", "1")
+	if errors.Is(err, errQueueFull) {
+		s.m.queueFull.Inc()
+		writeError(ctx, id, errorf(503, "queue_full", "the service is at capacity; retry later"))
+	} else {
+		writeError(ctx, id, errorf(503, "shutting_down", "the service is shutting down"))
+	}
 }
 
 func (s *Server) toResult(p *distilbert.Prediction) result {
@@ -751,6 +814,7 @@ func (s *Server) info() infoResponse {
 		},
 		Limits: map[string]any{
 			"max_body_bytes": s.cfg.MaxBodyBytes, "max_batch_items": s.cfg.MaxBatchItems,
+			"max_inflight_bytes": s.cfg.MaxInflightBytes, "memory_ceiling_bytes": s.memoryCeiling(),
 			"max_text_chars": s.cfg.MaxTextChars, "request_timeout_ms": ms(s.cfg.RequestTimeout),
 		},
 		Auth: s.keys != nil, RateLimit: s.cfg.RateLimit, CacheSize: s.cfg.CacheSize,
@@ -783,4 +847,12 @@ func (s *Server) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
 		}
 	})
 	return clientAddr(peer, xff, s.trusted)
+}
+
+// memoryCeiling is memoryCeiling for the caps in force.
+func (s *Server) memoryCeiling() int64 {
+	maxConns, _ := s.cfg.connCaps(fdLimit())
+	c := &s.clf.Model().Config
+	return memoryCeiling(&s.cfg, maxConns, engineBytes(c.Dim, c.HiddenDim, c.NHeads,
+		s.clf.Tokenizer().MaxLen(), s.cfg.MaxBatchTokens, s.cfg.MaxBatchSize))
 }

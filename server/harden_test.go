@@ -264,6 +264,11 @@ func TestShutdownGraceIsHard(t *testing.T) {
 	took := time.Since(t0)
 	if took > 3*time.Second {
 		t.Errorf("exit %v after SIGTERM, want within 3 s", took)
+		for _, rec := range p.logLines() {
+			if rec["msg"] != "request" {
+				t.Logf("log: %v", rec)
+			}
+		}
 	}
 	if p.err != nil {
 		t.Errorf("exit: %v", p.err)
@@ -404,13 +409,26 @@ func TestBurstMemoryBounded(t *testing.T) {
 			status[i] = resp.StatusCode
 		}()
 	}
+	// Liveness answers during the burst; how fast is for tools/abuse to
+	// measure (a loaded test machine makes any bound here flaky).
 	healthDone := make(chan struct{})
-	var healthBad atomic.Int64
+	var healthOK atomic.Int64
+	var healthErr atomic.Value
 	go func() {
 		defer close(healthDone)
-		for range 20 {
-			if healthz(p) != 200 {
-				healthBad.Add(1)
+		hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		for range 10 {
+			resp, err := hc.Get(p.url + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					healthOK.Add(1)
+				} else {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			if err != nil {
+				healthErr.Store(err.Error())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -429,7 +447,10 @@ func TestBurstMemoryBounded(t *testing.T) {
 	if peak-base > ceiling {
 		t.Errorf("peak RSS %d MiB is %d MiB above the RSS at ready, over the ceiling of %d MiB", peak>>20, (peak-base)>>20, ceiling>>20)
 	}
-	if healthBad.Load() > 0 {
-		t.Errorf("/healthz failed %d times during the burst", healthBad.Load())
+	if healthOK.Load() != 10 {
+		t.Errorf("/healthz answered %d of 10 times during the burst; last error %v", healthOK.Load(), healthErr.Load())
+	}
+	if st := healthz(p); st != 200 {
+		t.Errorf("/healthz after the burst: %d", st)
 	}
 }

@@ -1,16 +1,12 @@
 // Command abuse measures how a running `distilbert serve` holds up under
-// the abuse of issue 19, and reports the timings the tests do not assert:
+// the abuse of issue 19, and reports the timings the tests do not assert.
+// First, unloaded /predict latency (p50, p99). Then a flood of N
+// concurrent batch requests of about 1 MB each: the median time to their
+// 503 and /healthz latency throughout. Last, idle and slowloris
+// connections (headers sent a byte a second) held from another loopback
+// address, and /predict latency meanwhile against the unloaded p99.
 //
-//  1. unloaded: /predict latency (p50/p99) with a few sequential clients;
-//
-//  2. flood: N concurrent batch requests of about 1 MB each, the median
-//     time to their 503 and /healthz latency throughout;
-//
-//  3. held: idle connections plus slowloris connections (headers sent a
-//     byte a second) opened from another loopback address, and /predict
-//     latency meanwhile, against the unloaded p99.
-//
-//     abuse -url http://127.0.0.1:8080 -flood 1000 -idle 2000 -slowloris 200
+//	abuse -url http://127.0.0.1:8080 -flood 1000 -idle 2000 -slowloris 200
 package main
 
 import (

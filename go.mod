@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/VictoriaMetrics/metrics v1.45.0
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/klauspost/cpuid/v2 v2.4.2
 	github.com/sugarme/tokenizer v0.3.0
 	github.com/valyala/fasthttp v1.78.0

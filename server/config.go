@@ -53,6 +53,12 @@ type Config struct {
 	TrustedProxies    []string      // CIDRs or addresses whose X-Forwarded-For names the client
 	MaxInflightBytes  int           // request body bytes admitted at once (0: max(32 MiB, 4 × MaxBodyBytes))
 
+	// JWT bearer tokens, beside or instead of API keys (see jwt.go).
+	JWTHS256SecretFile string // HS256 secret, at least 32 bytes
+	JWTPublicKeyFile   string // PEM public key or certificate: RS256, ES256 (P-256) or EdDSA
+	JWTIssuer          string // required iss, when set
+	JWTAudience        string // required aud, when set
+
 	Version string       // reported by /info
 	Logger  *slog.Logger // nil: JSON to stderr at LogLevel
 }
@@ -124,6 +130,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, apiKeysFile *string) {
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most open connections in total (0: the open-files limit less a reserve, at most 10000)")
 	fs.IntVar(&c.MaxConnsPerClient, "max-conns-per-client", c.MaxConnsPerClient, "most open connections from one client address (0: a quarter of --max-conns; trusted proxies are exempt)")
 	fs.IntVar(&c.MaxInflightBytes, "max-inflight-bytes", c.MaxInflightBytes, "request body bytes read and decoded at once, from Content-Length before the body is read; beyond it 503 (0: max(32 MiB, 4 x --max-body-bytes))")
+	fs.StringVar(&c.JWTHS256SecretFile, "jwt-hs256-secret-file", c.JWTHS256SecretFile, "file holding the HS256 secret (at least 32 bytes) that bearer JWTs may be signed with")
+	fs.StringVar(&c.JWTPublicKeyFile, "jwt-public-key-file", c.JWTPublicKeyFile, "PEM public key or certificate that bearer JWTs may be signed for (RSA: RS256, P-256: ES256, Ed25519: EdDSA)")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", c.JWTIssuer, "required JWT iss claim")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", c.JWTAudience, "required JWT aud claim")
 	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For names the client")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time allowed to read one request")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close keep-alive connections idle this long")

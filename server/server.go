@@ -66,6 +66,10 @@ type Server struct {
 	m      *serverMetrics
 	b      *batcher
 	keys   *keyring
+	jwt    *jwtVerifier // nil: no JWTs
+	// authFailures throttles failed authentication per client address,
+	// so that keys and tokens cannot be guessed at network speed.
+	authFailures *limiter
 	lim    *limiter
 	cache  *lru
 	limits limits
@@ -159,6 +163,10 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 	s.adm = newAdmission(s.cfg.MaxInflightBytes, cfg.MaxBodyBytes)
 	s.m.set.NewGauge("distilbert_inflight_body_bytes", func() float64 { return float64(s.adm.inUse()) })
 	s.trusted, _ = parseProxies(cfg.TrustedProxies) // checked by Validate
+	if s.jwt, err = newJWTVerifier(cfg.JWTHS256SecretFile, cfg.JWTPublicKeyFile, cfg.JWTIssuer, cfg.JWTAudience); err != nil {
+		return nil, err
+	}
+	s.authFailures = newLimiter(1, 20)
 	return s, nil
 }
 
@@ -207,7 +215,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { serveErr <- s.srv.Serve(ln) }()
 	m := s.clf.Model()
 	s.log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "model", s.clf.Name(),
-		"kernels", m.Kernels().Name, "labels", s.labels, "auth", s.keys != nil, "version", s.cfg.Version,
+		"kernels", m.Kernels().Name, "labels", s.labels, "auth", s.keys != nil || s.jwt != nil, "version", s.cfg.Version,
 		"max_conns", maxConns, "max_conns_per_client", perClient)
 
 	t0 := time.Now()
@@ -563,10 +571,11 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	}
 }
 
-// clientKey authenticates the request (when keys are configured) and
-// returns the client identity for rate limiting, or an error to answer.
+// clientKey authenticates the request (when API keys or JWT keys are
+// configured: either admits) and returns the client identity for rate
+// limiting, or an error to answer.
 func (s *Server) clientKey(ctx *fasthttp.RequestCtx) (string, *apiError) {
-	if s.keys == nil {
+	if s.keys == nil && s.jwt == nil {
 		return "ip:" + s.clientIP(ctx).String(), nil
 	}
 	key := ctx.Request.Header.Peek("X-API-Key")
@@ -577,9 +586,28 @@ func (s *Server) clientKey(ctx *fasthttp.RequestCtx) (string, *apiError) {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="distilbert"`)
 		return "", errorf(401, "unauthorized", "an API key is required: Authorization: Bearer KEY or X-API-Key: KEY")
 	}
-	id := s.keys.check(key)
+	addr := "ip:" + s.clientIP(ctx).String()
+	now := time.Now()
+	if blocked, wait := s.authFailures.exhausted(addr, now); blocked {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return "", errorf(429, "rate_limited", "too many failed authentications; retry in %v", wait.Round(time.Millisecond))
+	}
+	var id string
+	if s.keys != nil {
+		id = s.keys.check(key)
+	}
+	if id == "" && s.jwt != nil && looksLikeJWT(key) {
+		var err error
+		if id, err = s.jwt.verify(string(key)); err != nil {
+			s.log.Debug("jwt refused", "remote", addr, "error", err.Error())
+		}
+	}
 	if id == "" {
+		s.authFailures.allow(addr, now)
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="distilbert", error="invalid_token"`)
+		if s.jwt != nil {
+			return "", errorf(401, "unauthorized", "invalid token")
+		}
 		return "", errorf(401, "unauthorized", "invalid API key")
 	}
 	return id, nil
@@ -817,7 +845,7 @@ func (s *Server) info() infoResponse {
 			"max_inflight_bytes": s.cfg.MaxInflightBytes, "memory_ceiling_bytes": s.memoryCeiling(),
 			"max_text_chars": s.cfg.MaxTextChars, "request_timeout_ms": ms(s.cfg.RequestTimeout),
 		},
-		Auth: s.keys != nil, RateLimit: s.cfg.RateLimit, CacheSize: s.cfg.CacheSize,
+		Auth: s.keys != nil || s.jwt != nil, RateLimit: s.cfg.RateLimit, CacheSize: s.cfg.CacheSize,
 		UptimeSeconds: math.Round(time.Since(s.started).Seconds()*1000) / 1000,
 		Ready:         s.ready.Load() && !s.draining.Load(),
 	}

@@ -60,19 +60,19 @@ var routeByPath = func() map[string]int {
 
 // Server is one service instance. Create it with New, run it with Run.
 type Server struct {
-	cfg    Config
-	clf    *distilbert.Classifier
-	log    *slog.Logger
-	m      *serverMetrics
-	b      *batcher
-	keys   *keyring
-	jwt    *jwtVerifier // nil: no JWTs
+	cfg  Config
+	clf  *distilbert.Classifier
+	log  *slog.Logger
+	m    *serverMetrics
+	b    *batcher
+	keys *keyring
+	jwt  *jwtVerifier // nil: no JWTs
 	// authFailures throttles failed authentication per client address,
 	// so that keys and tokens cannot be guessed at network speed.
 	authFailures *limiter
-	lim    *limiter
-	cache  *lru
-	limits limits
+	lim          *limiter
+	cache        *lru
+	limits       limits
 
 	corsAny     bool
 	corsOrigins map[string]bool

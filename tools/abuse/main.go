@@ -11,12 +11,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"slices"
@@ -44,9 +46,8 @@ func main() {
 	unloaded := predictLatencies(client, *base, *samples)
 	fmt.Printf("unloaded /predict: p50 %v p99 %v\n", pct(unloaded, 50), pct(unloaded, 99))
 
-	if *flood > 0 {
-		runFlood(*base, *flood, *bodyBytes)
-	}
+	// Held connections before the flood: the flood's admitted batches
+	// would keep the engine busy for a while after it.
 	if *idle > 0 || *slow > 0 {
 		conns := hold(u.Host, *from, *idle, *slow)
 		held := predictLatencies(client, *base, *samples)
@@ -56,6 +57,9 @@ func main() {
 		for _, c := range conns {
 			c.Close()
 		}
+	}
+	if *flood > 0 {
+		runFlood(*base, *flood, *bodyBytes)
 	}
 }
 
@@ -133,8 +137,16 @@ func runFlood(base string, n, size int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Time to 503 is to the first byte of the answer, which the
+			// service sends at the headers, while the client may still be
+			// uploading the body it had no chance to hold back.
 			start := time.Now()
-			resp, err := client.Post(base+"/predict/batch", "application/json", bytes.NewReader(body))
+			var first time.Duration
+			trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { first = time.Since(start) }}
+			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+				"POST", base+"/predict/batch", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
 			status := -1
 			if err == nil {
 				io.Copy(io.Discard, resp.Body)
@@ -144,7 +156,7 @@ func runFlood(base string, n, size int) {
 			mu.Lock()
 			statuses[status]++
 			if status == 503 {
-				to503 = append(to503, time.Since(start))
+				to503 = append(to503, first)
 			}
 			mu.Unlock()
 		}()

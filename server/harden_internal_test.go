@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,5 +142,26 @@ func TestConnCaps(t *testing.T) {
 	c.MaxConns, c.MaxConnsPerClient = 100, 7
 	if total, per := c.connCaps(1024); total != 100 || per != 7 {
 		t.Errorf("flags: %d/%d", total, per)
+	}
+}
+
+func TestLogSampler(t *testing.T) {
+	var buf strings.Builder
+	l := newLogSampler(slog.New(slog.NewJSONHandler(&buf, nil)), 3, time.Second)
+	t0 := time.Unix(1000, 0)
+	var allowed int
+	for i := range 10 {
+		if l.allow(t0.Add(time.Duration(i) * time.Millisecond)) {
+			allowed++
+		}
+	}
+	if allowed != 3 || buf.Len() != 0 {
+		t.Fatalf("allowed %d, logged %q", allowed, buf.String())
+	}
+	if !l.allow(t0.Add(1500 * time.Millisecond)) {
+		t.Fatal("not allowed in the next window")
+	}
+	if !strings.Contains(buf.String(), `"count":7`) {
+		t.Errorf("summary line %q, want count 7", buf.String())
 	}
 }

@@ -454,3 +454,54 @@ func TestBurstMemoryBounded(t *testing.T) {
 		t.Errorf("/healthz after the burst: %d", st)
 	}
 }
+
+// Texts that normalize to nothing are 422 like ""; a batch item of the
+// wrong type or empty is named by its index.
+func TestEmptyAfterNormalizationAndItemIndex(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	for _, tc := range []struct {
+		path, body string
+		status     int
+		code, msg  string
+	}{
+		{"/predict", `{"text": "\u0000"}`, 422, "empty_text", `"text"`},
+		{"/predict", `{"text": "\ud800"}`, 422, "empty_text", `"text"`},
+		{"/predict", `{"text": "\u0001\u0002\ufffd"}`, 422, "empty_text", `"text"`},
+		{"/predict/batch", `{"texts": ["good", "\u0000"]}`, 422, "empty_text", `"texts"[1]`},
+		{"/predict/batch", `{"texts": ["good", "fine", 3]}`, 400, "invalid_type", `"texts"[2]`},
+		{"/predict/batch", `{"texts": ["good", {"a": 1}]}`, 400, "invalid_type", `"texts"[1]`},
+	} {
+		r := p.post(tc.path, []byte(tc.body))
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		json.Unmarshal(r.body, &e)
+		if r.status != tc.status || e.Error.Code != tc.code || !strings.Contains(e.Error.Message, tc.msg) {
+			t.Errorf("%s %s: %d %s, want %d %s naming %s", tc.path, tc.body, r.status, r.body, tc.status, tc.code, tc.msg)
+		}
+	}
+	if r := p.post("/predict", []byte(`{"text": "good\u0000"}`)); r.status != 200 {
+		t.Errorf("a text with content and a NUL: %d %s", r.status, r.body)
+	}
+}
+
+// X-Forwarded-For names the client only when the peer is a trusted proxy.
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	body := map[string]string{"text": "good"}
+	trusted := start(t, nil, "--trusted-proxies", "127.0.0.0/8", "--rate-limit", "0.1", "--rate-burst", "1")
+	for _, ip := range []string{"192.0.2.1", "192.0.2.2"} {
+		if r := trusted.post("/predict", body, "X-Forwarded-For", "198.51.100.7, "+ip); r.status != 200 {
+			t.Errorf("trusted, first request from %s: %d", ip, r.status)
+		}
+	}
+	if r := trusted.post("/predict", body, "X-Forwarded-For", "192.0.2.1"); r.status != 429 {
+		t.Errorf("trusted, second request from 192.0.2.1: %d, want 429", r.status)
+	}
+	untrusted := start(t, nil, "--rate-limit", "0.1", "--rate-burst", "1")
+	untrusted.post("/predict", body, "X-Forwarded-For", "192.0.2.1")
+	if r := untrusted.post("/predict", body, "X-Forwarded-For", "192.0.2.2"); r.status != 429 {
+		t.Errorf("untrusted peer: X-Forwarded-For dodged the rate limit: %d", r.status)
+	}
+}

@@ -60,19 +60,15 @@ var routeByPath = func() map[string]int {
 
 // Server is one service instance. Create it with New, run it with Run.
 type Server struct {
-	cfg  Config
-	clf  *distilbert.Classifier
-	log  *slog.Logger
-	m    *serverMetrics
-	b    *batcher
-	keys *keyring
-	jwt  *jwtVerifier // nil: no JWTs
-	// authFailures throttles failed authentication per client address,
-	// so that keys and tokens cannot be guessed at network speed.
-	authFailures *limiter
-	lim          *limiter
-	cache        *lru
-	limits       limits
+	cfg    Config
+	clf    *distilbert.Classifier
+	log    *slog.Logger
+	m      *serverMetrics
+	b      *batcher
+	keys   *keyring
+	lim    *limiter
+	cache  *lru
+	limits limits
 
 	corsAny     bool
 	corsOrigins map[string]bool
@@ -89,10 +85,15 @@ type Server struct {
 	draining atomic.Bool
 	inflight atomic.Int64
 
-	srv     *fasthttp.Server
-	conns   *connListener // set by Run
-	adm     *admission
-	trusted []netip.Prefix // --trusted-proxies
+	srv   *fasthttp.Server
+	conns *connListener // set by Run
+	adm   *admission
+	jwt   *jwtVerifier // nil: no JWTs
+	// authFailures throttles failed authentication per client address,
+	// so that keys and tokens cannot be guessed at network speed.
+	authFailures *limiter
+	errLog       *logSampler    // 5xx lines
+	trusted      []netip.Prefix // --trusted-proxies
 }
 
 // New prepares a server for the classifier; nothing listens before Run.
@@ -167,6 +168,7 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.authFailures = newLimiter(1, 20)
+	s.errLog = newLogSampler(log, 20, time.Second)
 	return s, nil
 }
 
@@ -186,8 +188,7 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 // Run listens on cfg.Addr, warms the model up, marks the service ready and
 // serves until ctx is done (SIGTERM in distilbert serve). Then it drains:
 // /readyz turns false, the listener closes, in-flight requests are answered
-// and Run returns, within cfg.ShutdownGrace (an error if connections were
-// still open then).
+// and Run returns nil, within cfg.ShutdownGrace of the signal (see drain).
 func (s *Server) Run(ctx context.Context) error {
 	tcp, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
@@ -368,6 +369,9 @@ func (s *Server) accessLog(ctx *fasthttp.RequestCtx, id string, route, status in
 	switch {
 	case status >= 500:
 		level = slog.LevelWarn
+		if !s.errLog.allow(time.Now()) {
+			return
+		}
 	case !s.cfg.AccessLog:
 		return
 	}
@@ -669,6 +673,19 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 				encs[k] = s.clf.Encode(texts[i])
 			}
 		}()
+		// A text that normalizes to nothing ("\u0000", a lone surrogate,
+		// control characters) is as empty as "": only [CLS] and [SEP].
+		for k, i := range missing {
+			if len(encs[k].IDs) <= 2 {
+				s.b.unreserve(len(missing))
+				name := `"text"`
+				if batch {
+					name = fmt.Sprintf(`"texts"[%d]`, i)
+				}
+				writeError(ctx, id, errorf(422, "empty_text", "%s has no content once normalized", name))
+				return
+			}
+		}
 		j := newJob(encs, start.Add(s.cfg.RequestTimeout), ctx.Conn())
 		if err := s.b.submitReserved(j); err != nil {
 			s.refuse(ctx, id, err)

@@ -57,6 +57,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./weights
 	$(GO) test -run=NONE -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./distilbert/tokenize
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run=NONE -fuzz=FuzzHTTP -fuzztime=2000x ./server
 
 # Static builds for both architectures, and the generic-only build.
 cross:
@@ -150,6 +151,7 @@ test-browser:
 
 fuzz-server:
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run=NONE -fuzz=FuzzHTTP -fuzztime=2000x ./server
 
 # Load test against a local service on 127.0.0.1:$(LOAD_PORT): concurrency
 # $(LOAD_C), $(LOAD_D) per level, then the engine alone at batch $(LOAD_BATCH).

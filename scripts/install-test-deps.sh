@@ -5,11 +5,12 @@
 #   chromium chromium (+ fonts-dejavu-core): the browser test of the service page
 #   bochs    bochs (+ its text display, BIOS images, isolinux, xorriso): the
 #            AVX-512 tests on an emulated CPU (scripts/bochs-run.sh)
-# With no arguments it installs qemu and chromium (bochs only when named).
-#   scripts/install-test-deps.sh [qemu] [chromium] [bochs]
+#   redis    redis-server: the shared-cache tests of the service
+# With no arguments it installs qemu, chromium and redis (bochs only when named).
+#   scripts/install-test-deps.sh [qemu] [chromium] [bochs] [redis]
 set -eu
 
-[ $# -gt 0 ] || set -- qemu chromium
+[ $# -gt 0 ] || set -- qemu chromium redis
 
 # have WORDS: every word is a command on PATH or, starting with /, an
 # existing file (a glob is fine).
@@ -34,7 +35,8 @@ for want in "$@"; do
 			/usr/share/bochs/BIOS-bochs-latest /usr/share/vgabios/vgabios.bin
 			/usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32"
 		pkgs="bochs bochs-term bochsbios vgabios isolinux syslinux-common xorriso" ;;
-	*) echo "install-test-deps: unknown dependency '$want' (qemu, chromium, bochs)" >&2; exit 2 ;;
+	redis) cmd=redis-server pkgs=redis-server ;;
+	*) echo "install-test-deps: unknown dependency '$want' (qemu, chromium, bochs, redis)" >&2; exit 2 ;;
 	esac
 	if have "$cmd"; then
 		echo "install-test-deps: ${cmd%% *} already installed"

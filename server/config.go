@@ -59,13 +59,22 @@ type Config struct {
 	JWTIssuer          string // required iss, when set
 	JWTAudience        string // required aud, when set
 
+	// Shared cache (see rediscache.go).
+	CacheRedis        string        // redis:// or rediss:// URL (AUTH and TLS through it); empty: none
+	CacheRedisTTL     time.Duration // how long a cached result lives in Redis
+	CacheRedisTimeout time.Duration // budget of one Redis lookup; past it, a miss
+	// ModelFingerprint identifies the model's results: the weights'
+	// SHA-256, quantization, device and precision. Redis keys include it,
+	// so replicas share results only when they would compute the same.
+	ModelFingerprint string
+
 	Version string       // reported by /info
 	Logger  *slog.Logger // nil: JSON to stderr at LogLevel
 }
 
 // DefaultConfig returns the defaults documented in `distilbert serve --help`.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Addr:           ":8080",
 		MaxBatchSize:   32,
 		MaxBatchTokens: 8192,
@@ -75,13 +84,16 @@ func DefaultConfig() Config {
 		MaxBatchItems:  256,
 		MaxTextChars:   10000,
 		ShutdownGrace:  15 * time.Second,
-		ShutdownDelay:  5 * time.Second,
 		ReadTimeout:    30 * time.Second,
 		IdleTimeout:    60 * time.Second,
 		AccessLog:      true,
 		LogLevel:       "info",
 		Version:        "dev",
 	}
+	c.ShutdownDelay = 5 * time.Second
+	c.CacheRedisTTL = 24 * time.Hour
+	c.CacheRedisTimeout = 5 * time.Millisecond
+	return c
 }
 
 // listFlag is a comma-separated list flag.
@@ -134,6 +146,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, apiKeysFile *string) {
 	fs.StringVar(&c.JWTPublicKeyFile, "jwt-public-key-file", c.JWTPublicKeyFile, "PEM public key or certificate that bearer JWTs may be signed for (RSA: RS256, P-256: ES256, Ed25519: EdDSA)")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", c.JWTIssuer, "required JWT iss claim")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", c.JWTAudience, "required JWT aud claim")
+	fs.StringVar(&c.CacheRedis, "cache-redis", c.CacheRedis, "shared result cache: redis://[user:password@]host:port[/db] (rediss:// for TLS); the in-process --cache-size LRU stays the first level")
+	fs.DurationVar(&c.CacheRedisTTL, "cache-redis-ttl", c.CacheRedisTTL, "how long results live in the Redis cache")
+	fs.DurationVar(&c.CacheRedisTimeout, "cache-redis-timeout", c.CacheRedisTimeout, "time budget of one Redis lookup; slower counts as a miss")
 	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For names the client")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time allowed to read one request")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close keep-alive connections idle this long")
@@ -243,6 +258,9 @@ func (c *Config) Validate() error {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive, got %v", d.name, d.v))
 		}
+	}
+	if c.CacheRedis != "" && (c.CacheRedisTTL <= 0 || c.CacheRedisTimeout <= 0) {
+		errs = append(errs, errors.New("--cache-redis-ttl and --cache-redis-timeout must be positive"))
 	}
 	if c.ShutdownDelay < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-delay must not be negative, got %v", c.ShutdownDelay))

@@ -93,6 +93,7 @@ type Server struct {
 	// so that keys and tokens cannot be guessed at network speed.
 	authFailures *limiter
 	errLog       *logSampler    // 5xx lines
+	redis        *redisCache    // nil: no shared cache
 	trusted      []netip.Prefix // --trusted-proxies
 }
 
@@ -169,6 +170,15 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 	}
 	s.authFailures = newLimiter(1, 20)
 	s.errLog = newLogSampler(log, 20, time.Second)
+	if cfg.CacheRedis != "" {
+		fp := cfg.ModelFingerprint
+		if fp == "" {
+			fp = clf.Name() // a library user who gave none: the name at least
+		}
+		if s.redis, err = newRedisCache(cfg.CacheRedis, fp, cfg.CacheRedisTTL, cfg.CacheRedisTimeout, len(labels), s.m.set, log); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -225,6 +235,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	go s.b.run()
+	if s.redis != nil {
+		defer s.redis.close()
+	}
 	stopReturning := make(chan struct{})
 	defer close(stopReturning)
 	go returnMemory(stopReturning, 5*time.Second, 64<<20)
@@ -654,6 +667,19 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 		}
 		missing = append(missing, i)
 	}
+	if s.redis != nil && len(missing) > 0 {
+		missing = s.fromRedis(texts, missing, results, info)
+	}
+	if s.cache != nil || s.redis != nil {
+		switch info.cached {
+		case len(texts):
+			ctx.Response.Header.Set("X-Cache", "HIT")
+		case 0:
+			ctx.Response.Header.Set("X-Cache", "MISS")
+		default:
+			ctx.Response.Header.Set("X-Cache", "PARTIAL")
+		}
+	}
 	if len(missing) > 0 {
 		// The texts take their places in the queue before they are
 		// tokenized, so that a refusal costs no work.
@@ -722,6 +748,14 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 				s.cache.add(s.cacheKey+texts[missing[k]], r)
 			}
 		}
+		if s.redis != nil {
+			computed := make([]string, len(missing))
+			fresh := make([]result, len(missing))
+			for k, i := range missing {
+				computed[k], fresh[k] = texts[i], results[i]
+			}
+			s.redis.setMany(computed, fresh)
+		}
 	}
 
 	b := make([]byte, 0, 64+len(results)*(96+len(s.modelJSON)+24*len(s.labels)))
@@ -751,6 +785,29 @@ func (s *Server) writeOverloaded(ctx *fasthttp.RequestCtx, id string) {
 	s.m.queueFull.Inc()
 	ctx.Response.Header.Set("Retry-After", "1")
 	writeError(ctx, id, errorf(503, "queue_full", "the service is at capacity; retry later"))
+}
+
+// fromRedis fills results from the shared cache (and the LRU from it) and
+// returns the indices still missing.
+func (s *Server) fromRedis(texts []string, missing []int, results []result, info *reqInfo) []int {
+	look := make([]string, len(missing))
+	for k, i := range missing {
+		look[k] = texts[i]
+	}
+	got, found := s.redis.getMany(look)
+	still := missing[:0]
+	for k, i := range missing {
+		if !found[k] {
+			still = append(still, i)
+			continue
+		}
+		results[i] = got[k]
+		info.cached++
+		if s.cache != nil {
+			s.cache.add(s.cacheKey+texts[i], got[k])
+		}
+	}
+	return still
 }
 
 // refuse answers a request the queue did not take.

@@ -55,6 +55,11 @@ func cmdServe(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer c.Close()
+	if cfg.CacheRedis != "" {
+		if cfg.ModelFingerprint, err = modelFingerprint(c, *model); err != nil {
+			return err
+		}
+	}
 	s, err := server.New(c, cfg)
 	if err != nil {
 		return err

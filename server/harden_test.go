@@ -505,3 +505,41 @@ func TestTrustedProxies(t *testing.T) {
 		t.Errorf("untrusted peer: X-Forwarded-For dodged the rate limit: %d", r.status)
 	}
 }
+
+// Ctrl-C (SIGINT) drains without the shutdown delay, which is there for
+// load balancers; SIGTERM waits it out with /readyz 503.
+func TestInterruptSkipsShutdownDelay(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		p := start(t, nil, "--shutdown-delay", "3s", "--shutdown-grace", "30s")
+		t0 := time.Now()
+		p.cmd.Process.Signal(sig)
+		if sig == syscall.SIGTERM {
+			// The signal takes a moment to arrive.
+			for r := p.get("/readyz"); r.status != 503; r = p.get("/readyz") {
+				if time.Since(t0) > time.Second {
+					t.Fatalf("SIGTERM: /readyz %d a second into the delay", r.status)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if r := p.post("/predict", map[string]string{"text": "still served"}); r.status != 200 {
+				t.Errorf("SIGTERM: /predict %d during the delay", r.status)
+			}
+		}
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%v: did not exit", sig)
+		}
+		took := time.Since(t0)
+		if p.err != nil {
+			t.Errorf("%v: exit %v", sig, p.err)
+		}
+		if sig == syscall.SIGINT && took >= 3*time.Second {
+			t.Errorf("SIGINT: exit after %v, the delay was not skipped", took)
+		}
+		if sig == syscall.SIGTERM && took < 3*time.Second {
+			t.Errorf("SIGTERM: exit after %v, before the 3 s delay", took)
+		}
+	}
+}

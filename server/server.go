@@ -256,18 +256,25 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	return s.drain(time.Now())
+	delay := min(s.cfg.ShutdownDelay, s.cfg.ShutdownGrace/2)
+	if errors.Is(context.Cause(ctx), ErrInterrupted) {
+		delay = 0
+	}
+	return s.drain(time.Now(), delay)
 }
+
+// ErrInterrupted, as the cause of Run's context, asks for a drain without
+// the shutdown delay (Ctrl-C rather than a load balancer's SIGTERM).
+var ErrInterrupted = errors.New("interrupted")
 
 // drain is the shutdown, bounded by cfg.ShutdownGrace from the signal:
 // /readyz turns 503 at once while everything is still served, so that
 // load balancers stop sending; after the shutdown delay the listener
 // closes and what is queued and in flight is finished; at the end of the
 // grace whatever still waits is answered 503 and drain returns (exit 0).
-func (s *Server) drain(signalled time.Time) error {
+func (s *Server) drain(signalled time.Time, delay time.Duration) error {
 	s.draining.Store(true)
 	grace := s.cfg.ShutdownGrace
-	delay := min(s.cfg.ShutdownDelay, grace/2)
 	s.log.Info("draining", "inflight", s.inflight.Load(), "queued", s.b.depth(),
 		"delay", delay.String(), "grace", grace.String())
 	time.Sleep(delay)

@@ -543,3 +543,56 @@ func TestInterruptSkipsShutdownDelay(t *testing.T) {
 		}
 	}
 }
+
+// 2,000 idle and 200 slowloris connections held from one client: /predict
+// keeps answering others and memory stays under the ceiling.
+func TestIdleAndSlowlorisHeld(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil, "--max-conns", "3000", "--max-conns-per-client", "2500", "--access-log=false")
+	var info struct{ Limits map[string]float64 }
+	p.get("/info").json(t, &info)
+	ceiling := int64(info.Limits["memory_ceiling_bytes"])
+	pid := p.cmd.Process.Pid
+	base := procStatus(t, pid, "VmRSS")
+	addr := strings.TrimPrefix(p.url, "http://")
+	conns := holdConns(t, addr, "127.0.0.2", 2200)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	stop := make(chan struct{})
+	defer close(stop)
+	head := []byte("POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n")
+	for _, c := range conns[2000:] {
+		go func() {
+			for _, b := range head {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte{b}); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	// Dials complete in the kernel's backlog before the service accepts.
+	for deadline := time.Now().Add(15 * time.Second); p.metric("distilbert_connections_open") < 2000; {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %g connections open: the held ones were refused", p.metric("distilbert_connections_open"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := range 20 {
+		if r := p.post("/predict", map[string]string{"text": longText(12, i)}); r.status != 200 {
+			t.Fatalf("/predict %d with connections held: %d %s", i, r.status, r.body)
+		}
+	}
+	if rss := procStatus(t, pid, "VmRSS"); rss-base > ceiling {
+		t.Errorf("RSS %d MiB above ready with the connections held, over the ceiling of %d MiB", (rss-base)>>20, ceiling>>20)
+	} else {
+		t.Logf("RSS %d MiB above ready with 2,200 connections held (ceiling %d MiB)", (rss-base)>>20, ceiling>>20)
+	}
+}

@@ -94,6 +94,7 @@ type Server struct {
 	authFailures *limiter
 	errLog       *logSampler    // 5xx lines
 	redis        *redisCache    // nil: no shared cache
+	batching     atomic.Bool    // the batcher goroutine was started
 	trusted      []netip.Prefix // --trusted-proxies
 }
 
@@ -234,6 +235,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.srv.Shutdown()
 		return fmt.Errorf("warm-up: %w", err)
 	}
+	s.batching.Store(true)
 	go s.b.run()
 	if s.redis != nil {
 		defer s.redis.close()
@@ -288,6 +290,12 @@ func (s *Server) drain(signalled time.Time, delay time.Duration) error {
 		// a moment to write before the process exits.
 		for end := time.Now().Add(500 * time.Millisecond); s.inflight.Load() > 0 && time.Now().Before(end); {
 			time.Sleep(5 * time.Millisecond)
+		}
+		// The batch in progress runs on; wait for it a little more, so that
+		// the caller may close the model (see EngineIdle).
+		select {
+		case <-s.b.exited:
+		case <-time.After(time.Until(signalled.Add(grace + 800*time.Millisecond))):
 		}
 		s.log.Warn("shutdown grace over; the rest answered 503", "queued", queued,
 			"inflight", s.inflight.Load(), "after_ms", ms(time.Since(signalled)))
@@ -964,4 +972,19 @@ func (s *Server) memoryCeiling() int64 {
 	c := &s.clf.Model().Config
 	return memoryCeiling(&s.cfg, maxConns, engineBytes(c.Dim, c.HiddenDim, c.NHeads,
 		s.clf.Tokenizer().MaxLen(), s.cfg.MaxBatchTokens, s.cfg.MaxBatchSize))
+}
+
+// EngineIdle reports whether no engine call is running any more: after Run
+// returned past the shutdown grace, a batch may still be running, and the
+// model must not be closed (unmapped) under it.
+func (s *Server) EngineIdle() bool {
+	if !s.batching.Load() {
+		return true
+	}
+	select {
+	case <-s.b.exited:
+		return true
+	default:
+		return false
+	}
 }

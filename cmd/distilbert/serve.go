@@ -54,16 +54,24 @@ func cmdServe(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
 	if cfg.CacheRedis != "" {
 		if cfg.ModelFingerprint, err = modelFingerprint(c, *model); err != nil {
+			c.Close()
 			return err
 		}
 	}
 	s, err := server.New(c, cfg)
 	if err != nil {
+		c.Close()
 		return err
 	}
+	defer func() {
+		// Past the shutdown grace a batch may still be running on the
+		// model: the process exit releases it then, not an unmap under it.
+		if s.EngineIdle() {
+			c.Close()
+		}
+	}()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)

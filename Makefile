@@ -72,6 +72,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzV2Decode -fuzztime=$(FUZZTIME) ./server
 	$(GO) test -run=NONE -fuzz=FuzzTEIDecode -fuzztime=$(FUZZTIME) ./server
 	$(GO) test -run=NONE -fuzz=FuzzCgroupFiles -fuzztime=2000x ./server
+	$(GO) test -run=NONE -fuzz=FuzzHTTP -fuzztime=2000x ./server
 
 # Static builds for both architectures, and the generic-only build.
 cross:
@@ -178,6 +179,7 @@ fuzz-server:
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
 	$(GO) test -run=NONE -fuzz=FuzzV2Decode -fuzztime=$(FUZZTIME) ./server
 	$(GO) test -run=NONE -fuzz=FuzzTEIDecode -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run=NONE -fuzz=FuzzHTTP -fuzztime=2000x ./server
 
 # Load test against a local service on 127.0.0.1:$(LOAD_PORT): concurrency
 # $(LOAD_C), $(LOAD_D) per level, then the engine alone at batch $(LOAD_BATCH).

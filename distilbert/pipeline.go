@@ -43,6 +43,15 @@ const (
 	maxBatchTokens    = 8192
 )
 
+// MaxBatchSequences and MaxBatchTokens are the most sequences and tokens
+// PredictEncoded runs in one engine call; larger inputs are split. The
+// service rejects batch limits above them, so that each batch it forms is
+// exactly one engine call.
+const (
+	MaxBatchSequences = maxBatchSequences
+	MaxBatchTokens    = maxBatchTokens
+)
+
 // Name is the model's name: WithName's, else the checkpoint directory's or "sst2-mini".
 func (c *Classifier) Name() string { return c.name }
 

@@ -8,11 +8,12 @@
 #   prometheus  prometheus + promtool: /metrics lint, rule unit tests, a live scrape
 #   nginx    nginx: the compose file's load-balancer config in front of two services
 #   podman   podman + runc: the image build and its read-only smoke test
+#   redis    redis-server: the shared-cache tests of the service
 # With no arguments it installs all but bochs (bochs only when named).
-#   scripts/install-test-deps.sh [qemu] [chromium] [bochs] [prometheus] [nginx] [podman]
+#   scripts/install-test-deps.sh [qemu] [chromium] [bochs] [prometheus] [nginx] [podman] [redis]
 set -eu
 
-[ $# -gt 0 ] || set -- qemu chromium prometheus nginx podman
+[ $# -gt 0 ] || set -- qemu chromium prometheus nginx podman redis
 
 # have WORDS: every word is a command on PATH or, starting with /, an
 # existing file (a glob is fine).
@@ -41,7 +42,8 @@ for want in "$@"; do
 	nginx) cmd=nginx pkgs=nginx ;;
 	# runc, not Debian's default crun: deploy/podman/containers.conf names it.
 	podman) cmd="podman runc" pkgs="podman runc" ;;
-	*) echo "install-test-deps: unknown dependency '$want' (qemu, chromium, bochs, prometheus, nginx, podman)" >&2; exit 2 ;;
+	redis) cmd=redis-server pkgs=redis-server ;;
+	*) echo "install-test-deps: unknown dependency '$want' (qemu, chromium, bochs, prometheus, nginx, podman, redis)" >&2; exit 2 ;;
 	esac
 	if have "$cmd"; then
 		echo "install-test-deps: ${cmd%% *} already installed"

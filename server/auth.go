@@ -70,6 +70,21 @@ func newLimiter(rate float64, burst int) *limiter {
 	return &limiter{rate: rate, burst: b, buckets: map[string]*bucket{}, lastSweep: time.Now()}
 }
 
+// exhausted reports whether client's bucket is empty, without taking
+// from it, and how long until it is not.
+func (l *limiter) exhausted(client string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[client]
+	if !ok {
+		return false, 0
+	}
+	if tokens := math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate); tokens < 1 {
+		return true, time.Duration((1 - tokens) / l.rate * float64(time.Second))
+	}
+	return false, 0
+}
+
 // allow takes one token from client's bucket; when there is none it
 // returns false and how long until there is.
 func (l *limiter) allow(client string, now time.Time) (bool, time.Duration) {

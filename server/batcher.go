@@ -26,8 +26,10 @@ var (
 type predictFunc func(ctx context.Context, encs []tokenize.Encoding) ([]distilbert.Prediction, error)
 
 // job is the part of one request that needs the engine: its encoded texts
-// and where the predictions go. The batcher goroutine owns remaining, closed
-// and writes preds and err; the handler reads them after done is closed.
+// and where the predictions go. The batcher goroutine owns remaining and
+// writes preds; whoever closes the job first (the batcher, or abort at the
+// end of the shutdown grace) writes err; the handler reads them after done
+// is closed.
 type job struct {
 	encs     []tokenize.Encoding
 	preds    []distilbert.Prediction
@@ -39,8 +41,8 @@ type job struct {
 	done      chan struct{}
 	err       error
 
-	remaining int  // batcher-owned
-	closed    bool // batcher-owned
+	remaining int         // batcher-owned
+	closed    atomic.Bool // done is closed (or about to be): the first to set it closes it
 	checked   uint64
 }
 
@@ -74,13 +76,15 @@ type batcher struct {
 	metrics   *serverMetrics
 	log       *slog.Logger
 
-	mu      sync.Mutex
-	items   []item
-	stopped bool
-	wake    chan struct{}
-	stop    chan struct{}
-	exited  chan struct{}
-	round   uint64 // batcher-owned: one per batch taken
+	mu       sync.Mutex
+	items    []item
+	running  []item // the batch being executed, for abort
+	reserved int    // places taken by reserve, not yet filled by submit
+	stopped  bool
+	wake     chan struct{}
+	stop     chan struct{}
+	exited   chan struct{}
+	round    uint64 // batcher-owned: one per batch taken
 }
 
 func newBatcher(predict predictFunc, cfg *Config, m *serverMetrics, log *slog.Logger) *batcher {
@@ -99,18 +103,46 @@ func (b *batcher) depth() int {
 	return len(b.items)
 }
 
-// submit queues a job's sequences, or returns errQueueFull at once. A job
-// larger than the whole queue is still taken when the queue is empty.
+// reserve takes n places in the queue for sequences still to be
+// tokenized, or returns errQueueFull (errStopped) at once: a request learns
+// that it will be refused before it spends any work. A request larger than
+// the whole queue is still taken when the queue is empty. The places are
+// filled by submitReserved or given back by unreserve.
+func (b *batcher) reserve(n int) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return errStopped
+	}
+	if q := len(b.items) + b.reserved; q > 0 && q+n > b.maxQueue {
+		return errQueueFull
+	}
+	b.reserved += n
+	return nil
+}
+
+func (b *batcher) unreserve(n int) {
+	b.mu.Lock()
+	b.reserved -= n
+	b.mu.Unlock()
+}
+
+// submit reserves places for a job's sequences and queues them.
 func (b *batcher) submit(j *job) error {
+	if err := b.reserve(len(j.encs)); err != nil {
+		return err
+	}
+	return b.submitReserved(j)
+}
+
+// submitReserved queues a job's sequences into places taken by reserve.
+func (b *batcher) submitReserved(j *job) error {
 	j.enqueued = time.Now()
 	b.mu.Lock()
+	b.reserved -= len(j.encs)
 	if b.stopped {
 		b.mu.Unlock()
 		return errStopped
-	}
-	if len(b.items) > 0 && len(b.items)+len(j.encs) > b.maxQueue {
-		b.mu.Unlock()
-		return errQueueFull
 	}
 	for i, e := range j.encs {
 		b.items = append(b.items, item{j: j, i: i, n: len(e.IDs)})
@@ -128,9 +160,20 @@ func (b *batcher) run() {
 	defer close(b.exited)
 	var timer *time.Timer
 	for {
+		// A stop is honoured between batches even with sequences queued:
+		// they fail (503) instead of holding the shutdown up.
+		select {
+		case <-b.stop:
+			b.fail(errStopped)
+			return
+		default:
+		}
 		batch, wait := b.take()
 		if len(batch) > 0 {
 			b.execute(batch)
+			b.mu.Lock()
+			b.running = nil
+			b.mu.Unlock()
 			continue
 		}
 		var tc <-chan time.Time
@@ -173,6 +216,24 @@ func (b *batcher) close() {
 	<-b.exited
 }
 
+// abort stops the batcher and fails every job still waiting, queued or in
+// the batch in progress, without waiting for that batch to end: the end of
+// the shutdown grace is a hard bound, and one engine call can take longer
+// than the time left.
+func (b *batcher) abort(err error) {
+	b.mu.Lock()
+	if !b.stopped {
+		b.stopped = true
+		close(b.stop)
+	}
+	items := append(b.items, b.running...)
+	b.items = nil
+	b.mu.Unlock()
+	for _, it := range items {
+		b.finish(it.j, err)
+	}
+}
+
 func (b *batcher) fail(err error) {
 	b.mu.Lock()
 	items := b.items
@@ -185,10 +246,9 @@ func (b *batcher) fail(err error) {
 
 // finish completes a job with an error (once).
 func (b *batcher) finish(j *job, err error) {
-	if j.closed {
+	if j.closed.Swap(true) {
 		return
 	}
-	j.closed = true
 	j.err = err
 	close(j.done)
 }
@@ -197,27 +257,18 @@ func (b *batcher) finish(j *job, err error) {
 // wait before trying again (0: until woken).
 func (b *batcher) take() ([]item, time.Duration) {
 	b.round++
+	b.checkClients()
 	now := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 
 	// Drop sequences nobody waits for any more: the handler gave up, the
-	// deadline passed, or (checked once per job per batch, for the jobs
-	// that could be in it) the client closed its connection.
+	// deadline passed, or the client closed its connection (checkClients).
 	w := 0
 	var skipped int
-	for k, it := range b.items {
+	for _, it := range b.items {
 		j := it.j
-		drop := j.closed || j.cancelled.Load() || now.After(j.deadline)
-		if !drop && k < b.window && j.conn != nil && j.checked != b.round {
-			j.checked = b.round
-			if connClosed(j.conn) {
-				b.finish(j, errClientGone)
-				b.metrics.clientGone.Inc()
-			}
-			drop = j.closed
-		}
-		if drop {
+		if j.closed.Load() || j.cancelled.Load() || now.After(j.deadline) {
 			skipped++
 			continue
 		}
@@ -280,7 +331,32 @@ func (b *batcher) take() ([]item, time.Duration) {
 	}
 	clear(b.items[w:])
 	b.items = b.items[:w]
+	b.running = batch
 	return batch, 0
+}
+
+// checkClients finishes, with errClientGone, the jobs of the window (the
+// sequences that could be in the next batch) whose client has closed its
+// connection, each job checked once per round. The check is a system call
+// per job, so the jobs are collected under the queue lock and checked
+// after it is released: submit never waits behind them.
+func (b *batcher) checkClients() {
+	b.mu.Lock()
+	var jobs []*job
+	for k := 0; k < len(b.items) && k < b.window; k++ {
+		j := b.items[k].j
+		if j.conn != nil && !j.closed.Load() && j.checked != b.round {
+			j.checked = b.round
+			jobs = append(jobs, j)
+		}
+	}
+	b.mu.Unlock()
+	for _, j := range jobs {
+		if connClosed(j.conn) {
+			b.finish(j, errClientGone)
+			b.metrics.clientGone.Inc()
+		}
+	}
 }
 
 // execute runs one batch on the engine and hands out the predictions.
@@ -303,7 +379,7 @@ func (b *batcher) execute(batch []item) {
 	}
 	for k, it := range batch {
 		j := it.j
-		if j.closed {
+		if j.closed.Load() {
 			continue
 		}
 		if err != nil {
@@ -312,8 +388,9 @@ func (b *batcher) execute(batch []item) {
 		}
 		j.preds[it.i] = preds[k]
 		if j.remaining--; j.remaining == 0 {
-			j.closed = true
-			close(j.done)
+			if !j.closed.Swap(true) {
+				close(j.done)
+			}
 		}
 	}
 }

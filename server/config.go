@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/distilbert-go/distilbert/distilbert"
 )
 
 // Config is everything the service can be told at start-up. The zero value
@@ -48,13 +50,35 @@ type Config struct {
 	// /v2/models/{name} routes; empty: the model's own name.
 	ServedModelName string
 
+	// Hardening (see listener.go, drain in server.go).
+	ShutdownDelay     time.Duration // SIGTERM → /readyz 503, still serving, for this long; then drain
+	MaxConns          int           // open connections in total (0: from the file descriptor limit)
+	MaxConnsPerClient int           // open connections per client address (0: a quarter of MaxConns)
+	TrustedProxies    []string      // CIDRs or addresses whose X-Forwarded-For names the client
+	MaxInflightBytes  int           // request body bytes admitted at once (0: max(32 MiB, 4 × MaxBodyBytes))
+
+	// JWT bearer tokens, beside or instead of API keys (see jwt.go).
+	JWTHS256SecretFile string // HS256 secret, at least 32 bytes
+	JWTPublicKeyFile   string // PEM public key or certificate: RS256, ES256 (P-256) or EdDSA
+	JWTIssuer          string // required iss, when set
+	JWTAudience        string // required aud, when set
+
+	// Shared cache (see rediscache.go).
+	CacheRedis        string        // redis:// or rediss:// URL (AUTH and TLS through it); empty: none
+	CacheRedisTTL     time.Duration // how long a cached result lives in Redis
+	CacheRedisTimeout time.Duration // budget of one Redis lookup; past it, a miss
+	// ModelFingerprint identifies the model's results: the weights'
+	// SHA-256, quantization, device and precision. Redis keys include it,
+	// so replicas share results only when they would compute the same.
+	ModelFingerprint string
+
 	Version string       // reported by /info
 	Logger  *slog.Logger // nil: JSON to stderr at LogLevel
 }
 
 // DefaultConfig returns the defaults documented in `distilbert serve --help`.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Addr:           ":8080",
 		MaxBatchSize:   32,
 		MaxBatchTokens: 8192,
@@ -70,6 +94,10 @@ func DefaultConfig() Config {
 		LogLevel:       "info",
 		Version:        "dev",
 	}
+	c.ShutdownDelay = 5 * time.Second
+	c.CacheRedisTTL = 24 * time.Hour
+	c.CacheRedisTimeout = 5 * time.Millisecond
+	return c
 }
 
 // listFlag is a comma-separated list flag.
@@ -113,7 +141,19 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, apiKeysFile *string) {
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
 	fs.BoolVar(&c.LogTexts, "log-texts", c.LogTexts, "include request texts in the logs")
 	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, "LRU response cache entries (0: off)")
-	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "on SIGTERM, drain in-flight requests for at most this long")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "on SIGTERM, exit within this long (delay included); what is still queued then gets 503")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", c.ShutdownDelay, "on SIGTERM, report /readyz 503 while still serving for this long before draining (at most half the grace; 0: drain at once)")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most open connections in total (0: the open-files limit less a reserve, at most 10000)")
+	fs.IntVar(&c.MaxConnsPerClient, "max-conns-per-client", c.MaxConnsPerClient, "most open connections from one client address (0: a quarter of --max-conns; trusted proxies are exempt)")
+	fs.IntVar(&c.MaxInflightBytes, "max-inflight-bytes", c.MaxInflightBytes, "request body bytes read and decoded at once, from Content-Length before the body is read; beyond it 503 (0: max(32 MiB, 4 x --max-body-bytes))")
+	fs.StringVar(&c.JWTHS256SecretFile, "jwt-hs256-secret-file", c.JWTHS256SecretFile, "file holding the HS256 secret (at least 32 bytes) that bearer JWTs may be signed with")
+	fs.StringVar(&c.JWTPublicKeyFile, "jwt-public-key-file", c.JWTPublicKeyFile, "PEM public key or certificate that bearer JWTs may be signed for (RSA: RS256, P-256: ES256, Ed25519: EdDSA)")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", c.JWTIssuer, "required JWT iss claim")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", c.JWTAudience, "required JWT aud claim")
+	fs.StringVar(&c.CacheRedis, "cache-redis", c.CacheRedis, "shared result cache: redis://[user:password@]host:port[/db] (rediss:// for TLS); the in-process --cache-size LRU stays the first level")
+	fs.DurationVar(&c.CacheRedisTTL, "cache-redis-ttl", c.CacheRedisTTL, "how long results live in the Redis cache")
+	fs.DurationVar(&c.CacheRedisTimeout, "cache-redis-timeout", c.CacheRedisTimeout, "time budget of one Redis lookup; slower counts as a miss")
+	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs or addresses of proxies whose X-Forwarded-For names the client")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time allowed to read one request")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close keep-alive connections idle this long")
 	fs.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request")
@@ -197,6 +237,15 @@ func (c *Config) Validate() error {
 	}
 	pos("max-batch-size", c.MaxBatchSize)
 	pos("max-batch-tokens", c.MaxBatchTokens)
+	// Above the engine's own limits a batch would be split into several
+	// engine calls behind the batcher's back, and the batch metrics would
+	// count what never ran as one call.
+	if c.MaxBatchSize > distilbert.MaxBatchSequences {
+		errs = append(errs, fmt.Errorf("--max-batch-size %d is more than one engine call takes (%d)", c.MaxBatchSize, distilbert.MaxBatchSequences))
+	}
+	if c.MaxBatchTokens > distilbert.MaxBatchTokens {
+		errs = append(errs, fmt.Errorf("--max-batch-tokens %d is more than one engine call takes (%d)", c.MaxBatchTokens, distilbert.MaxBatchTokens))
+	}
 	pos("max-queue", c.MaxQueue)
 	pos("max-body-bytes", c.MaxBodyBytes)
 	pos("max-batch-items", c.MaxBatchItems)
@@ -214,6 +263,21 @@ func (c *Config) Validate() error {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive, got %v", d.name, d.v))
 		}
+	}
+	if c.CacheRedis != "" && (c.CacheRedisTTL <= 0 || c.CacheRedisTimeout <= 0) {
+		errs = append(errs, errors.New("--cache-redis-ttl and --cache-redis-timeout must be positive"))
+	}
+	if c.ShutdownDelay < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-delay must not be negative, got %v", c.ShutdownDelay))
+	}
+	if c.MaxInflightBytes != 0 && c.MaxInflightBytes < c.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("--max-inflight-bytes %d is less than --max-body-bytes %d", c.MaxInflightBytes, c.MaxBodyBytes))
+	}
+	if c.MaxConns < 0 || c.MaxConnsPerClient < 0 {
+		errs = append(errs, errors.New("--max-conns and --max-conns-per-client must not be negative"))
+	}
+	if _, err := parseProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxWait < 0 {
 		errs = append(errs, fmt.Errorf("--max-wait must not be negative, got %v", c.MaxWait))
@@ -236,4 +300,23 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("--log-level: %q is not debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// connCaps are the connection caps in force: the flags, or defaults that
+// keep the process below its open-files limit (fdLimit, 0 when unknown)
+// with a reserve for everything else it opens.
+func (c *Config) connCaps(fdLimit int) (total, perClient int) {
+	total = c.MaxConns
+	if total == 0 {
+		total = 10000
+		if fdLimit > 0 {
+			total = min(total, fdLimit-max(32, fdLimit/16))
+		}
+		total = max(total, 16)
+	}
+	perClient = c.MaxConnsPerClient
+	if perClient == 0 {
+		perClient = max(8, total/4)
+	}
+	return total, perClient
 }

@@ -54,7 +54,7 @@ func decodeRequest(body []byte, batch bool, lim limits) ([]string, *apiError) {
 	if batch {
 		var req batchRequest
 		if err := dec.Decode(&req); err != nil {
-			return nil, jsonError(err)
+			return nil, itemError(body, jsonError(err))
 		}
 		if err := expectEOF(dec); err != nil {
 			return nil, err
@@ -140,6 +140,36 @@ func expectEOF(dec *json.Decoder) *apiError {
 		return errorf(400, "malformed_json", "unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// itemError names the first item of "texts" that is not a string or null,
+// when err is about one: encoding/json names the field but not the index.
+func itemError(body []byte, err *apiError) *apiError {
+	if err.Code != "invalid_type" || !strings.HasPrefix(err.Message, `"texts" must be a string`) {
+		return err
+	}
+	var raw struct {
+		Texts []json.RawMessage `json:"texts"`
+	}
+	if json.Unmarshal(body, &raw) != nil {
+		return err
+	}
+	for i, item := range raw.Texts {
+		var s *string
+		if json.Unmarshal(item, &s) != nil {
+			kind := "a number"
+			switch bytes.TrimSpace(item)[0] {
+			case '{':
+				kind = "an object"
+			case '[':
+				kind = "an array"
+			case 't', 'f':
+				kind = "a boolean"
+			}
+			return errorf(400, "invalid_type", `"texts"[%d] must be a string, got %s`, i, kind)
+		}
+	}
+	return err
 }
 
 // jsonError classifies an encoding/json error as a 400.

@@ -367,6 +367,9 @@ func TestBadFlagsAndEnv(t *testing.T) {
 	}{
 		{[]string{"DISTILBERT_MAX_QUEUE=lots"}, nil, "DISTILBERT_MAX_QUEUE"},
 		{nil, []string{"--max-batch-size", "0"}, "--max-batch-size must be positive"},
+		{nil, []string{"--max-batch-size", "64"}, "--max-batch-size 64 is more than one engine call takes (32)"},
+		{nil, []string{"--max-batch-tokens", "9000"}, "--max-batch-tokens 9000 is more than one engine call takes (8192)"},
+		{nil, []string{"--trusted-proxies", "10.0.0.0/33"}, "--trusted-proxies"},
 		{nil, []string{"--tls-cert", "x.pem"}, "--tls-cert and --tls-key go together"},
 		{nil, []string{"--api-keys-file", "/nonexistent/keys"}, "api keys"},
 		{nil, []string{"extra"}, "serve takes no arguments"},
@@ -607,7 +610,7 @@ func TestGracefulDrain(t *testing.T) {
 	t.Parallel()
 	// --max-wait holds the requests in the queue (the batch never fills),
 	// so that they are surely in flight when SIGTERM comes.
-	p := start(t, nil, "--max-wait", "5s", "--max-batch-size", "64", "--shutdown-grace", "20s")
+	p := start(t, nil, "--max-wait", "5s", "--max-batch-size", "32", "--shutdown-grace", "20s")
 	const n = 12
 	var wg sync.WaitGroup
 	status := make([]int, n)

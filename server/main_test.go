@@ -74,11 +74,22 @@ type proc struct {
 // start runs `distilbert serve --addr 127.0.0.1:0 args...` with extra
 // environment variables, waits for /readyz and stops it at the end of the
 // test.
+//
+// The shutdown delay is 0 unless env or args set it, so that stopping the
+// many test servers does not wait for it.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startWrapped(t, nil, env, args...)
+}
+
+// startWrapped is start with the binary run by a wrapper command line
+// (e.g. prlimit ... --).
+func startWrapped(t *testing.T, wrapper, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, done: make(chan struct{})}
-	p.cmd = exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	p.cmd.Env = append(os.Environ(), env...)
+	argv := append(append(append([]string(nil), wrapper...), binary, "serve", "--addr", "127.0.0.1:0"), args...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
+	p.cmd.Env = append(append(os.Environ(), "DISTILBERT_SHUTDOWN_DELAY=0"), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,14 @@ type metricFamily struct {
 // family is missing here.
 var metricFamilies = map[string]metricFamily{
 	// The service.
-	"distilbert_build_info":                    {"gauge", "Always 1; the labels name the model, the kernel path and the version serving."},
+	"distilbert_build_info":                    {"gauge", "Always 1; the labels name the model, device, kernel path, precision and version serving."},
+	"distilbert_connections_open":              {"gauge", "TCP connections open now."},
+	"distilbert_connections_refused_total":     {"counter", "Connections closed at accept because a total or per-client cap was reached."},
+	"distilbert_accept_errors_total":           {"counter", "Accept errors retried with backoff (e.g. out of file descriptors)."},
+	"distilbert_inflight_body_bytes":           {"gauge", "Request body bytes admitted into the byte budget and not yet released."},
+	"distilbert_cache_redis_hits_total":        {"counter", "Texts answered from the shared Redis cache."},
+	"distilbert_cache_redis_misses_total":      {"counter", "Texts looked up in the shared Redis cache and not found."},
+	"distilbert_cache_redis_errors_total":      {"counter", "Redis lookups or writes that failed or passed their time budget (answered from the model)."},
 	"distilbert_ready":                         {"gauge", "1 when /readyz answers 200 (warmed up and not draining), else 0."},
 	"distilbert_http_requests_total":           {"counter", "HTTP requests answered, by route and status code."},
 	"distilbert_http_request_duration_seconds": {"histogram", "Time from reading a request to writing its answer, by route."},

@@ -18,6 +18,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -106,7 +107,17 @@ type Server struct {
 	draining atomic.Bool
 	inflight atomic.Int64
 
-	srv *fasthttp.Server
+	srv   *fasthttp.Server
+	conns *connListener // set by Run
+	adm   *admission
+	jwt   *jwtVerifier // nil: no JWTs
+	// authFailures throttles failed authentication per client address,
+	// so that keys and tokens cannot be guessed at network speed.
+	authFailures *limiter
+	errLog       *logSampler    // 5xx lines
+	redis        *redisCache    // nil: no shared cache
+	batching     atomic.Bool    // the batcher goroutine was started
+	trusted      []netip.Prefix // --trusted-proxies
 }
 
 // New prepares a server for the classifier; nothing listens before Run.
@@ -173,6 +184,28 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 		CloseOnShutdown:       true,
 		SecureErrorLogMessage: !cfg.LogTexts,
 		Logger:                fasthttpLogger{log},
+		ExpectHandler:         s.expect,
+		HeaderReceived:        s.headerReceived,
+	}
+	if cfg.MaxInflightBytes == 0 {
+		s.cfg.MaxInflightBytes = max(32<<20, 4*cfg.MaxBodyBytes)
+	}
+	s.adm = newAdmission(s.cfg.MaxInflightBytes, cfg.MaxBodyBytes)
+	s.m.set.NewGauge("distilbert_inflight_body_bytes", func() float64 { return float64(s.adm.inUse()) })
+	s.trusted, _ = parseProxies(cfg.TrustedProxies) // checked by Validate
+	if s.jwt, err = newJWTVerifier(cfg.JWTHS256SecretFile, cfg.JWTPublicKeyFile, cfg.JWTIssuer, cfg.JWTAudience); err != nil {
+		return nil, err
+	}
+	s.authFailures = newLimiter(1, 20)
+	s.errLog = newLogSampler(log, 20, time.Second)
+	if cfg.CacheRedis != "" {
+		fp := cfg.ModelFingerprint
+		if fp == "" {
+			fp = clf.Name() // a library user who gave none: the name at least
+		}
+		if s.redis, err = newRedisCache(cfg.CacheRedis, fp, cfg.CacheRedisTTL, cfg.CacheRedisTimeout, len(labels), s.m.set, log); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -193,13 +226,20 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 // Run listens on cfg.Addr, warms the model up, marks the service ready and
 // serves until ctx is done (SIGTERM in distilbert serve). Then it drains:
 // /readyz turns false, the listener closes, in-flight requests are answered
-// and Run returns, within cfg.ShutdownGrace (an error if connections were
-// still open then).
+// and Run returns nil, within cfg.ShutdownGrace of the signal (see drain).
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	tcp, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return err
 	}
+	fds := fdLimit()
+	maxConns, perClient := s.cfg.connCaps(fds)
+	if fds > 0 && maxConns > fds {
+		s.log.Warn("--max-conns is above the open-files limit", "max_conns", maxConns, "open_files_limit", fds)
+	}
+	s.conns = newConnListener(tcp, s.log, s.m.set, maxConns, perClient, s.trusted,
+		max(8<<20, 4*int64(s.cfg.MaxBodyBytes)), 3*time.Second)
+	var ln net.Listener = s.conns
 	scheme := "http"
 	if s.cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
@@ -214,14 +254,25 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { serveErr <- s.srv.Serve(ln) }()
 	ei := s.clf.Engine().Info()
 	s.log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "model", s.clf.Name(),
-		"device", ei.Device, "kernels", ei.Kernels, "precision", ei.Precision, "labels", s.labels, "auth", s.keys != nil, "version", s.cfg.Version)
+		"device", ei.Device, "kernels", ei.Kernels, "precision", ei.Precision, "labels", s.labels,
+		"auth", s.keys != nil || s.jwt != nil, "version", s.cfg.Version, "max_conns", maxConns, "max_conns_per_client", perClient)
 
 	t0 := time.Now()
 	if err := s.warmUp(); err != nil {
 		s.srv.Shutdown()
 		return fmt.Errorf("warm-up: %w", err)
 	}
+	s.batching.Store(true)
 	go s.b.run()
+	if s.redis != nil {
+		defer s.redis.close()
+	}
+	stopReturning := make(chan struct{})
+	defer close(stopReturning)
+	go returnMemory(stopReturning, 5*time.Second, 64<<20)
+	if limit := memoryLimitFromCgroup(); limit > 0 {
+		s.log.Info("GOMEMLIMIT from the cgroup memory limit", "bytes", limit)
+	}
 	s.ready.Store(true)
 	s.log.Info("ready", "warmup_ms", ms(time.Since(t0)))
 
@@ -234,24 +285,76 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	return s.drain()
+	delay := min(s.cfg.ShutdownDelay, s.cfg.ShutdownGrace/2)
+	if errors.Is(context.Cause(ctx), ErrInterrupted) {
+		delay = 0
+	}
+	return s.drain(time.Now(), delay)
 }
 
-func (s *Server) drain() error {
+// ErrInterrupted, as the cause of Run's context, asks for a drain without
+// the shutdown delay (Ctrl-C rather than a load balancer's SIGTERM).
+var ErrInterrupted = errors.New("interrupted")
+
+// drain is the shutdown, bounded by cfg.ShutdownGrace from the signal:
+// /readyz turns 503 at once while everything is still served, so that
+// load balancers stop sending; after the shutdown delay the listener
+// closes and what is queued and in flight is finished; at the end of the
+// grace whatever still waits is answered 503 and drain returns (exit 0).
+func (s *Server) drain(signalled time.Time, delay time.Duration) error {
 	s.draining.Store(true)
+	grace := s.cfg.ShutdownGrace
+	s.log.Info("draining", "inflight", s.inflight.Load(), "queued", s.b.depth(),
+		"delay", delay.String(), "grace", grace.String())
+	time.Sleep(delay)
 	s.b.flushNow()
-	start := time.Now()
-	s.log.Info("draining", "inflight", s.inflight.Load(), "queued", s.b.depth(), "grace", s.cfg.ShutdownGrace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	sctx, cancel := context.WithDeadline(context.Background(), signalled.Add(grace))
 	defer cancel()
-	err := s.srv.ShutdownWithContext(sctx)
-	s.b.close()
-	if err != nil {
-		s.log.Error("shutdown grace exceeded", "inflight", s.inflight.Load(), "after_ms", ms(time.Since(start)))
-		return fmt.Errorf("shutdown: %d requests still in flight after %v", s.inflight.Load(), s.cfg.ShutdownGrace)
+	if err := s.srv.ShutdownWithContext(sctx); err != nil {
+		queued := s.b.depth()
+		s.b.abort(errStopped)
+		// The handlers just woken answer 503 in microseconds; give them
+		// a moment to write before the process exits.
+		for end := time.Now().Add(500 * time.Millisecond); s.inflight.Load() > 0 && time.Now().Before(end); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		// The batch in progress runs on; wait for it a little more, so that
+		// the caller may close the model (see EngineIdle).
+		select {
+		case <-s.b.exited:
+		case <-time.After(time.Until(signalled.Add(grace + 800*time.Millisecond))):
+		}
+		s.log.Warn("shutdown grace over; the rest answered 503", "queued", queued,
+			"inflight", s.inflight.Load(), "after_ms", ms(time.Since(signalled)))
+		return nil
 	}
-	s.log.Info("stopped", "drain_ms", ms(time.Since(start)))
+	s.b.close()
+	s.log.Info("stopped", "drain_ms", ms(time.Since(signalled)))
 	return nil
+}
+
+// expect answers "Expect: 100-continue": a body announced over the limit
+// gets its 413 instead of an invitation to send it.
+func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
+	if s.adm.refused(&ctx.Request.Header) {
+		s.adm.release(&ctx.Request.Header)
+		id := requestID(ctx)
+		ctx.Response.Header.Set("X-Request-ID", id)
+		s.writeOverloaded(ctx, id)
+		markLinger(ctx.Conn())
+		s.m.request(routeOf(ctx.Path()), 503, time.Since(ctx.Time()).Seconds())
+		return fasthttp.StatusServiceUnavailable
+	}
+	if n := ctx.Request.Header.ContentLength(); n > s.cfg.MaxBodyBytes {
+		s.adm.release(&ctx.Request.Header)
+		id := requestID(ctx)
+		ctx.Response.Header.Set("X-Request-ID", id)
+		writeError(ctx, id, errorf(413, "body_too_large", "request body is %d bytes, the limit is %d", n, s.cfg.MaxBodyBytes))
+		markLinger(ctx.Conn())
+		s.m.request(routeOf(ctx.Path()), 413, time.Since(ctx.Time()).Seconds())
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	return fasthttp.StatusContinue
 }
 
 // warmUp runs a short and a longest-possible text so that buffers are
@@ -296,6 +399,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, next func(*fasthttp.RequestCtx,
 			s.applyCORS(ctx)
 			writeError(ctx, id, errorf(500, "internal", "internal error"))
 		}
+		s.adm.release(&ctx.Request.Header)
 		s.inflight.Add(-1)
 		status := ctx.Response.StatusCode()
 		d := time.Since(start)
@@ -310,6 +414,9 @@ func (s *Server) accessLog(ctx *fasthttp.RequestCtx, id string, route, status in
 	switch {
 	case status >= 500:
 		level = slog.LevelWarn
+		if !s.errLog.allow(time.Now()) {
+			return
+		}
 	case !s.cfg.AccessLog:
 		return
 	}
@@ -489,7 +596,13 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	var e *apiError
 	var small *fasthttp.ErrSmallBuffer
 	var ne net.Error
+	refused := s.adm.release(&ctx.Request.Header)
 	switch {
+	case refused && errors.Is(err, fasthttp.ErrBodyTooLarge):
+		s.writeOverloaded(ctx, id)
+		markLinger(ctx.Conn())
+		s.m.request(routeOf(ctx.Path()), 503, time.Since(ctx.Time()).Seconds())
+		return
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		e = errorf(413, "body_too_large", "request body is larger than the limit of %d bytes", s.cfg.MaxBodyBytes)
 	case errors.As(err, &small):
@@ -505,6 +618,9 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	} else {
 		writeError(ctx, id, e)
 	}
+	// fasthttp closes the connection after this answer, maybe with part
+	// of the request unread.
+	markLinger(ctx.Conn())
 	s.m.request(route, e.Status, time.Since(ctx.Time()).Seconds())
 	if s.cfg.AccessLog {
 		s.log.Info("request", "id", id, "path", truncate(string(ctx.Path()), 200), "status", e.Status,
@@ -512,11 +628,12 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	}
 }
 
-// clientKey authenticates the request (when keys are configured) and
-// returns the client identity for rate limiting, or an error to answer.
+// clientKey authenticates the request (when API keys or JWT keys are
+// configured: either admits) and returns the client identity for rate
+// limiting, or an error to answer.
 func (s *Server) clientKey(ctx *fasthttp.RequestCtx) (string, *apiError) {
-	if s.keys == nil {
-		return "ip:" + ctx.RemoteIP().String(), nil
+	if s.keys == nil && s.jwt == nil {
+		return "ip:" + s.clientIP(ctx).String(), nil
 	}
 	key := ctx.Request.Header.Peek("X-API-Key")
 	if auth := ctx.Request.Header.Peek("Authorization"); len(key) == 0 && len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ") {
@@ -526,9 +643,28 @@ func (s *Server) clientKey(ctx *fasthttp.RequestCtx) (string, *apiError) {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="distilbert"`)
 		return "", errorf(401, "unauthorized", "an API key is required: Authorization: Bearer KEY or X-API-Key: KEY")
 	}
-	id := s.keys.check(key)
+	addr := "ip:" + s.clientIP(ctx).String()
+	now := time.Now()
+	if blocked, wait := s.authFailures.exhausted(addr, now); blocked {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return "", errorf(429, "rate_limited", "too many failed authentications; retry in %v", wait.Round(time.Millisecond))
+	}
+	var id string
+	if s.keys != nil {
+		id = s.keys.check(key)
+	}
+	if id == "" && s.jwt != nil && looksLikeJWT(key) {
+		var err error
+		if id, err = s.jwt.verify(string(key)); err != nil {
+			s.log.Debug("jwt refused", "remote", addr, "error", err.Error())
+		}
+	}
 	if id == "" {
+		s.authFailures.allow(addr, now)
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="distilbert", error="invalid_token"`)
+		if s.jwt != nil {
+			return "", errorf(401, "unauthorized", "invalid token")
+		}
 		return "", errorf(401, "unauthorized", "invalid API key")
 	}
 	return id, nil
@@ -555,7 +691,7 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 		writeError(ctx, id, aerr)
 		return
 	}
-	results, aerr := s.classify(ctx, texts, classifyOptions{}, id, start, info)
+	results, aerr := s.classify(ctx, texts, classifyOptions{itemName: nativeItemName(batch)}, id, start, info)
 	if aerr != nil {
 		writeClassifyError(ctx, id, aerr, writeError)
 		return
@@ -597,29 +733,48 @@ type classifyOptions struct {
 	// refuseTruncated answers 422 input_too_long, before any inference,
 	// when a text has more tokens than the model takes (TEI's truncate=false).
 	refuseTruncated bool
+	// itemName names text i of n in errors (nil: "the text", "text i").
+	itemName func(i int) string
+}
+
+// name is how errors name text i of n.
+func (o classifyOptions) name(i, n int) string {
+	switch {
+	case o.itemName != nil:
+		return o.itemName(i)
+	case n > 1:
+		return fmt.Sprintf("text %d", i)
+	}
+	return "the text"
+}
+
+// nativeItemName names texts as /predict and /predict/batch take them.
+func nativeItemName(batch bool) func(int) string {
+	if !batch {
+		return func(int) string { return `"text"` }
+	}
+	return func(i int) string { return fmt.Sprintf(`"texts"[%d]`, i) }
 }
 
 // errClientGoneStatus marks the classify error of a client that closed its
 // connection: nobody reads the answer.
 const errClientGoneStatus = 499
 
-// classify answers texts from the cache or through the queue and the
+// classify answers texts from the caches or through the queue and the
 // engine, in order, and counts them by label. Every protocol's handler
 // calls it after admit, so batching, limits, timeouts and metrics are the
-// same for all. Its errors carry Retry-After where one applies.
+// same for all. Texts take their places in the queue before they are
+// tokenized, so that a refusal costs no work. Its errors carry
+// Retry-After where one applies.
 func (s *Server) classify(ctx *fasthttp.RequestCtx, texts []string, opts classifyOptions, id string, start time.Time, info *reqInfo) ([]result, *apiError) {
 	info.texts = texts
 	s.m.texts.Add(len(texts))
 
 	results := make([]result, len(texts))
-	var encs []tokenize.Encoding
 	var missing []int
 	for i, t := range texts {
 		if s.cache != nil {
 			if r, ok := s.cache.get(s.cacheKey + t); ok {
-				if opts.refuseTruncated && r.truncated {
-					return nil, s.tooManyTokens(i, len(texts))
-				}
 				results[i] = r
 				s.m.cacheHits.Inc()
 				info.cached++
@@ -627,22 +782,63 @@ func (s *Server) classify(ctx *fasthttp.RequestCtx, texts []string, opts classif
 			}
 			s.m.cacheMisses.Inc()
 		}
-		enc := s.clf.Encode(t)
-		if opts.refuseTruncated && enc.Truncated {
-			return nil, s.tooManyTokens(i, len(texts))
-		}
-		encs = append(encs, enc)
 		missing = append(missing, i)
 	}
-	if len(encs) > 0 {
-		j := newJob(encs, start.Add(s.cfg.RequestTimeout), ctx.Conn())
-		if err := s.b.submit(j); err != nil {
-			ctx.Response.Header.Set("Retry-After", "1")
-			if errors.Is(err, errQueueFull) {
-				s.m.queueFull.Inc()
-				return nil, errorf(503, "queue_full", "the service is at capacity; retry later")
+	if s.redis != nil && len(missing) > 0 {
+		missing = s.fromRedis(texts, missing, results, info)
+	}
+	if opts.refuseTruncated && info.cached > 0 {
+		computed := make([]bool, len(texts))
+		for _, i := range missing {
+			computed[i] = true
+		}
+		for i := range results {
+			if !computed[i] && results[i].truncated {
+				return nil, s.tooManyTokens(i, len(texts))
 			}
-			return nil, errorf(503, "shutting_down", "the service is shutting down")
+		}
+	}
+	if s.cache != nil || s.redis != nil {
+		switch info.cached {
+		case len(texts):
+			ctx.Response.Header.Set("X-Cache", "HIT")
+		case 0:
+			ctx.Response.Header.Set("X-Cache", "MISS")
+		default:
+			ctx.Response.Header.Set("X-Cache", "PARTIAL")
+		}
+	}
+	if len(missing) > 0 {
+		if err := s.b.reserve(len(missing)); err != nil {
+			return nil, s.refusal(ctx, err)
+		}
+		encs := make([]tokenize.Encoding, len(missing))
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					s.b.unreserve(len(missing))
+					panic(r)
+				}
+			}()
+			for k, i := range missing {
+				encs[k] = s.clf.Encode(texts[i])
+			}
+		}()
+		for k, i := range missing {
+			switch {
+			case opts.refuseTruncated && encs[k].Truncated:
+				s.b.unreserve(len(missing))
+				return nil, s.tooManyTokens(i, len(texts))
+			case len(encs[k].IDs) <= 2:
+				// A text that normalizes to nothing ("\u0000", a lone
+				// surrogate, control characters) is as empty as "".
+				s.b.unreserve(len(missing))
+				return nil, errorf(422, "empty_text", "%s has no content once normalized", opts.name(i, len(texts)))
+			}
+		}
+		j := newJob(encs, start.Add(s.cfg.RequestTimeout), ctx.Conn())
+		if err := s.b.submitReserved(j); err != nil {
+			return nil, s.refusal(ctx, err)
 		}
 		timer := time.NewTimer(time.Until(j.deadline))
 		select {
@@ -670,6 +866,14 @@ func (s *Server) classify(ctx *fasthttp.RequestCtx, texts []string, opts classif
 				s.cache.add(s.cacheKey+texts[missing[k]], r)
 			}
 		}
+		if s.redis != nil {
+			computed := make([]string, len(missing))
+			fresh := make([]result, len(missing))
+			for k, i := range missing {
+				computed[k], fresh[k] = texts[i], results[i]
+			}
+			s.redis.setMany(computed, fresh)
+		}
 	}
 	for i := range results {
 		s.m.labels[results[i].label].Inc()
@@ -694,6 +898,51 @@ func writeClassifyError(ctx *fasthttp.RequestCtx, id string, e *apiError, write 
 		return
 	}
 	write(ctx, id, e)
+}
+
+// headerReceived admits a request's body into the byte budget.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	return s.adm.headerReceived(h)
+}
+
+// writeOverloaded answers a request the byte budget did not take.
+func (s *Server) writeOverloaded(ctx *fasthttp.RequestCtx, id string) {
+	s.m.queueFull.Inc()
+	ctx.Response.Header.Set("Retry-After", "1")
+	writeError(ctx, id, errorf(503, "queue_full", "the service is at capacity; retry later"))
+}
+
+// fromRedis fills results from the shared cache (and the LRU from it) and
+// returns the indices still missing.
+func (s *Server) fromRedis(texts []string, missing []int, results []result, info *reqInfo) []int {
+	look := make([]string, len(missing))
+	for k, i := range missing {
+		look[k] = texts[i]
+	}
+	got, found := s.redis.getMany(look)
+	still := missing[:0]
+	for k, i := range missing {
+		if !found[k] {
+			still = append(still, i)
+			continue
+		}
+		results[i] = got[k]
+		info.cached++
+		if s.cache != nil {
+			s.cache.add(s.cacheKey+texts[i], got[k])
+		}
+	}
+	return still
+}
+
+// refusal is the answer to a request the queue did not take.
+func (s *Server) refusal(ctx *fasthttp.RequestCtx, err error) *apiError {
+	ctx.Response.Header.Set("Retry-After", "1")
+	if errors.Is(err, errQueueFull) {
+		s.m.queueFull.Inc()
+		return errorf(503, "queue_full", "the service is at capacity; retry later")
+	}
+	return errorf(503, "shutting_down", "the service is shutting down")
 }
 
 func (s *Server) toResult(p *distilbert.Prediction) result {
@@ -800,9 +1049,10 @@ func (s *Server) info() infoResponse {
 		},
 		Limits: map[string]any{
 			"max_body_bytes": s.cfg.MaxBodyBytes, "max_batch_items": s.cfg.MaxBatchItems,
+			"max_inflight_bytes": s.cfg.MaxInflightBytes, "memory_ceiling_bytes": s.memoryCeiling(),
 			"max_text_chars": s.cfg.MaxTextChars, "request_timeout_ms": ms(s.cfg.RequestTimeout),
 		},
-		Auth: s.keys != nil, RateLimit: s.cfg.RateLimit, CacheSize: s.cfg.CacheSize,
+		Auth: s.keys != nil || s.jwt != nil, RateLimit: s.cfg.RateLimit, CacheSize: s.cfg.CacheSize,
 		UptimeSeconds: math.Round(time.Since(s.started).Seconds()*1000) / 1000,
 		Ready:         s.ready.Load() && !s.draining.Load(),
 		WeightsSHA256: s.clf.WeightsSHA256(), Hub: s.clf.HubSource(),
@@ -816,4 +1066,44 @@ func (s *Server) info() infoResponse {
 		}
 	}
 	return in
+}
+
+// clientIP is the client's address: the peer's, or the one a trusted
+// proxy forwarded (--trusted-proxies).
+func (s *Server) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
+	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	peer = peer.Unmap()
+	if len(s.trusted) == 0 {
+		return peer
+	}
+	var xff [][]byte
+	ctx.Request.Header.VisitAll(func(k, v []byte) {
+		if strings.EqualFold(string(k), "X-Forwarded-For") {
+			xff = append(xff, v)
+		}
+	})
+	return clientAddr(peer, xff, s.trusted)
+}
+
+// memoryCeiling is memoryCeiling for the caps in force.
+func (s *Server) memoryCeiling() int64 {
+	maxConns, _ := s.cfg.connCaps(fdLimit())
+	c := s.clf.Config()
+	return memoryCeiling(&s.cfg, maxConns, engineBytes(c.Dim, c.HiddenDim, c.NHeads,
+		s.clf.Tokenizer().MaxLen(), s.cfg.MaxBatchTokens, s.cfg.MaxBatchSize))
+}
+
+// EngineIdle reports whether no engine call is running any more: after Run
+// returned past the shutdown grace, a batch may still be running, and the
+// model must not be closed (unmapped) under it.
+func (s *Server) EngineIdle() bool {
+	if !s.batching.Load() {
+		return true
+	}
+	select {
+	case <-s.b.exited:
+		return true
+	default:
+		return false
+	}
 }

@@ -56,16 +56,34 @@ func cmdServe(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	if cfg.CacheRedis != "" {
+		cfg.ModelFingerprint = modelFingerprint(c)
+	}
 	s, err := server.New(c, cfg)
 	if err != nil {
+		c.Close()
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer func() {
+		// Past the shutdown grace a batch may still be running on the
+		// model: the process exit releases it then, not an unmap under it.
+		if s.EngineIdle() {
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
 	go func() {
-		// After the first signal, a second one kills at once.
-		<-ctx.Done()
-		stop()
+		// Ctrl-C drains without the shutdown delay, which is for load
+		// balancers. After the first signal, a second one kills at once.
+		sig := <-sigs
+		signal.Stop(sigs)
+		if sig == os.Interrupt {
+			cancel(server.ErrInterrupted)
+		} else {
+			cancel(nil)
+		}
 	}()
 	return s.Run(ctx)
 }

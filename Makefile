@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # loaded machine (golang/go#75804, fixed in Go 1.27). ~5-15 s per target.
 FUZZTIME ?= 20000x
 
-.PHONY: all build run predict test deps test-short vet fmt-check check-comments fuzz cross clean
+.PHONY: all build run predict test deps test-short vet fmt-check check-comments check-docs fuzz cross clean
 
 all: build
 
@@ -29,7 +29,7 @@ predict: build
 # the race detector on the generic kernels), cross builds, the NEON path
 # under qemu-aarch64, the AVX-512 path under Bochs and a short fuzz of
 # every parser.
-test: deps fmt-check vet check-comments
+test: deps fmt-check vet check-comments check-docs
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 ./...
 	$(MAKE) cross
@@ -53,6 +53,11 @@ vet:
 # Comments say why, not what one machine measured one day.
 check-comments:
 	./scripts/check-comments.sh
+
+# The README stays a user's page: the history goes to docs/.
+check-docs:
+	@n=$$(wc -l < README.md); if [ $$n -gt 250 ]; then echo "README.md has $$n lines (at most 250: move detail to docs/)"; exit 1; fi
+	@test -f docs/ARCHITECTURE.md && test -f docs/PERFORMANCE.md
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -63,14 +63,16 @@ func TestRedisSharedCache(t *testing.T) {
 	}
 	var first, second prediction
 	r.json(t, &first)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r = b.post("/predict", body)
-		if r.header.Get("X-Cache") == "HIT" || time.Now().After(deadline) {
+	// a writes to Redis in the background: wait for the key, so that b's
+	// first request (which would fill b's LRU on a miss) finds it there.
+	rc := redis.NewClient(&redis.Options{Addr: strings.TrimSuffix(strings.TrimPrefix(url, "redis://"), "/0")})
+	defer rc.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if keys, _ := rc.Keys(context.Background(), "*").Result(); len(keys) > 0 || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	r = b.post("/predict", body)
 	if r.status != 200 || r.header.Get("X-Cache") != "HIT" {
 		t.Fatalf("second replica: %d X-Cache %q", r.status, r.header.Get("X-Cache"))
 	}

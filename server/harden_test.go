@@ -451,7 +451,9 @@ func TestBurstMemoryBounded(t *testing.T) {
 	if counts[503] == 0 || counts[200]+counts[503]+counts[504]+counts[-1] != n || counts[-1] > n/10 {
 		t.Errorf("statuses %v: want 503s, 200s and 504s (a few transport errors allowed)", counts)
 	}
-	if peak-base > ceiling {
+	// The ceiling is the product's: a -race binary's shadow memory and
+	// slower drain are not in it, so only the plain run asserts it.
+	if peak-base > ceiling && !raceEnabled {
 		t.Errorf("peak RSS %d MiB is %d MiB above the RSS at ready, over the ceiling of %d MiB", peak>>20, (peak-base)>>20, ceiling>>20)
 	}
 	if healthOK.Load() != 10 {

@@ -100,8 +100,9 @@ func New(t testing.TB, token string, repos ...*Repo) *Server {
 			}
 		}
 	}
-	s.Hub = httptest.NewServer(http.HandlerFunc(s.serveHub))
+	// The CDN first: the Hub's handlers read s.CDN as soon as it serves.
 	s.CDN = httptest.NewServer(http.HandlerFunc(s.serveCDN))
+	s.Hub = httptest.NewServer(http.HandlerFunc(s.serveHub))
 	t.Cleanup(func() {
 		s.Hub.Close()
 		s.CDN.Close()

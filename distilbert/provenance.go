@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/distilbert-go/distilbert/weights"
 )
 
 // HubSource says which Hugging Face Hub revision a checkpoint came from.
@@ -102,7 +104,7 @@ func verifyDir(dir, want string) (string, error) {
 	if err := checkDigest(path, digest, want); err != nil {
 		return "", err
 	}
-	data, err := readBounded(filepath.Join(dir, SumsFile), maxSumsFile)
+	data, err := weights.ReadFileLimited(filepath.Join(dir, SumsFile), maxSumsFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return digest, nil
 	} else if err != nil {
@@ -207,20 +209,4 @@ func fileSHA256(path string) (string, error) {
 func bytesSHA256(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
-	}
-	return b, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/distilbert-go/distilbert/distilbert"
 	"github.com/distilbert-go/distilbert/kernels"
+	"github.com/distilbert-go/distilbert/weights"
 )
 
 // chunkSize bounds how many input lines are held in memory at once.
@@ -306,7 +307,7 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	fmt.Fprintf(w, "positions    %d (max tokens per text %d), vocab %d, sinusoidal %v, layer norm eps %g\n",
 		cfg.MaxPositionEmbeddings, in.MaxTokens, cfg.VocabSize, cfg.SinusoidalPosEmbds, cfg.LayerNormEps)
 	fmt.Fprintf(w, "labels       %s\n", strings.Join(cfg.Labels, ", "))
-	fmt.Fprintf(w, "parameters   %d (%s in the checkpoint)\n", in.Parameters, humanBytes(in.Bytes))
+	fmt.Fprintf(w, "parameters   %d (%s in the checkpoint)\n", in.Parameters, weights.FormatBytes(in.Bytes))
 	fmt.Fprintf(w, "device       %s (%s)\n", in.Engine.Device, in.Engine.DeviceName)
 	fmt.Fprintf(w, "kernels      %s (available: %s)\n", in.Kernels, strings.Join(implNames(), ", "))
 	if in.Quantization == string(distilbert.QuantInt8) {
@@ -336,16 +337,4 @@ func implNames() []string {
 		names = append(names, im.Name())
 	}
 	return names
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

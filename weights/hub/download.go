@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/distilbert-go/distilbert/weights"
 )
 
 // Snapshot is one revision of a model in the cache.
@@ -65,7 +67,7 @@ func (c *Client) Cached(id ID) (Snapshot, error) {
 		}
 	}
 	if commit == "" {
-		b, err := readSmallFile(filepath.Join(repoDir, "refs", filepath.FromSlash(id.Revision)), 1024)
+		b, err := weights.ReadFileLimited(filepath.Join(repoDir, "refs", filepath.FromSlash(id.Revision)), 1024)
 		if errors.Is(err, os.ErrNotExist) {
 			return Snapshot{}, notCached("no refs/" + id.Revision)
 		} else if err != nil {
@@ -467,7 +469,7 @@ func linkSnapshotFile(snapDir, file, blob string) error {
 // writeRef records which commit a branch or tag resolved to.
 func writeRef(repoDir, rev, commit string) error {
 	path := filepath.Join(repoDir, "refs", filepath.FromSlash(rev))
-	if b, err := readSmallFile(path, 1024); err == nil && string(bytes.TrimSpace(b)) == commit {
+	if b, err := weights.ReadFileLimited(path, 1024); err == nil && string(bytes.TrimSpace(b)) == commit {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -488,21 +490,4 @@ func writeRef(repoDir, rev, commit string) error {
 // goroutine) picks, for a write followed by an atomic rename.
 func tempName(path string) string {
 	return fmt.Sprintf("%s.tmp-%d-%d", path, os.Getpid(), rand.Uint64())
-}
-
-// readSmallFile reads a file the cache keeps small, refusing larger ones.
-func readSmallFile(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
-	}
-	return b, nil
 }

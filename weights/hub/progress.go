@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/distilbert-go/distilbert/weights"
 )
 
 // say prints one line of progress, if progress is wanted.
@@ -29,7 +31,7 @@ type progress struct {
 func (c *Client) newProgress(name string, total, from int64) *progress {
 	p := &progress{c: c, name: name, total: total, start: time.Now(), from: from, cur: from}
 	if from > 0 {
-		c.say("%s: resuming at %s", name, humanBytes(from))
+		c.say("%s: resuming at %s", name, weights.FormatBytes(from))
 	}
 	return p
 }
@@ -72,9 +74,9 @@ func (p *progress) draw() {
 		}
 		line = fmt.Sprintf("%-24.24s %3.0f%% [%s%s] %s / %s  %s/s  ETA %s", p.name, frac*100,
 			strings.Repeat("#", filled), strings.Repeat(".", width-filled),
-			humanBytes(p.cur), humanBytes(p.total), humanBytes(int64(rate)), eta)
+			weights.FormatBytes(p.cur), weights.FormatBytes(p.total), weights.FormatBytes(int64(rate)), eta)
 	} else {
-		line = fmt.Sprintf("%-24.24s %s  %s/s", p.name, humanBytes(p.cur), humanBytes(int64(rate)))
+		line = fmt.Sprintf("%-24.24s %s  %s/s", p.name, weights.FormatBytes(p.cur), weights.FormatBytes(int64(rate)))
 	}
 	fmt.Fprintf(p.c.Progress, "\r%s\x1b[K", line)
 	p.onLine = true
@@ -92,7 +94,7 @@ func (p *progress) retry(err error) {
 		return
 	}
 	p.endLine()
-	p.c.say("%s: %v; retrying from %s", p.name, err, humanBytes(p.cur))
+	p.c.say("%s: %v; retrying from %s", p.name, err, weights.FormatBytes(p.cur))
 }
 
 func (p *progress) abort() {
@@ -111,17 +113,5 @@ func (p *progress) done() {
 		return
 	}
 	d := time.Since(p.start)
-	p.c.say("%s: %s downloaded in %.1fs (%s/s)", p.name, humanBytes(p.cur-p.from), d.Seconds(), humanBytes(int64(p.rate())))
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
+	p.c.say("%s: %s downloaded in %.1fs (%s/s)", p.name, weights.FormatBytes(p.cur-p.from), d.Seconds(), weights.FormatBytes(int64(p.rate())))
 }

@@ -170,6 +170,22 @@ func (u *unpickler) popMark() ([]any, error) {
 	return items, nil
 }
 
+// popItems pops the items of an APPEND(S) or SETITEM(S): n of them for
+// the single form, else back to the mark; it returns them and the
+// container under them.
+func (u *unpickler) popItems(single bool, n int) (items []any, container any, err error) {
+	if single {
+		items, err = u.popN(n)
+	} else {
+		items, err = u.popMark()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	container, err = u.top()
+	return items, container, err
+}
+
 func (u *unpickler) popN(n int) ([]any, error) {
 	out := make([]any, n)
 	for i := n - 1; i >= 0; i-- {
@@ -365,17 +381,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(&pyList{items: items})
 	case 'a', 'e': // APPEND, APPENDS
-		var items []any
-		var err error
-		if op == 'a' {
-			items, err = u.popN(1)
-		} else {
-			items, err = u.popMark()
-		}
-		if err != nil {
-			return err
-		}
-		t, err := u.top()
+		items, t, err := u.popItems(op == 'a', 1)
 		if err != nil {
 			return err
 		}
@@ -397,17 +403,7 @@ func (u *unpickler) step(op byte) error {
 		}
 		u.push(d)
 	case 's', 'u': // SETITEM, SETITEMS
-		var items []any
-		var err error
-		if op == 's' {
-			items, err = u.popN(2)
-		} else {
-			items, err = u.popMark()
-		}
-		if err != nil {
-			return err
-		}
-		t, err := u.top()
+		items, t, err := u.popItems(op == 's', 2)
 		if err != nil {
 			return err
 		}

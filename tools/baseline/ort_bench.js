@@ -4,7 +4,7 @@
 //
 //   node ort_bench.js --onnx model.onnx [--model DIR] --seq 16,64,128 --batch 1,8
 //                     --threads 1,2 [--warmup 3] [--iters N | --min-time 2s [--min-iters 5]]
-//                     [--no-spin] [--json]
+//                     [--no-spin] [--json] [--quantization int8]
 //   node ort_bench.js --onnx model.onnx --check [--golden FILE.jsonl] [--n 2] [--tol 1e-4]
 //
 // Input (the engine's `distilbert bench` must use exactly the same): a
@@ -13,6 +13,9 @@
 //   i == seq - 1  -> 102 ([SEP])
 //   otherwise     -> 1000 + ((i*7919 + r*31) % 20000)
 // and attention_mask all 1 (no padding).
+//
+// --quantization only labels the rows (field "quantization", default "none"):
+// an int8 model is a different --onnx file (quantize_onnx.py writes it).
 //
 // FLOPs per sequence = 2 * MACs, counting the linear layers, Q·Kᵀ and P·V,
 // and the head (embeddings, LayerNorm, softmax, GELU left out), exactly as
@@ -30,7 +33,7 @@ const ort = require('onnxruntime-node');
 function parseArgs(argv) {
   const a = {
     onnx: '', model: '', seq: '16,64,128', batch: '1,8', threads: '1', warmup: 3, iters: 0,
-    minTime: 2, minIters: 5, spin: true, json: false, check: false, n: 2, tol: 0,
+    minTime: 2, minIters: 5, spin: true, json: false, check: false, n: 2, tol: 0, quantization: 'none',
     golden: path.join(__dirname, '..', '..', 'testdata', 'golden', 'sst2-mini-dev.jsonl'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -47,6 +50,7 @@ function parseArgs(argv) {
       case '--min-time': a.minTime = parseDuration(val()); break;
       case '--min-iters': a.minIters = +val(); break;
       case '--json': a.json = true; break;
+      case '--quantization': a.quantization = val(); break;
       case '--no-spin': a.spin = false; break;
       case '--check': a.check = true; break;
       case '--golden': a.golden = val(); break;
@@ -146,7 +150,7 @@ async function bench(a) {
         times.sort((x, y) => x - y);
         const p50 = pct(times, 0.5), p90 = pct(times, 0.9);
         const row = {
-          batch, seq, threads, kernels: 'onnxruntime',
+          batch, seq, threads, kernels: 'onnxruntime', quantization: a.quantization,
           p50_ms: +p50.toFixed(3), p90_ms: +p90.toFixed(3),
           seqs_per_s: +(batch / (p50 / 1e3)).toFixed(2),
           gflops: +(batch * flopsPerSeq(cfg, seq) / (p50 / 1e3) / 1e9).toFixed(2),

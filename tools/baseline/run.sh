@@ -3,11 +3,13 @@
 # random DistilBERT and the same inputs. See README.md.
 #
 #   tools/baseline/run.sh [--seq 16,64,128] [--batch 1,8] [--threads 1,2]
-#                         [--model DIR] [--min-time 2s] [--rounds N] [--no-check] [--ort-only]
+#                         [--quant none,int8] [--model DIR] [--min-time 2s] [--rounds N]
+#                         [--no-check] [--ort-only]
 #
-# The same settings can come from the environment: SEQ, BATCH, THREADS,
+# The same settings can come from the environment: SEQ, BATCH, THREADS, QUANT,
 # MODEL_DIR, MIN_TIME, ROUNDS, CHECK=0, ORT_ONLY=1. Runs are sequential (never two
-# benchmarks at once).
+# benchmarks at once). --quant int8 compares ours --quantize int8 with ORT's
+# dynamic int8 (quantize_onnx.py's model-int8.onnx).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,6 +18,7 @@ root=$(cd "$here/../.." && pwd)
 SEQ=${SEQ:-16,64,128}
 BATCH=${BATCH:-1,8}
 THREADS=${THREADS:-1,2}
+QUANT=${QUANT:-none,int8}
 MODEL_DIR=${MODEL_DIR:-/tmp/distilbert-base-random}
 MIN_TIME=${MIN_TIME:-2s}
 ROUNDS=${ROUNDS:-1}
@@ -28,12 +31,13 @@ while [ $# -gt 0 ]; do
 	--seq) SEQ=$2; shift 2 ;;
 	--batch) BATCH=$2; shift 2 ;;
 	--threads) THREADS=$2; shift 2 ;;
+	--quant) QUANT=$2; shift 2 ;;
 	--model) MODEL_DIR=$2; shift 2 ;;
 	--min-time) MIN_TIME=$2; shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--no-check) CHECK=0; shift ;;
 	--ort-only) ORT_ONLY=1; shift ;;
-	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -62,6 +66,20 @@ if [ ! -f "$MODEL_DIR/model.onnx" ]; then
 	"$PYTHON" "$here/export_onnx.py" --model "$MODEL_DIR" --out "$MODEL_DIR/model.onnx.tmp" 2> >(grep -v -e TracerWarning -e 'masked_fill' >&2)
 	mv "$MODEL_DIR/model.onnx.tmp" "$MODEL_DIR/model.onnx"
 fi
+IFS=, read -ra quant_list <<<"$QUANT"
+for q in "${quant_list[@]}"; do
+	case "$q" in
+	none) ;;
+	int8)
+		if [ ! -f "$MODEL_DIR/model-int8.onnx" ]; then
+			log "quantizing $MODEL_DIR/model-int8.onnx (ORT dynamic int8, per-channel)"
+			"$PYTHON" "$here/quantize_onnx.py" --in "$MODEL_DIR/model.onnx" --out "$MODEL_DIR/model-int8.onnx.tmp"
+			mv "$MODEL_DIR/model-int8.onnx.tmp" "$MODEL_DIR/model-int8.onnx"
+		fi ;;
+	*) echo "run.sh: --quant takes none and int8, got $q" >&2; exit 2 ;;
+	esac
+done
+onnx_for() { if [ "$1" = int8 ]; then echo "$MODEL_DIR/model-int8.onnx"; else echo "$MODEL_DIR/model.onnx"; fi; }
 
 results="$MODEL_DIR/results"
 mkdir -p "$results"
@@ -91,6 +109,18 @@ if [ "$CHECK" = 1 ] && [ "$ORT_ONLY" != 1 ]; then
 		console.error(`run.sh: check: ours vs ORT logits on ${ort.length} texts, max abs diff ${worst.toExponential(2)}` + (worst > 1e-4 ? "  ** ABOVE 1e-4 **" : ""));
 	' "$results/check-ort.jsonl" "$bin" "$MODEL_DIR"
 fi
+# The int8 rival must still compute (nearly) the same function as float32.
+if [ "$CHECK" = 1 ] && [ -f "$MODEL_DIR/model-int8.onnx" ] && [[ ",$QUANT," == *,int8,* ]]; then
+	node "$here/ort_bench.js" --onnx "$MODEL_DIR/model-int8.onnx" --model "$MODEL_DIR" --check >"$results/check-ort-int8.jsonl" 2>/dev/null
+	node -e '
+		const fs = require("fs");
+		const read = (f) => fs.readFileSync(f, "utf8").trim().split("\n").map(JSON.parse);
+		const f32 = read(process.argv[1]), i8 = read(process.argv[2]);
+		let worst = 0;
+		f32.forEach((r, i) => r.logits.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - i8[i].logits[j])); }));
+		console.error(`run.sh: check: ORT int8 vs ORT float32 logits on ${f32.length} texts, max abs diff ${worst.toExponential(2)}` + (worst > 0.1 ? "  ** ABOVE 0.1 **" : ""));
+	' "$results/check-ort.jsonl" "$results/check-ort-int8.jsonl"
+fi
 
 # (d) the benchmarks, one thread count at a time, ours then ORT; with
 # --rounds N the whole sequence repeats N times, so slow spells of a shared
@@ -98,16 +128,18 @@ fi
 IFS=, read -ra thread_list <<<"$THREADS"
 for round in $(seq "$ROUNDS"); do
 [ "$ROUNDS" -gt 1 ] && log "round $round of $ROUNDS"
+for q in "${quant_list[@]}"; do
 for t in "${thread_list[@]}"; do
 	if [ "$ORT_ONLY" != 1 ]; then
-		log "ours: threads $t, batch $BATCH, seq $SEQ"
-		if ! "$bin" bench --model "$MODEL_DIR" --seq "$SEQ" --batch "$BATCH" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ours.jsonl"; then
-			log "ours: bench failed (threads $t); continuing with ORT only"
+		log "ours: $q, threads $t, batch $BATCH, seq $SEQ"
+		if ! "$bin" bench --model "$MODEL_DIR" --quantize "$q" --seq "$SEQ" --batch "$BATCH" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ours.jsonl"; then
+			log "ours: bench failed ($q, threads $t); continuing with ORT only"
 		fi
 	fi
-	log "onnxruntime: threads $t, batch $BATCH, seq $SEQ"
-	node "$here/ort_bench.js" --onnx "$MODEL_DIR/model.onnx" --model "$MODEL_DIR" \
+	log "onnxruntime: $q, threads $t, batch $BATCH, seq $SEQ"
+	node "$here/ort_bench.js" --onnx "$(onnx_for "$q")" --model "$MODEL_DIR" --quantization "$q" \
 		--seq "$SEQ" --batch "$BATCH" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ort.jsonl"
+done
 done
 done
 
@@ -116,22 +148,22 @@ done
 node -e '
 	const fs = require("fs");
 	const read = (f) => fs.readFileSync(f, "utf8").split("\n").filter((l) => l.trim().startsWith("{")).map(JSON.parse);
-	const key = (r) => `${r.batch}/${r.seq}/${r.threads}`;
+	const key = (r) => `${r.quantization || "none"}/${r.batch}/${r.seq}/${r.threads}`;
 	const group = (rows) => { const m = new Map(); for (const r of rows) { if (!m.has(key(r))) m.set(key(r), []); m.get(key(r)).push(r); } return m; };
 	const median = (xs) => { const s = xs.filter((x) => isFinite(x)).sort((a, b) => a - b); return s.length ? s[(s.length - 1) >> 1] : NaN; };
 	const ours = group(read(process.argv[1]));
 	const ort = group(read(process.argv[2]));
 	const f = (v, d = 2) => (v === undefined || v === null || !isFinite(v) ? "-" : v.toFixed(d));
-	const rows = [["batch", "seq", "thr", "ours p50", "ours p90", "ORT p50", "ORT p90", "p50 ours/ORT", "seq/s ours/ORT", "per round", "ours kernels"]];
+	const rows = [["quant", "batch", "seq", "thr", "ours p50", "ours p90", "ORT p50", "ORT p90", "p50 ours/ORT", "seq/s ours/ORT", "per round", "ours kernels"]];
 	for (const [k, os] of ort) {
 		const us = ours.get(k) || [];
 		const o = os[0], u50 = median(us.map((r) => r.p50_ms)), o50 = median(os.map((r) => r.p50_ms));
 		const rounds = os.map((r, i) => (us[i] ? f(us[i].p50_ms / r.p50_ms, 2) : "-")).join(",");
-		rows.push([o.batch, o.seq, o.threads, f(u50), f(median(us.map((r) => r.p90_ms))), f(o50), f(median(os.map((r) => r.p90_ms))),
+		rows.push([o.quantization || "none", o.batch, o.seq, o.threads, f(u50), f(median(us.map((r) => r.p90_ms))), f(o50), f(median(os.map((r) => r.p90_ms))),
 			f(u50 / o50, 3), f(median(us.map((r) => r.seqs_per_s)) / median(os.map((r) => r.seqs_per_s)), 3), rounds, (us[0] || {}).kernels || "-"].map(String));
 	}
 	const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-	for (const r of rows) console.log(r.map((s, c) => (c < 3 || c >= 9 ? s.padEnd(w[c]) : s.padStart(w[c]))).join("  ").trimEnd());
+	for (const r of rows) console.log(r.map((s, c) => (c < 4 || c >= 10 ? s.padEnd(w[c]) : s.padStart(w[c]))).join("  ").trimEnd());
 	console.log("times in ms (median over rounds of p50/p90 of the per-run wall time); ratios < 1 for p50 and > 1 for seq/s mean ours is faster");
 ' "$results/ours.jsonl" "$results/ort.jsonl"
 log "raw rows: $results/ours.jsonl $results/ort.jsonl"

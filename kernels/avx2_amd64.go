@@ -46,7 +46,7 @@ var avx2 = newImpl(Impl{
 	softmax:      softmaxAVX2,
 	gelu:         geluAVX2Slice,
 	int8Prefs:    []string{"avx2"},
-	peak:         peakLoop{run: fmaLoopAVX2, flopsPerIter: 12 * 8 * 2},
+	peak:         peakLoop{run: fmaLoopAVX2, opsPerIter: 12 * 8 * 2},
 })
 
 func init() { register(avx2) }

@@ -38,7 +38,7 @@ var avx512 = newImpl(Impl{
 	softmax:      softmaxAVX2,
 	gelu:         geluAVX2Slice,
 	int8Prefs:    []string{"avx512-vnni", "avx2"},
-	peak:         peakLoop{run: fmaLoopAVX512, flopsPerIter: 24 * 16 * 2},
+	peak:         peakLoop{run: fmaLoopAVX512, opsPerIter: 24 * 16 * 2},
 })
 
 func init() { register(avx512) }

@@ -148,7 +148,7 @@ func BenchmarkBlocking(b *testing.B) {
 				for _, o := range orders {
 					v := withOrder(im, base, kb, o.rowBlocks, !o.noPrefetchC, !o.noSums)
 					b.Run(fmt.Sprintf("%s/M%dK%dN%d/kb%d/%s", im.Name(), s.m, s.k, s.n, kb, o.name), func(b *testing.B) {
-						benchPairedWithPeak(b, v, s.m, s.k, s.n)
+						benchPairedWithPeak(b, v, v.peak, s.m, s.k, s.n, v.packWeights)
 					})
 				}
 			}

@@ -27,7 +27,7 @@ var neon = newImpl(Impl{
 	softmax:      softmaxGeneric,
 	gelu:         geluGeneric,
 	int8Prefs:    []string{"neon-sdot"},
-	peak:         peakLoop{run: fmaLoopNEON, flopsPerIter: 24 * 4 * 2},
+	peak:         peakLoop{run: fmaLoopNEON, opsPerIter: 24 * 4 * 2},
 })
 
 func init() { register(neon) }

@@ -205,7 +205,9 @@ func (w *QMatrix) Dims() (out, in int) { return w.Out, w.In }
 // check: a QMatrix's layout is the same for every implementation.
 func (w *QMatrix) check(*Impl) {}
 
-func (w *QMatrix) chunkCols(*Impl) int { return qPanel }
+// chunkCols: whole sets of a wide kernel's panels, so that every chunk
+// can use it.
+func (w *QMatrix) chunkCols(im *Impl) int { return qWidePanels(im.qkernel) * qPanel }
 
 func (w *QMatrix) prepare(im *Impl, in *linearInput, x []float32, m int, parallel bool) {
 	quantizeInput(im.qkernel, &in.q, x, m, w.In, w.steps, parallel)
@@ -237,48 +239,88 @@ func qgemm(kind qKernel, dst []float32, ldd int, qa *qInput, m int, w *QMatrix, 
 	panelBytes, groupBytes := steps*qPanel*4, steps*qRows*4
 	groups := (m + qRows - 1) / qRows
 	rowBlock := max(1, qRowBlockBytes/groupBytes)
+	wide := qWidePanels(kind) * qPanel
 	var tile [qRows * qPanel]float32
+	// The kernels read all their columns' biases: without a bias they read
+	// zeros, and a short last panel's are padded.
+	var noBias [qMaxWide * qPanel]float32
+	var padded [qPanel]float32
 	for g0 := 0; g0 < groups; g0 += rowBlock {
 		g1 := min(g0+rowBlock, groups)
 		done := c0
-		for col := c0; col < c1; col += qPanel {
-			col1 := min(col+qPanel, c1)
+		for col := c0; col < c1; {
 			panel := col / qPanel * panelBytes
 			bp := &w.data[panel]
-			// The next panel, or this one again at the end of the matrix.
-			pf := bp
-			if next := panel + panelBytes; next < len(w.data) {
-				pf = &w.data[next]
-			}
-			// The kernels read 16 biases: a short last panel's are padded.
-			var padded [qPanel]float32
-			bs := &padded[0]
-			if bias != nil {
-				if col1-col == qPanel {
+			if wide > qPanel && col+wide <= c1 {
+				// Wide panels: all full, since c1 ≤ Out.
+				pf := bp // the next set, or this one again at the end
+				if next := panel + wide/qPanel*panelBytes; next+wide/qPanel*panelBytes <= len(w.data) {
+					pf = &w.data[next]
+				}
+				bs := &noBias[0]
+				if bias != nil {
 					bs = &bias[col]
-				} else {
-					copy(padded[:], bias[col:col1])
 				}
+				for g := g0; g < g1; g++ {
+					row := g * qRows
+					rows := min(qRows, m-row)
+					_ = dst[(row+rows-1)*ldd+col+wide-1] // the kernel's last write
+					qMicroWide(kind, steps, &qa.a[g*groupBytes], bp, panelBytes, &dst[row*ldd+col], ldd, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], bs, pf)
+				}
+				col += wide
+			} else {
+				col1 := min(col+qPanel, c1)
+				// The next panel, or this one again at the end of the matrix.
+				pf := bp
+				if next := panel + panelBytes; next < len(w.data) {
+					pf = &w.data[next]
+				}
+				bs := &noBias[0]
+				if bias != nil {
+					if col1-col == qPanel {
+						bs = &bias[col]
+					} else {
+						copy(padded[:], bias[col:col1])
+						bs = &padded[0]
+					}
+				}
+				for g := g0; g < g1; g++ {
+					row := g * qRows
+					rows := min(qRows, m-row)
+					ap := &qa.a[g*groupBytes]
+					if col1-col == qPanel {
+						_ = dst[(row+rows-1)*ldd+col+qPanel-1] // the kernel's last write
+						qMicro(kind, steps, ap, bp, &dst[row*ldd+col], ldd, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], bs, pf)
+						continue
+					}
+					qMicro(kind, steps, ap, bp, &tile[0], qPanel, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], bs, pf)
+					for r := 0; r < rows; r++ {
+						copy(dst[(row+r)*ldd+col:(row+r)*ldd+col1], tile[r*qPanel:])
+					}
+				}
+				col = col1
 			}
-			for g := g0; g < g1; g++ {
-				row := g * qRows
-				rows := min(qRows, m-row)
-				ap := &qa.a[g*groupBytes]
-				if col1-col == qPanel {
-					_ = dst[(row+rows-1)*ldd+col+qPanel-1] // the kernel's last write
-					qMicro(kind, steps, ap, bp, &dst[row*ldd+col], ldd, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], bs, pf)
-					continue
-				}
-				qMicro(kind, steps, ap, bp, &tile[0], qPanel, rows, &qa.zero[row], &qa.scale[row], &w.colSum[col], &w.scale[col], bs, pf)
-				for r := 0; r < rows; r++ {
-					copy(dst[(row+r)*ldd+col:(row+r)*ldd+col1], tile[r*qPanel:])
-				}
-			}
-			if col1-done >= epilogueCols || col1 == c1 {
-				ep.apply(dst, ldd, g0*qRows, min(g1*qRows, m), done, col1)
-				done = col1
+			if col-done >= epilogueCols || col == c1 {
+				ep.apply(dst, ldd, g0*qRows, min(g1*qRows, m), done, col)
+				done = col
 			}
 		}
+	}
+}
+
+// qMaxWide is the most panels a wide micro-kernel covers at once.
+const qMaxWide = 4
+
+// qMicroWideGo is qMicroWide as four calls of kind's panel kernel: the
+// contract every wide kernel matches bit for bit.
+func qMicroWideGo(kind qKernel, steps int, a *uint8, b *int8, panelBytes int, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8) {
+	bs := unsafe.Slice(b, qMaxWide*panelBytes)
+	cs := unsafe.Slice(c, (rows-1)*ldc+qMaxWide*qPanel)
+	sums := unsafe.Slice(colSum, qMaxWide*qPanel)
+	scales, biases := unsafe.Slice(colScale, qMaxWide*qPanel), unsafe.Slice(bias, qMaxWide*qPanel)
+	for p := 0; p < qMaxWide; p++ {
+		j := p * qPanel
+		qMicro(kind, steps, a, &bs[p*panelBytes], &cs[j], ldc, rows, zero, scale, &sums[j], &scales[j], &biases[j], pf)
 	}
 }
 

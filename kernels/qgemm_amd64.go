@@ -14,6 +14,12 @@ func qgemm6x16AVX2(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero
 //go:noescape
 func qgemm6x16VNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
 
+// qgemm6x64VNNI is qgemm6x16VNNI over four adjacent panels, panelBytes
+// apart (see qMicroWideGo for the contract).
+//
+//go:noescape
+func qgemm6x64VNNI(steps int, a *uint8, b *int8, panelBytes int, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
+
 // int8Kernels are amd64's int8 micro-kernels, best first. VNNI's
 // VPDPBUSD does in one instruction, on 16 columns, what the AVX2 kernel
 // does in three on 8. The weights stay 7-bit for both: one layout, and
@@ -21,10 +27,20 @@ func qgemm6x16VNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero
 var int8Kernels = []int8Kernel{
 	{name: "avx512-vnni", kind: qKernelVNNI, supported: func() bool {
 		return cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512VNNI, cpuid.AVX2, cpuid.FMA3)
-	}},
-	{name: "avx2", kind: qKernelAVX2, supported: func() bool { return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) }},
+	}, peak: peakLoop{run: dotLoopVNNI, opsPerIter: 24 * 64 * 2}},
+	{name: "avx2", kind: qKernelAVX2, supported: func() bool { return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) },
+		peak: peakLoop{run: dotLoopAVX2, opsPerIter: 8 * 32 * 2}},
 	int8Go,
 }
+
+// dotLoopVNNI and dotLoopAVX2 are the int8 kernels' peak loops (see
+// Int8PeakGOPS).
+//
+//go:noescape
+func dotLoopVNNI(n int)
+
+//go:noescape
+func dotLoopAVX2(n int)
 
 func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8) {
 	switch kind {
@@ -35,6 +51,22 @@ func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows in
 	default:
 		qMicroGo(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, bias)
 	}
+}
+
+// qWidePanels is how many panels kind's widest micro-kernel covers.
+func qWidePanels(kind qKernel) int {
+	if kind == qKernelVNNI {
+		return qMaxWide
+	}
+	return 1
+}
+
+func qMicroWide(kind qKernel, steps int, a *uint8, b *int8, panelBytes int, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8) {
+	if kind == qKernelVNNI {
+		qgemm6x64VNNI(steps, a, b, panelBytes, c, ldc, rows, zero, scale, colSum, colScale, bias, pf)
+		return
+	}
+	qMicroWideGo(kind, steps, a, b, panelBytes, c, ldc, rows, zero, scale, colSum, colScale, bias, pf)
 }
 
 // hasAVX2 reports whether kind's CPU runs the AVX2 input scan and quantizer.

@@ -423,3 +423,217 @@ vsum:
 vdone:
 	VZEROUPPER
 	RET
+
+// W4ROW is one row of a K step of the 6×64 VNNI kernel: the row's 4
+// uint8 inputs at OFF(AX) broadcast to T meet four panels' weights in
+// Z24-Z27, one VPDPBUSD each into the row's accumulators.
+#define W4ROW(OFF, T, ACC0, ACC1, ACC2, ACC3) \
+	VPBROADCASTD OFF(AX), T \
+	VPDPBUSD     Z24, T, ACC0 \
+	VPDPBUSD     Z25, T, ACC1 \
+	VPDPBUSD     Z26, T, ACC2 \
+	VPDPBUSD     Z27, T, ACC3
+
+// W4PANEL dequantizes one panel's sums ACC of a row whose zero point is
+// broadcast in Z28 and scale in Z30 (as VSTORE, the column data read from
+// memory at OFF) and stores them at OFF(DI).
+#define W4PANEL(OFF, ACC) \
+	VPMULLD   OFF(R10), Z28, Z29 \
+	VPSUBD    Z29, ACC, ACC \
+	VCVTDQ2PS ACC, ACC \
+	VMULPS    OFF(R11), Z30, Z31 \
+	VMULPS    Z31, ACC, ACC \
+	VADDPS    OFF(R13), ACC, ACC \
+	VMOVUPS   ACC, OFF(DI)
+
+// W4STORE stores one row's 64 dequantized columns; the row's zero point
+// and scale are at ROW(R8) and ROW(R9).
+#define W4STORE(ROW, ACC0, ACC1, ACC2, ACC3) \
+	VPBROADCASTD ROW(R8), Z28 \
+	VBROADCASTSS ROW(R9), Z30 \
+	W4PANEL(0, ACC0) \
+	W4PANEL(64, ACC1) \
+	W4PANEL(128, ACC2) \
+	W4PANEL(192, ACC3)
+
+// func qgemm6x64VNNI(steps int, a *uint8, b *int8, panelBytes int, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
+//
+// Four adjacent panels at once (b, b+panelBytes, …): each broadcast row
+// input feeds four VPDPBUSD instead of one, so the loads no longer bound
+// the kernel, and the 24 accumulators Z0-Z23 are independent chains.
+// Column data (colSum, colScale, bias) covers all 64 columns. Same
+// results as four calls of qgemm6x16VNNI, bit for bit.
+TEXT ·qgemm6x64VNNI(SB), NOSPLIT, $0-104
+	MOVQ steps+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ panelBytes+24(FP), R14
+	LEAQ (R14)(R14*2), R15
+	MOVQ pf+96(FP), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+	PCALIGN $32
+w4loop:
+	PREFETCHT1 (R12)
+	PREFETCHT1 (R12)(R14*1)
+	PREFETCHT1 (R12)(R14*2)
+	PREFETCHT1 (R12)(R15*1)
+	VMOVDQU32  (BX), Z24
+	VMOVDQU32  (BX)(R14*1), Z25
+	VMOVDQU32  (BX)(R14*2), Z26
+	VMOVDQU32  (BX)(R15*1), Z27
+	W4ROW(0, Z28, Z0, Z1, Z2, Z3)
+	W4ROW(4, Z29, Z4, Z5, Z6, Z7)
+	W4ROW(8, Z28, Z8, Z9, Z10, Z11)
+	W4ROW(12, Z29, Z12, Z13, Z14, Z15)
+	W4ROW(16, Z28, Z16, Z17, Z18, Z19)
+	W4ROW(20, Z29, Z20, Z21, Z22, Z23)
+	ADDQ $64, R12
+	ADDQ $24, AX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  w4loop
+
+	MOVQ c+32(FP), DI
+	MOVQ ldc+40(FP), DX
+	SHLQ $2, DX
+	MOVQ rows+48(FP), SI
+	MOVQ zero+56(FP), R8
+	MOVQ scale+64(FP), R9
+	MOVQ colSum+72(FP), R10
+	MOVQ colScale+80(FP), R11
+	MOVQ bias+88(FP), R13
+	W4STORE(0, Z0, Z1, Z2, Z3)
+	CMPQ SI, $1
+	JLE  w4done
+	ADDQ DX, DI
+	W4STORE(4, Z4, Z5, Z6, Z7)
+	CMPQ SI, $2
+	JLE  w4done
+	ADDQ DX, DI
+	W4STORE(8, Z8, Z9, Z10, Z11)
+	CMPQ SI, $3
+	JLE  w4done
+	ADDQ DX, DI
+	W4STORE(12, Z12, Z13, Z14, Z15)
+	CMPQ SI, $4
+	JLE  w4done
+	ADDQ DX, DI
+	W4STORE(16, Z16, Z17, Z18, Z19)
+	CMPQ SI, $5
+	JLE  w4done
+	ADDQ DX, DI
+	W4STORE(20, Z20, Z21, Z22, Z23)
+
+w4done:
+	VZEROUPPER
+	RET
+
+// func dotLoopVNNI(n int)
+//
+// n iterations of 24 independent VPDPBUSD (24·64 u8·s8 multiply-adds):
+// enough chains to hide its latency on two 512-bit pipes.
+TEXT ·dotLoopVNNI(SB), NOSPLIT, $0-8
+	MOVQ   n+0(FP), CX
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	TESTQ  CX, CX
+	JZ     dvdone
+	PCALIGN $64
+
+dvloop:
+	VPDPBUSD Z24, Z25, Z0
+	VPDPBUSD Z24, Z25, Z1
+	VPDPBUSD Z24, Z25, Z2
+	VPDPBUSD Z24, Z25, Z3
+	VPDPBUSD Z24, Z25, Z4
+	VPDPBUSD Z24, Z25, Z5
+	VPDPBUSD Z24, Z25, Z6
+	VPDPBUSD Z24, Z25, Z7
+	VPDPBUSD Z24, Z25, Z8
+	VPDPBUSD Z24, Z25, Z9
+	VPDPBUSD Z24, Z25, Z10
+	VPDPBUSD Z24, Z25, Z11
+	VPDPBUSD Z24, Z25, Z12
+	VPDPBUSD Z24, Z25, Z13
+	VPDPBUSD Z24, Z25, Z14
+	VPDPBUSD Z24, Z25, Z15
+	VPDPBUSD Z24, Z25, Z16
+	VPDPBUSD Z24, Z25, Z17
+	VPDPBUSD Z24, Z25, Z18
+	VPDPBUSD Z24, Z25, Z19
+	VPDPBUSD Z24, Z25, Z20
+	VPDPBUSD Z24, Z25, Z21
+	VPDPBUSD Z24, Z25, Z22
+	VPDPBUSD Z24, Z25, Z23
+	DECQ     CX
+	JNZ      dvloop
+
+dvdone:
+	VZEROUPPER
+	RET
+
+// DOT3 is the AVX2 kernel's multiply-accumulate (see QROW) into ACC via T.
+#define DOT3(T, ACC) \
+	VPMADDUBSW Y12, Y14, T \
+	VPMADDWD   Y15, T, T \
+	VPADDD     T, ACC, ACC
+
+// func dotLoopAVX2(n int)
+//
+// n iterations of 8 independent VPMADDUBSW → VPMADDWD → VPADDD sequences
+// (8·32 u8·s8 multiply-adds), the AVX2 kernel's own instruction mix.
+TEXT ·dotLoopAVX2(SB), NOSPLIT, $0-8
+	MOVQ  n+0(FP), CX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y12, Y12, Y12
+	VPXOR Y14, Y14, Y14
+	VMOVDQU qones<>(SB), Y15
+	TESTQ CX, CX
+	JZ    dadone
+
+daloop:
+	DOT3(Y8, Y0)
+	DOT3(Y9, Y1)
+	DOT3(Y10, Y2)
+	DOT3(Y11, Y3)
+	DOT3(Y13, Y4)
+	DOT3(Y8, Y5)
+	DOT3(Y9, Y6)
+	DOT3(Y10, Y7)
+	DECQ CX
+	JNZ  daloop
+
+dadone:
+	VZEROUPPER
+	RET

@@ -14,11 +14,17 @@ import (
 //go:noescape
 func qdot6x16NEON(steps int, a *uint8, b *int8, sums *int32, rows int)
 
+// dotLoopSDOT is the SDOT kernel's peak loop (see Int8PeakGOPS).
+//
+//go:noescape
+func dotLoopSDOT(n int)
+
 // int8Kernels are arm64's int8 micro-kernels, best first. SDOT is
 // optional in ARMv8.2 (most cores of the last years have it); without it
 // the portable kernel runs.
 var int8Kernels = []int8Kernel{
-	{name: "neon-sdot", kind: qKernelNEONDot, supported: func() bool { return cpuid.CPU.Supports(cpuid.ASIMDDP) }},
+	{name: "neon-sdot", kind: qKernelNEONDot, supported: func() bool { return cpuid.CPU.Supports(cpuid.ASIMDDP) },
+		peak: peakLoop{run: dotLoopSDOT, opsPerIter: 24 * 16 * 2}},
 	int8Go,
 }
 
@@ -37,6 +43,13 @@ func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows in
 		}
 	}
 	qDequant(&sums, c, ldc, rows, zero, scale, colSum, colScale, bias)
+}
+
+// qWidePanels: every kernel here covers one panel at a time.
+func qWidePanels(qKernel) int { return 1 }
+
+func qMicroWide(kind qKernel, steps int, a *uint8, b *int8, panelBytes int, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8) {
+	qMicroWideGo(kind, steps, a, b, panelBytes, c, ldc, rows, zero, scale, colSum, colScale, bias, pf)
 }
 
 func qRange(_ qKernel, x []float32) (lo, hi float32, finite bool) { return qRangeGo(x) }

@@ -109,3 +109,45 @@ store:
 	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R2)
 	VST1.P [V20.S4, V21.S4, V22.S4, V23.S4], 64(R2)
 	RET
+
+// func dotLoopSDOT(n int)
+//
+// n iterations of 24 independent SDOTs (24·16 int8 multiply-adds):
+// enough chains to hide its latency on up to four 128-bit pipes.
+TEXT ·dotLoopSDOT(SB), NOSPLIT, $0-8
+	MOVD n+0(FP), R0
+	ZERO_V0_V23
+	VEOR V30.B16, V30.B16, V30.B16
+	VEOR V31.B16, V31.B16, V31.B16
+	CBZ  R0, sdone
+
+sloop:
+	SDOT_ELEM(0, 30, 31, 0)
+	SDOT_ELEM(1, 30, 31, 0)
+	SDOT_ELEM(2, 30, 31, 0)
+	SDOT_ELEM(3, 30, 31, 0)
+	SDOT_ELEM(4, 30, 31, 0)
+	SDOT_ELEM(5, 30, 31, 0)
+	SDOT_ELEM(6, 30, 31, 0)
+	SDOT_ELEM(7, 30, 31, 0)
+	SDOT_ELEM(8, 30, 31, 0)
+	SDOT_ELEM(9, 30, 31, 0)
+	SDOT_ELEM(10, 30, 31, 0)
+	SDOT_ELEM(11, 30, 31, 0)
+	SDOT_ELEM(12, 30, 31, 0)
+	SDOT_ELEM(13, 30, 31, 0)
+	SDOT_ELEM(14, 30, 31, 0)
+	SDOT_ELEM(15, 30, 31, 0)
+	SDOT_ELEM(16, 30, 31, 0)
+	SDOT_ELEM(17, 30, 31, 0)
+	SDOT_ELEM(18, 30, 31, 0)
+	SDOT_ELEM(19, 30, 31, 0)
+	SDOT_ELEM(20, 30, 31, 0)
+	SDOT_ELEM(21, 30, 31, 0)
+	SDOT_ELEM(22, 30, 31, 0)
+	SDOT_ELEM(23, 30, 31, 0)
+	SUBS $1, R0, R0
+	BNE  sloop
+
+sdone:
+	RET

@@ -27,7 +27,7 @@ func TestLinearInt8AllImplementations(t *testing.T) {
 		r := rand.New(rand.NewPCG(11, 12))
 		for _, m := range []int{1, 2, 5, 6, 7, 13, 64, 129} {
 			for _, in := range []int{1, 3, 4, 5, 17, 64, 100, 257} {
-				for _, out := range []int{1, 7, 16, 17, 33, 100} {
+				for _, out := range []int{1, 7, 16, 17, 33, 100, 200} {
 					x, w := randSlice(r, m*in), randSlice(r, out*in)
 					qw, err := QuantizeMatrix(w, out, in)
 					if err != nil {
@@ -266,6 +266,56 @@ func checkQMicro(t *testing.T, kind qKernel) {
 			}
 		}
 	}
+	checkQMicroWide(t, kind)
+}
+
+// checkQMicroWide compares kind's wide micro-kernel (qMicroWide) with the
+// portable panel kernel on each of its panels, bit for bit.
+func checkQMicroWide(t *testing.T, kind qKernel) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(19, 20))
+	const cols = qMaxWide * qPanel
+	for _, steps := range []int{1, 3, 17, 192} {
+		panelBytes := steps * qPanel * 4
+		a := make([]uint8, steps*qRows*4)
+		b := make([]int8, qMaxWide*panelBytes)
+		for i := range a {
+			a[i] = []uint8{0, 255, uint8(r.IntN(256))}[r.IntN(3)]
+		}
+		for i := range b {
+			b[i] = int8([]int{-qWeightMax, qWeightMax, r.IntN(2*qWeightMax+1) - qWeightMax}[r.IntN(3)])
+		}
+		zero := []int32{3, 255, 128, 0, 1, 200}
+		scale := []float32{0.5, 1, 2, 1e-3, 3, 0.25}
+		colSum, colScale := make([]int32, cols), make([]float32, cols)
+		for j := range colSum {
+			p, c := j/qPanel, j%qPanel
+			for s := 0; s < steps; s++ {
+				for k := 0; k < 4; k++ {
+					colSum[j] += int32(b[p*panelBytes+s*qPanel*4+c*4+k])
+				}
+			}
+			colScale[j] = float32(j+1) / 128
+		}
+		bias := randSlice(r, cols)
+		for rows := 1; rows <= qRows; rows++ {
+			const ldc = cols + 5 // the gap must stay untouched
+			got, want := make([]float32, rows*ldc), make([]float32, rows*ldc)
+			for i := range got {
+				got[i], want[i] = -7, -7
+			}
+			qMicroWide(kind, steps, &a[0], &b[0], panelBytes, &got[0], ldc, rows, &zero[0], &scale[0], &colSum[0], &colScale[0], &bias[0], &b[0])
+			for p := 0; p < qMaxWide; p++ {
+				j := p * qPanel
+				qMicroGo(steps, &a[0], &b[p*panelBytes], &want[j], ldc, rows, &zero[0], &scale[0], &colSum[j], &colScale[j], &bias[j])
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("steps=%d rows=%d: element %d (row %d, col %d) is %g, portable %g", steps, rows, i, i/ldc, i%ldc, got[i], want[i])
+				}
+			}
+		}
+	}
 }
 
 // int8Impls returns the best implementation with each int8 kernel this CPU
@@ -280,4 +330,20 @@ func int8Impls(tb testing.TB) []*Impl {
 		out = append(out, im)
 	}
 	return out
+}
+
+// Every SIMD int8 kernel has a peak loop for BenchmarkLinearInt8VsPeak
+// (the portable one none), and it runs on this CPU.
+func TestInt8PeakLoops(t *testing.T) {
+	for _, im := range int8Impls(t) {
+		loop := im.int8Peak()
+		if (loop.run == nil) != (im.Int8Kernel() == int8Go.name) {
+			t.Errorf("%s: has a peak loop: %v", im.Int8Kernel(), loop.run != nil)
+			continue
+		}
+		if loop.run != nil {
+			loop.run(0)
+			loop.run(1000)
+		}
+	}
 }

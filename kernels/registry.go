@@ -76,6 +76,7 @@ type int8Kernel struct {
 	name      string // what DISTILBERT_INT8_KERNELS selects
 	kind      qKernel
 	supported func() bool
+	peak      peakLoop // its instruction's peak loop (none for "go")
 }
 
 // int8Go is the portable int8 kernel, which every architecture lists last.

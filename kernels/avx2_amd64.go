@@ -45,7 +45,7 @@ var avx2 = newImpl(Impl{
 	addLayerNorm: addLayerNormAVX2,
 	softmax:      softmaxAVX2,
 	gelu:         geluAVX2Slice,
-	int8Prefs:    []string{"avx2"},
+	int8Prefs:    []string{"avx-vnni", "avx2"},
 	peak:         peakLoop{run: fmaLoopAVX2, opsPerIter: 12 * 8 * 2},
 })
 

@@ -37,7 +37,7 @@ var avx512 = newImpl(Impl{
 	addLayerNorm: addLayerNormAVX2,
 	softmax:      softmaxAVX2,
 	gelu:         geluAVX2Slice,
-	int8Prefs:    []string{"avx512-vnni", "avx2"},
+	int8Prefs:    []string{"avx512-vnni", "avx-vnni", "avx2"},
 	peak:         peakLoop{run: fmaLoopAVX512, opsPerIter: 24 * 16 * 2},
 })
 

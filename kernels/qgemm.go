@@ -332,6 +332,7 @@ const (
 	qKernelGo qKernel = iota
 	qKernelAVX2
 	qKernelVNNI    // amd64 with AVX-512 VNNI (VPDPBUSD)
+	qKernelAVXVNNI // amd64 with AVX-VNNI (VPDPBUSD on YMM, VEX-encoded)
 	qKernelNEONDot // arm64 with the dot-product extension (SDOT)
 )
 

@@ -14,6 +14,11 @@ func qgemm6x16AVX2(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero
 //go:noescape
 func qgemm6x16VNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
 
+// qgemm6x16AVXVNNI is the AVX-VNNI int8 micro-kernel (same contract).
+//
+//go:noescape
+func qgemm6x16AVXVNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
+
 // qgemm6x64VNNI is qgemm6x16VNNI over four adjacent panels, panelBytes
 // apart (see qMicroWideGo for the contract).
 //
@@ -22,18 +27,22 @@ func qgemm6x64VNNI(steps int, a *uint8, b *int8, panelBytes int, c *float32, ldc
 
 // int8Kernels are amd64's int8 micro-kernels, best first. VNNI's
 // VPDPBUSD does in one instruction, on 16 columns, what the AVX2 kernel
-// does in three on 8. The weights stay 7-bit for both: one layout, and
-// every kernel agrees bit for bit.
+// does in three on 8; AVX-VNNI brings it, on 8 columns, to CPUs without
+// AVX-512. The weights stay 7-bit for all: one layout, and every kernel
+// agrees bit for bit.
 var int8Kernels = []int8Kernel{
 	{name: "avx512-vnni", kind: qKernelVNNI, supported: func() bool {
 		return cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512VNNI, cpuid.AVX2, cpuid.FMA3)
 	}, peak: peakLoop{run: dotLoopVNNI, opsPerIter: 24 * 64 * 2}},
+	{name: "avx-vnni", kind: qKernelAVXVNNI, supported: func() bool {
+		return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3, cpuid.AVXVNNI)
+	}, peak: peakLoop{run: dotLoopAVXVNNI, opsPerIter: 12 * 32 * 2}},
 	{name: "avx2", kind: qKernelAVX2, supported: func() bool { return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3) },
 		peak: peakLoop{run: dotLoopAVX2, opsPerIter: 8 * 32 * 2}},
 	int8Go,
 }
 
-// dotLoopVNNI and dotLoopAVX2 are the int8 kernels' peak loops (see
+// dotLoopVNNI, dotLoopAVX2 and dotLoopAVXVNNI are the int8 kernels' peak loops (see
 // Int8PeakGOPS).
 //
 //go:noescape
@@ -42,12 +51,17 @@ func dotLoopVNNI(n int)
 //go:noescape
 func dotLoopAVX2(n int)
 
+//go:noescape
+func dotLoopAVXVNNI(n int)
+
 func qMicro(kind qKernel, steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8) {
 	switch kind {
 	case qKernelAVX2:
 		qgemm6x16AVX2(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, bias, pf)
 	case qKernelVNNI:
 		qgemm6x16VNNI(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, bias, pf)
+	case qKernelAVXVNNI:
+		qgemm6x16AVXVNNI(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, bias, pf)
 	default:
 		qMicroGo(steps, a, b, c, ldc, rows, zero, scale, colSum, colScale, bias)
 	}
@@ -70,7 +84,9 @@ func qMicroWide(kind qKernel, steps int, a *uint8, b *int8, panelBytes int, c *f
 }
 
 // hasAVX2 reports whether kind's CPU runs the AVX2 input scan and quantizer.
-func (kind qKernel) hasAVX2() bool { return kind == qKernelAVX2 || kind == qKernelVNNI }
+func (kind qKernel) hasAVX2() bool {
+	return kind == qKernelAVX2 || kind == qKernelVNNI || kind == qKernelAVXVNNI
+}
 
 //go:noescape
 func minMaxAVX2(x *float32, n int) (lo, hi float32, finite bool)

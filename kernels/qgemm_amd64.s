@@ -637,3 +637,165 @@ daloop:
 dadone:
 	VZEROUPPER
 	RET
+
+// VDOTn_m is {vex} VPDPBUSD Ym, Y14, Yn (AVX-VNNI: Yn gains the dot
+// products of Y14's uint8 quads with Ym's int8 quads), spelled in bytes:
+// Go's assembler encodes VPDPBUSD only with EVEX, which needs AVX-512.
+#define VDOT0_12 BYTE $0xC4; BYTE $0xC2; BYTE $0x0D; BYTE $0x50; BYTE $0xC4
+#define VDOT1_13 BYTE $0xC4; BYTE $0xC2; BYTE $0x0D; BYTE $0x50; BYTE $0xCD
+#define VDOT2_12 BYTE $0xC4; BYTE $0xC2; BYTE $0x0D; BYTE $0x50; BYTE $0xD4
+#define VDOT3_13 BYTE $0xC4; BYTE $0xC2; BYTE $0x0D; BYTE $0x50; BYTE $0xDD
+#define VDOT4_12 BYTE $0xC4; BYTE $0xC2; BYTE $0x0D; BYTE $0x50; BYTE $0xE4
+#define VDOT5_13 BYTE $0xC4; BYTE $0xC2; BYTE $0x0D; BYTE $0x50; BYTE $0xED
+#define VDOT6_12 BYTE $0xC4; BYTE $0xC2; BYTE $0x0D; BYTE $0x50; BYTE $0xF4
+#define VDOT7_13 BYTE $0xC4; BYTE $0xC2; BYTE $0x0D; BYTE $0x50; BYTE $0xFD
+#define VDOT8_12 BYTE $0xC4; BYTE $0x42; BYTE $0x0D; BYTE $0x50; BYTE $0xC4
+#define VDOT9_13 BYTE $0xC4; BYTE $0x42; BYTE $0x0D; BYTE $0x50; BYTE $0xCD
+#define VDOT10_12 BYTE $0xC4; BYTE $0x42; BYTE $0x0D; BYTE $0x50; BYTE $0xD4
+#define VDOT11_13 BYTE $0xC4; BYTE $0x42; BYTE $0x0D; BYTE $0x50; BYTE $0xDD
+
+// QROWV is QROW with one AVX-VNNI VPDPBUSD per 8 columns instead of three
+// instructions.
+#define QROWV(OFF, ACC0, ACC1) \
+	VPBROADCASTD OFF(AX), Y14 \
+	ACC0 \
+	ACC1
+
+// func qgemm6x16AVXVNNI(steps int, a *uint8, b *int8, c *float32, ldc, rows int, zero *int32, scale *float32, colSum *int32, colScale, bias *float32, pf *int8)
+//
+// qgemm6x16AVX2 on CPUs with AVX-VNNI (VEX-encoded VPDPBUSD on YMM, no
+// AVX-512 needed): same loops, same dequantization, same results.
+TEXT ·qgemm6x16AVXVNNI(SB), NOSPLIT, $0-96
+	MOVQ steps+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ c+24(FP), DI
+	MOVQ ldc+32(FP), DX
+	SHLQ $2, DX
+	MOVQ rows+40(FP), SI
+	MOVQ zero+48(FP), R8
+	MOVQ scale+56(FP), R9
+	MOVQ colSum+64(FP), R10
+	MOVQ colScale+72(FP), R11
+	MOVQ bias+80(FP), R13
+	MOVQ pf+88(FP), R12
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	CMPQ SI, $2
+	JLE  vloop2
+	CMPQ SI, $4
+	JLE  vloop4
+
+	PCALIGN $32
+vloop:
+	QLOAD
+	QROWV(0, VDOT0_12, VDOT1_13)
+	QROWV(4, VDOT2_12, VDOT3_13)
+	QROWV(8, VDOT4_12, VDOT5_13)
+	QROWV(12, VDOT6_12, VDOT7_13)
+	QROWV(16, VDOT8_12, VDOT9_13)
+	QROWV(20, VDOT10_12, VDOT11_13)
+	QNEXT
+	JNZ  vloop
+	JMP  vdequant
+
+	PCALIGN $32
+vloop4:
+	QLOAD
+	QROWV(0, VDOT0_12, VDOT1_13)
+	QROWV(4, VDOT2_12, VDOT3_13)
+	QROWV(8, VDOT4_12, VDOT5_13)
+	QROWV(12, VDOT6_12, VDOT7_13)
+	QNEXT
+	JNZ  vloop4
+	JMP  vdequant
+
+	PCALIGN $32
+vloop2:
+	QLOAD
+	QROWV(0, VDOT0_12, VDOT1_13)
+	QROWV(4, VDOT2_12, VDOT3_13)
+	QNEXT
+	JNZ  vloop2
+
+vdequant:
+	VMOVDQU (R10), Y12
+	VMOVDQU 32(R10), Y13
+	QSTORE(0, Y0, Y1)
+	CMPQ SI, $1
+	JLE  vdone
+	ADDQ DX, DI
+	QSTORE(4, Y2, Y3)
+	CMPQ SI, $2
+	JLE  vdone
+	ADDQ DX, DI
+	QSTORE(8, Y4, Y5)
+	CMPQ SI, $3
+	JLE  vdone
+	ADDQ DX, DI
+	QSTORE(12, Y6, Y7)
+	CMPQ SI, $4
+	JLE  vdone
+	ADDQ DX, DI
+	QSTORE(16, Y8, Y9)
+	CMPQ SI, $5
+	JLE  vdone
+	ADDQ DX, DI
+	QSTORE(20, Y10, Y11)
+
+vdone:
+	VZEROUPPER
+	RET
+
+// func dotLoopAVXVNNI(n int)
+//
+// n iterations of 12 independent AVX-VNNI VPDPBUSD (12·32 u8·s8
+// multiply-adds), Y12·Y13 into Y0-Y11 (bytes as for VDOT).
+TEXT ·dotLoopAVXVNNI(SB), NOSPLIT, $0-8
+	MOVQ  n+0(FP), CX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	VPXOR Y12, Y12, Y12
+	VPXOR Y13, Y13, Y13
+	TESTQ CX, CX
+	JZ    dxdone
+
+dxloop:
+	BYTE $0xC4; BYTE $0xC2; BYTE $0x15; BYTE $0x50; BYTE $0xC4
+	BYTE $0xC4; BYTE $0xC2; BYTE $0x15; BYTE $0x50; BYTE $0xCC
+	BYTE $0xC4; BYTE $0xC2; BYTE $0x15; BYTE $0x50; BYTE $0xD4
+	BYTE $0xC4; BYTE $0xC2; BYTE $0x15; BYTE $0x50; BYTE $0xDC
+	BYTE $0xC4; BYTE $0xC2; BYTE $0x15; BYTE $0x50; BYTE $0xE4
+	BYTE $0xC4; BYTE $0xC2; BYTE $0x15; BYTE $0x50; BYTE $0xEC
+	BYTE $0xC4; BYTE $0xC2; BYTE $0x15; BYTE $0x50; BYTE $0xF4
+	BYTE $0xC4; BYTE $0xC2; BYTE $0x15; BYTE $0x50; BYTE $0xFC
+	BYTE $0xC4; BYTE $0x42; BYTE $0x15; BYTE $0x50; BYTE $0xC4
+	BYTE $0xC4; BYTE $0x42; BYTE $0x15; BYTE $0x50; BYTE $0xCC
+	BYTE $0xC4; BYTE $0x42; BYTE $0x15; BYTE $0x50; BYTE $0xD4
+	BYTE $0xC4; BYTE $0x42; BYTE $0x15; BYTE $0x50; BYTE $0xDC
+	DECQ CX
+	JNZ  dxloop
+
+dxdone:
+	VZEROUPPER
+	RET

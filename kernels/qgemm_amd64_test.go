@@ -24,3 +24,13 @@ func TestInt8VNNIKernel(t *testing.T) {
 	}
 	checkQMicro(t, qKernelVNNI)
 }
+
+func TestInt8AVXVNNIKernel(t *testing.T) {
+	if !avx2.Supported() || !cpuid.CPU.Supports(cpuid.AVXVNNI) {
+		t.Skip("no AVX-VNNI")
+	}
+	if avx2.Int8Kernel() != "avx-vnni" {
+		t.Fatal("the CPU has AVX-VNNI but avx2 does not use its int8 kernel")
+	}
+	checkQMicro(t, qKernelAVXVNNI)
+}

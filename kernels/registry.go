@@ -84,7 +84,7 @@ var int8Go = int8Kernel{name: "go", kind: qKernelGo, supported: func() bool { re
 
 // plannedInt8Names are the int8 kernel names DISTILBERT_INT8_KERNELS
 // documents, whatever this build contains.
-var plannedInt8Names = map[string]bool{"go": true, "avx2": true, "avx512-vnni": true, "neon-sdot": true}
+var plannedInt8Names = map[string]bool{"go": true, "avx2": true, "avx-vnni": true, "avx512-vnni": true, "neon-sdot": true}
 
 func lookupInt8(name string) (int8Kernel, bool) {
 	for _, k := range int8Kernels {
@@ -108,7 +108,8 @@ func Int8Kernels() []string {
 }
 
 // Int8Kernel names the int8 micro-kernel that linear layers with
-// quantized weights run on im: "avx2", "avx512-vnni", "neon-sdot" or "go".
+// quantized weights run on im: "avx2", "avx-vnni", "avx512-vnni", "neon-sdot"
+// or "go".
 func (im *Impl) Int8Kernel() string {
 	for _, k := range int8Kernels {
 		if k.kind == im.qkernel {

@@ -10,7 +10,7 @@ import (
 const (
 	// EnvVar forces a float32 implementation: generic, avx2, avx512, neon.
 	EnvVar = "DISTILBERT_KERNELS"
-	// Int8EnvVar forces an int8 micro-kernel: go, avx2, avx512-vnni, neon-sdot.
+	// Int8EnvVar forces an int8 micro-kernel: go, avx2, avx-vnni, avx512-vnni, neon-sdot.
 	Int8EnvVar = "DISTILBERT_INT8_KERNELS"
 	// SpinEnvVar turns off (0) or sets (a duration, e.g. 200us) how long
 	// idle workers and waiting callers spin before they sleep.

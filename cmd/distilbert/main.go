@@ -40,7 +40,7 @@ from stdin. 'distilbert CMD --help' lists a command's flags.
 
 Environment, read once at start-up:
   DISTILBERT_KERNELS=generic|avx2|avx512|neon            force the float32 kernels
-  DISTILBERT_INT8_KERNELS=go|avx2|avx512-vnni|neon-sdot  force the int8 kernel
+  DISTILBERT_INT8_KERNELS=go|avx2|avx-vnni|avx512-vnni|neon-sdot  force the int8 kernel
   DISTILBERT_SPIN=0|DURATION   how long idle kernel threads spin (default 100us)
   DISTILBERT_HUGEPAGES=0       keep packed weights off transparent huge pages
 `

@@ -16,6 +16,12 @@ func axpyAVX2(alpha float32, x *float32, y *float32, n int)
 //go:noescape
 func dotAVX2(a *float32, b *float32, n int) float32
 
+//go:noescape
+func maxAVX2(x *float32, n int) float32
+
+//go:noescape
+func scaleAVX2(x *float32, n int, s float32)
+
 // The assembly handles multiples of 8; the wrappers finish tails through
 // an 8-element buffer padded with values that cannot change the result.
 
@@ -23,11 +29,14 @@ func softmaxAVX2(x []float32) {
 	if len(x) == 0 {
 		return
 	}
+	n8 := len(x) &^ 7
 	mx := x[0]
-	for _, v := range x[1:] {
+	if n8 > 0 {
+		mx = maxAVX2(&x[0], n8)
+	}
+	for _, v := range x[n8:] {
 		mx = max(mx, v)
 	}
-	n8 := len(x) &^ 7
 	var sum float32
 	if n8 > 0 {
 		sum = expSubSumAVX2(&x[0], n8, mx)
@@ -44,7 +53,10 @@ func softmaxAVX2(x []float32) {
 		copy(tail, buf[:])
 	}
 	inv := 1 / sum
-	for i := range x {
+	if n8 > 0 {
+		scaleAVX2(&x[0], n8, inv)
+	}
+	for i := n8; i < len(x); i++ {
 		x[i] *= inv
 	}
 }

@@ -22,8 +22,13 @@ var (
 	errStopped    = errors.New("service stopping")
 )
 
-// predictFunc runs the engine on one batch (Classifier.PredictEncoded).
-type predictFunc func(ctx context.Context, encs []tokenize.Encoding) ([]distilbert.Prediction, error)
+// predictFunc runs the engine on one batch of one model
+// (Classifier.PredictEncoded).
+type predictFunc func(ctx context.Context, m *model, encs []tokenize.Encoding) ([]distilbert.Prediction, error)
+
+func predictWithModel(ctx context.Context, m *model, encs []tokenize.Encoding) ([]distilbert.Prediction, error) {
+	return m.clf.PredictEncoded(ctx, encs)
+}
 
 // job is the part of one request that needs the engine: its encoded texts
 // and where the predictions go. The batcher goroutine owns remaining and
@@ -31,6 +36,7 @@ type predictFunc func(ctx context.Context, encs []tokenize.Encoding) ([]distilbe
 // end of the shutdown grace) writes err; the handler reads them after done
 // is closed.
 type job struct {
+	m        *model // tokenized by, and to run on, this model
 	encs     []tokenize.Encoding
 	preds    []distilbert.Prediction
 	enqueued time.Time
@@ -46,9 +52,9 @@ type job struct {
 	checked   uint64
 }
 
-func newJob(encs []tokenize.Encoding, deadline time.Time, conn net.Conn) *job {
+func newJob(m *model, encs []tokenize.Encoding, deadline time.Time, conn net.Conn) *job {
 	return &job{
-		encs: encs, preds: make([]distilbert.Prediction, len(encs)),
+		m: m, encs: encs, preds: make([]distilbert.Prediction, len(encs)),
 		deadline: deadline, conn: conn, done: make(chan struct{}), remaining: len(encs),
 	}
 }
@@ -64,7 +70,9 @@ type item struct {
 // that runs it. Whenever the engine is free it takes the oldest queued
 // sequence and the queued sequences closest to it in length, up to
 // maxSize sequences and maxTokens padded tokens, and runs them as one
-// batch. Admission is bounded by maxQueue sequences.
+// batch. A batch holds the sequences of one model only: after a reload,
+// those tokenized for the old model still run on it. Admission is bounded
+// by maxQueue sequences.
 type batcher struct {
 	predict   predictFunc
 	maxSize   int
@@ -88,6 +96,9 @@ type batcher struct {
 }
 
 func newBatcher(predict predictFunc, cfg *Config, m *serverMetrics, log *slog.Logger) *batcher {
+	if predict == nil {
+		predict = predictWithModel
+	}
 	return &batcher{
 		predict: predict, maxSize: cfg.MaxBatchSize, maxTokens: cfg.MaxBatchTokens,
 		maxWait: cfg.MaxWait, maxQueue: cfg.MaxQueue, window: max(8*cfg.MaxBatchSize, 64),
@@ -295,7 +306,9 @@ func (b *batcher) take() ([]item, time.Duration) {
 	win := min(len(b.items), b.window)
 	cand := make([]int, 0, win)
 	for k := 1; k < win; k++ {
-		cand = append(cand, k)
+		if b.items[k].j.m == anchor.j.m {
+			cand = append(cand, k)
+		}
 	}
 	dist := func(k int) int {
 		d := b.items[k].n - anchor.n
@@ -331,6 +344,14 @@ func (b *batcher) take() ([]item, time.Duration) {
 	}
 	clear(b.items[w:])
 	b.items = b.items[:w]
+	// The engine call holds its own reference on the model: the handlers
+	// that hold one may give up (timeout) while it runs. When none is left
+	// (every job gave up since the sweep above) the model may be closed,
+	// and the batch is dropped.
+	if m := anchor.j.m; m != nil && !m.acquire() {
+		b.metrics.skipped.Add(len(batch))
+		return nil, time.Millisecond // then look at the rest of the queue
+	}
 	b.running = batch
 	return batch, 0
 }
@@ -369,7 +390,11 @@ func (b *batcher) execute(batch []item) {
 		longest = max(longest, it.n)
 		b.metrics.queueWait.Update(start.Sub(it.j.enqueued).Seconds())
 	}
-	preds, err := b.safePredict(encs)
+	m := batch[0].j.m
+	preds, err := b.safePredict(m, encs)
+	if m != nil {
+		m.release()
+	}
 	b.metrics.inference.UpdateDuration(start)
 	b.metrics.batchSize.Update(float64(len(batch)))
 	b.metrics.batchTokens.Update(float64(len(batch) * longest))
@@ -397,7 +422,7 @@ func (b *batcher) execute(batch []item) {
 
 // safePredict calls the engine, turning a panic into an error: a panic in
 // this goroutine would take the whole process down.
-func (b *batcher) safePredict(encs []tokenize.Encoding) (preds []distilbert.Prediction, err error) {
+func (b *batcher) safePredict(m *model, encs []tokenize.Encoding) (preds []distilbert.Prediction, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			b.metrics.panics.Inc()
@@ -405,5 +430,5 @@ func (b *batcher) safePredict(encs []tokenize.Encoding) (preds []distilbert.Pred
 			preds, err = nil, fmt.Errorf("engine panic: %v", r)
 		}
 	}()
-	return b.predict(context.Background(), encs)
+	return b.predict(context.Background(), m, encs)
 }

@@ -14,8 +14,8 @@ type result struct {
 	truncated bool
 }
 
-// lru is a fixed-size least-recently-used cache of results keyed by model
-// name and exact text.
+// lru is a fixed-size least-recently-used cache of results keyed by the
+// model's load generation and the exact text.
 type lru struct {
 	mu    sync.Mutex
 	size  int
@@ -59,6 +59,17 @@ func (c *lru) add(key string, r result) {
 		c.ll.Remove(last)
 		delete(c.items, last.Value.(*entry).key)
 	}
+}
+
+// clear empties the cache (a reload made its entries unreachable).
+func (c *lru) clear() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ll.Init()
+	clear(c.items)
 }
 
 func (c *lru) len() int {

@@ -72,6 +72,16 @@ type Config struct {
 	// so replicas share results only when they would compute the same.
 	ModelFingerprint string
 
+	// Hot reload (SIGHUP, POST /admin/reload): Loader loads the model
+	// again; the admin endpoint answers only AdminKeys.
+	Loader Loader
+	// OwnModel hands the classifier given to New to the server, which
+	// closes it once no longer used: after a reload replaced it, or at
+	// Close. Otherwise it stays the caller's to close.
+	OwnModel      bool
+	AdminKeys     []string
+	AdminKeysFile string // --admin-keys-file, read by the caller into AdminKeys (LoadAPIKeys)
+
 	Version string       // reported by /info
 	Logger  *slog.Logger // nil: JSON to stderr at LogLevel
 }
@@ -158,6 +168,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, apiKeysFile *string) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close keep-alive connections idle this long")
 	fs.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.AdminKeysFile, "admin-keys-file", c.AdminKeysFile, "file of admin keys, one per line, for POST /admin/reload (reload the model from --model); also DISTILBERT_ADMIN_KEYS=k1,k2")
 	fs.StringVar(&c.ServedModelName, "served-model-name", c.ServedModelName, "model name in the Open Inference Protocol (KServe v2) routes /v2/models/NAME (default: the model's name)")
 }
 

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/distilbert-go/distilbert/distilbert"
 	"github.com/distilbert-go/distilbert/distilbert/tokenize"
 )
 
@@ -40,11 +39,11 @@ func TestBatcherDropsGoneClients(t *testing.T) {
 	goneClient.Close()
 
 	cfg := DefaultConfig()
-	m := newServerMetrics([]string{"A"}, "m", distilbert.EngineInfo{Kernels: "k"}, "v")
+	m := newServerMetrics()
 	b := newBatcher(nil, &cfg, m, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	enc := []tokenize.Encoding{{IDs: make([]int32, 5)}}
-	gone := newJob(enc, time.Now().Add(time.Hour), goneServer)
-	live := newJob(enc, time.Now().Add(time.Hour), liveServer)
+	gone := newJob(nil, enc, time.Now().Add(time.Hour), goneServer)
+	live := newJob(nil, enc, time.Now().Add(time.Hour), liveServer)
 	for _, j := range []*job{gone, live} {
 		if err := b.submit(j); err != nil {
 			t.Fatal(err)
@@ -72,11 +71,11 @@ func TestBatcherDropsGoneClients(t *testing.T) {
 func TestBatcherAbort(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxBatchSize = 1
-	m := newServerMetrics([]string{"A"}, "m", distilbert.EngineInfo{Kernels: "k"}, "v")
+	m := newServerMetrics()
 	b := newBatcher(nil, &cfg, m, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	enc := []tokenize.Encoding{{IDs: make([]int32, 5)}}
-	j1 := newJob(enc, time.Now().Add(time.Hour), nil)
-	j2 := newJob(enc, time.Now().Add(time.Hour), nil)
+	j1 := newJob(nil, enc, time.Now().Add(time.Hour), nil)
+	j2 := newJob(nil, enc, time.Now().Add(time.Hour), nil)
 	b.submit(j1)
 	b.submit(j2)
 	if batch, _ := b.take(); len(batch) != 1 || batch[0].j != j1 {
@@ -93,7 +92,7 @@ func TestBatcherAbort(t *testing.T) {
 			t.Errorf("job %d still waiting after abort", i)
 		}
 	}
-	if err := b.submit(newJob(enc, time.Now().Add(time.Hour), nil)); err != errStopped {
+	if err := b.submit(newJob(nil, enc, time.Now().Add(time.Hour), nil)); err != errStopped {
 		t.Errorf("submit after abort: %v", err)
 	}
 }

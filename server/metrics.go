@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -33,9 +34,15 @@ type serverMetrics struct {
 	cacheMisses *metrics.Counter
 	texts       *metrics.Counter
 
+	reloads        *metrics.Counter
+	reloadFailures *metrics.Counter
+
 	requests sync.Map                                                    // reqKey → *metrics.Counter
 	latency  [routeOther + 1]atomic.Pointer[metrics.PrometheusHistogram] // by route, made on first use
-	labels   []*metrics.Counter                                          // predictions by label index
+
+	modelMu   sync.Mutex
+	buildInfo string // the distilbert_build_info series of the model serving
+	loadedAt  atomic.Int64
 }
 
 type reqKey struct {
@@ -45,7 +52,7 @@ type reqKey struct {
 
 var latencyBuckets = metrics.ExponentialBuckets(0.0005, 2, 16) // 0.5 ms … 16 s
 
-func newServerMetrics(labels []string, model string, engine distilbert.EngineInfo, version string) *serverMetrics {
+func newServerMetrics() *serverMetrics {
 	s := metrics.NewSet()
 	m := &serverMetrics{
 		set:         s,
@@ -62,15 +69,32 @@ func newServerMetrics(labels []string, model string, engine distilbert.EngineInf
 		cacheHits:   s.NewCounter("distilbert_cache_hits_total"),
 		cacheMisses: s.NewCounter("distilbert_cache_misses_total"),
 		texts:       s.NewCounter("distilbert_texts_total"),
+
+		reloads:        s.NewCounter(`distilbert_model_reloads_total{result="success"}`),
+		reloadFailures: s.NewCounter(`distilbert_model_reloads_total{result="failure"}`),
 	}
-	for _, l := range labels {
-		m.labels = append(m.labels, s.GetOrCreateCounter(fmt.Sprintf(`distilbert_predictions_total{label=%s}`, quoteLabel(l))))
-	}
-	s.NewGauge(fmt.Sprintf(`distilbert_build_info{model=%s,device=%s,kernels=%s,precision=%s,version=%s}`,
-		quoteLabel(model), quoteLabel(engine.Device), quoteLabel(engine.Kernels), quoteLabel(engine.Precision), quoteLabel(version)),
-		func() float64 { return 1 })
+	s.NewGauge("distilbert_model_loaded_timestamp_seconds", func() float64 { return float64(m.loadedAt.Load()) / 1e3 })
 	registerLimitGauges(s, cgroupFS{}, runtime.NumCPU())
 	return m
+}
+
+// setModel names the model serving in distilbert_build_info (one series at
+// a time) and records when it was loaded.
+func (m *serverMetrics) setModel(clf *distilbert.Classifier, version string, loadedAt time.Time) {
+	engine := clf.Engine().Info()
+	name := fmt.Sprintf(`distilbert_build_info{model=%s,device=%s,kernels=%s,precision=%s,version=%s}`,
+		quoteLabel(clf.Name()), quoteLabel(engine.Device), quoteLabel(engine.Kernels), quoteLabel(engine.Precision), quoteLabel(version))
+	m.modelMu.Lock()
+	defer m.modelMu.Unlock()
+	m.loadedAt.Store(loadedAt.UnixMilli())
+	if name == m.buildInfo {
+		return
+	}
+	if m.buildInfo != "" {
+		m.set.UnregisterMetric(m.buildInfo)
+	}
+	m.set.NewGauge(name, func() float64 { return 1 })
+	m.buildInfo = name
 }
 
 // request counts one answered request.

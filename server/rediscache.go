@@ -22,12 +22,10 @@ import (
 // or a timeout counts as a miss (counted, logged once per interval), so
 // that no request fails or waits because of it.
 type redisCache struct {
-	client  *redis.Client
-	prefix  string // "distilbert:" + fingerprint digest + ":"
-	ttl     time.Duration
-	budget  time.Duration
-	nLabels int
-	log     *slog.Logger
+	client *redis.Client
+	ttl    time.Duration
+	budget time.Duration
+	log    *slog.Logger
 
 	hits, misses, errs *metrics.Counter
 
@@ -48,7 +46,7 @@ type cachedResult struct {
 	Truncated bool      `json:"x,omitempty"`
 }
 
-func newRedisCache(url, fingerprint string, ttl, budget time.Duration, nLabels int, set *metrics.Set, log *slog.Logger) (*redisCache, error) {
+func newRedisCache(url string, ttl, budget time.Duration, set *metrics.Set, log *slog.Logger) (*redisCache, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("--cache-redis: %w", err)
@@ -59,11 +57,9 @@ func newRedisCache(url, fingerprint string, ttl, budget time.Duration, nLabels i
 	opts.ReadTimeout = budget
 	opts.WriteTimeout = budget
 	opts.ContextTimeoutEnabled = true
-	d := sha256.Sum256([]byte(fingerprint))
 	c := &redisCache{
 		client: redis.NewClient(opts),
-		prefix: "distilbert:" + hex.EncodeToString(d[:12]) + ":",
-		ttl:    ttl, budget: budget, nLabels: nLabels, log: log,
+		ttl:    ttl, budget: budget, log: log,
 		hits:   set.NewCounter("distilbert_cache_redis_hits_total"),
 		misses: set.NewCounter("distilbert_cache_redis_misses_total"),
 		errs:   set.NewCounter("distilbert_cache_redis_errors_total"),
@@ -74,18 +70,20 @@ func newRedisCache(url, fingerprint string, ttl, budget time.Duration, nLabels i
 	return c, nil
 }
 
-func (c *redisCache) key(text string) string {
+// key is the Redis key of a text's result under a model's prefix
+// (redisPrefix of its fingerprint).
+func redisKey(prefix, text string) string {
 	d := sha256.Sum256([]byte(text))
-	return c.prefix + hex.EncodeToString(d[:])
+	return prefix + hex.EncodeToString(d[:])
 }
 
-// getMany looks texts up in one round trip; found[i] says whether
-// results[i] was filled.
-func (c *redisCache) getMany(texts []string) (results []result, found []bool) {
+// getMany looks texts up in one round trip, for a model of nLabels labels
+// with the given key prefix; found[i] says whether results[i] was filled.
+func (c *redisCache) getMany(prefix string, nLabels int, texts []string) (results []result, found []bool) {
 	results, found = make([]result, len(texts)), make([]bool, len(texts))
 	keys := make([]string, len(texts))
 	for i, t := range texts {
-		keys[i] = c.key(t)
+		keys[i] = redisKey(prefix, t)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.budget)
 	defer cancel()
@@ -98,7 +96,7 @@ func (c *redisCache) getMany(texts []string) (results []result, found []bool) {
 	for i, v := range vals {
 		s, ok := v.(string)
 		var cr cachedResult
-		if !ok || json.Unmarshal([]byte(s), &cr) != nil || len(cr.Probs) != c.nLabels || cr.Label < 0 || cr.Label >= c.nLabels {
+		if !ok || json.Unmarshal([]byte(s), &cr) != nil || len(cr.Probs) != nLabels || cr.Label < 0 || cr.Label >= nLabels {
 			c.misses.Inc()
 			continue
 		}
@@ -111,12 +109,12 @@ func (c *redisCache) getMany(texts []string) (results []result, found []bool) {
 
 // setMany stores results in the background; when the writer is behind
 // (Redis slow or down) they are dropped.
-func (c *redisCache) setMany(texts []string, results []result) {
+func (c *redisCache) setMany(prefix string, texts []string, results []result) {
 	m := make(map[string]any, len(texts))
 	for i, t := range texts {
 		r := &results[i]
 		b, _ := json.Marshal(cachedResult{Label: r.label, Probs: r.probs, Tokens: r.tokens, Truncated: r.truncated})
-		m[c.key(t)] = b
+		m[redisKey(prefix, t)] = b
 	}
 	select {
 	case c.writes <- m:

@@ -24,6 +24,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,7 @@ const (
 	routeMetrics
 	routePredict
 	routeBatch
+	routeAdminReload
 	routeV2Server // Open Inference Protocol routes: see v2.go
 	routeV2Live
 	routeV2Ready
@@ -55,7 +57,7 @@ const (
 )
 
 var routeNames = []string{"/", "/docs", "/openapi.json", "/healthz", "/readyz", "/info", "/metrics", "/predict", "/predict/batch",
-	"/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer", "other"}
+	"/admin/reload", "/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer", "other"}
 
 var routeByPath = func() map[string]int {
 	m := map[string]int{}
@@ -90,15 +92,12 @@ type Server struct {
 	corsAny     bool
 	corsOrigins map[string]bool
 
-	labels    []string
-	labelJSON [][]byte // each label as a JSON string
-	v2        v2Model  // what the Open Inference Protocol routes say about the model
-	modelJSON []byte
-	cacheKey  string // model name prefix of cache keys
-
-	// problemJSON is `,"problem_type":...` for models whose scores are not
-	// a softmax, empty otherwise (single-label answers stay as they were).
-	problemJSON []byte
+	// cur is the model being served, swapped by Reload; handlers take it
+	// with model() and keep it for the whole request.
+	cur        atomic.Pointer[model]
+	generation atomic.Uint64 // one per model loaded
+	reloading  sync.Mutex    // one Reload at a time
+	adminKeys  *keyring      // nil: the admin endpoints are off
 
 	docsHTML []byte
 	started  time.Time
@@ -130,14 +129,13 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 		level, _ := parseLevel(cfg.LogLevel)
 		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	}
-	labels := clf.Labels()
 	s := &Server{
 		cfg: cfg, clf: clf, log: log,
-		keys:   newKeyring(cfg.APIKeys),
-		lim:    newLimiter(cfg.RateLimit, cfg.RateBurst),
-		cache:  newLRU(cfg.CacheSize),
-		limits: limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchItems: cfg.MaxBatchItems, MaxTextChars: cfg.MaxTextChars},
-		labels: labels, cacheKey: clf.Name() + "\x00",
+		keys:        newKeyring(cfg.APIKeys),
+		lim:         newLimiter(cfg.RateLimit, cfg.RateBurst),
+		cache:       newLRU(cfg.CacheSize),
+		limits:      limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchItems: cfg.MaxBatchItems, MaxTextChars: cfg.MaxTextChars},
+		adminKeys:   newKeyring(cfg.AdminKeys),
 		corsOrigins: map[string]bool{},
 		started:     time.Now(),
 	}
@@ -147,17 +145,14 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 		}
 		s.corsOrigins[o] = true
 	}
-	for _, l := range labels {
-		b, _ := json.Marshal(l)
-		s.labelJSON = append(s.labelJSON, b)
+	s.m = newServerMetrics()
+	fp := cfg.ModelFingerprint
+	if fp == "" {
+		fp = ModelFingerprint(clf)
 	}
-	s.modelJSON, _ = json.Marshal(clf.Name())
-	if pt := clf.ProblemType(); pt != distilbert.SingleLabel {
-		s.problemJSON = append([]byte(`,"problem_type":`), appendJSONString(nil, string(pt))...)
-	}
-	s.v2 = newV2Model(cfg.ServedModelName, clf.Name(), labels)
-	s.m = newServerMetrics(labels, clf.Name(), clf.Engine().Info(), cfg.Version)
-	s.b = newBatcher(clf.PredictEncoded, &s.cfg, s.m, log)
+	s.cur.Store(s.newModel(clf, fp, s.generation.Add(1), cfg.OwnModel))
+	s.m.setModel(clf, cfg.Version, time.Now())
+	s.b = newBatcher(nil, &s.cfg, s.m, log)
 	s.m.set.NewGauge("distilbert_queue_depth", func() float64 { return float64(s.b.depth()) })
 	s.m.set.NewGauge("distilbert_queue_capacity", func() float64 { return float64(cfg.MaxQueue) })
 	s.m.set.NewGauge("distilbert_inflight_requests", func() float64 { return float64(s.inflight.Load()) })
@@ -199,11 +194,7 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 	s.authFailures = newLimiter(1, 20)
 	s.errLog = newLogSampler(log, 20, time.Second)
 	if cfg.CacheRedis != "" {
-		fp := cfg.ModelFingerprint
-		if fp == "" {
-			fp = clf.Name() // a library user who gave none: the name at least
-		}
-		if s.redis, err = newRedisCache(cfg.CacheRedis, fp, cfg.CacheRedisTTL, cfg.CacheRedisTimeout, len(labels), s.m.set, log); err != nil {
+		if s.redis, err = newRedisCache(cfg.CacheRedis, cfg.CacheRedisTTL, cfg.CacheRedisTimeout, s.m.set, log); err != nil {
 			return nil, err
 		}
 	}
@@ -252,13 +243,16 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.srv.Serve(ln) }()
-	ei := s.clf.Engine().Info()
-	s.log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "model", s.clf.Name(),
-		"device", ei.Device, "kernels", ei.Kernels, "precision", ei.Precision, "labels", s.labels,
+	m := s.model()
+	ei := m.clf.Engine().Info()
+	s.log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "model", m.clf.Name(),
+		"device", ei.Device, "kernels", ei.Kernels, "precision", ei.Precision, "labels", m.labels,
 		"auth", s.keys != nil || s.jwt != nil, "version", s.cfg.Version, "max_conns", maxConns, "max_conns_per_client", perClient)
 
 	t0 := time.Now()
-	if err := s.warmUp(); err != nil {
+	err = warmUp(m.clf)
+	m.release()
+	if err != nil {
 		s.srv.Shutdown()
 		return fmt.Errorf("warm-up: %w", err)
 	}
@@ -357,20 +351,11 @@ func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
 	return fasthttp.StatusContinue
 }
 
-// warmUp runs a short and a longest-possible text so that buffers are
-// sized and code paths touched before the first request.
-func (s *Server) warmUp() error {
-	maxLen := s.clf.Tokenizer().MaxLen()
-	long := strings.Repeat("warm ", maxLen)
-	encs := []tokenize.Encoding{s.clf.Encode("warm up the model"), s.clf.Encode(long)}
-	_, err := s.clf.PredictEncoded(context.Background(), encs)
-	return err
-}
-
 func ms(d time.Duration) float64 { return math.Round(d.Seconds()*1e6) / 1e3 }
 
 // reqInfo is what the access log says about a request beyond the basics.
 type reqInfo struct {
+	model  *model // taken by classify, released when the request ends
 	client string
 	texts  []string
 	cached int
@@ -398,6 +383,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, next func(*fasthttp.RequestCtx,
 			ctx.Response.Header.Set("X-Request-ID", id)
 			s.applyCORS(ctx)
 			writeError(ctx, id, errorf(500, "internal", "internal error"))
+		}
+		if info.model != nil {
+			info.model.release()
 		}
 		s.adm.release(&ctx.Request.Header)
 		s.inflight.Add(-1)
@@ -507,7 +495,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, route int, id string, start tim
 		return
 	}
 	allow := "GET, HEAD, OPTIONS"
-	post := route == routePredict || route == routeBatch
+	post := route == routePredict || route == routeBatch || route == routeAdminReload
 	if post {
 		allow = "POST, OPTIONS"
 	}
@@ -553,6 +541,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, route int, id string, start tim
 		s.m.write(ctx)
 	case routePredict, routeBatch:
 		s.predict(ctx, route == routeBatch, id, start, info)
+	case routeAdminReload:
+		s.adminReload(ctx, id)
 	}
 }
 
@@ -696,7 +686,8 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 		writeClassifyError(ctx, id, aerr, writeError)
 		return
 	}
-	b := make([]byte, 0, 64+len(results)*(96+len(s.modelJSON)+24*len(s.labels)))
+	m := info.model
+	b := make([]byte, 0, 64+len(results)*(96+len(m.nameJSON)+24*len(m.labels)))
 	if batch {
 		b = append(b, `{"predictions":[`...)
 	}
@@ -704,7 +695,7 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = s.appendResult(b, &results[i])
+		b = m.appendResult(b, &results[i])
 	}
 	if batch {
 		b = append(b, "]}"...)
@@ -726,6 +717,14 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, start time.Time, info *reqInfo)
 		}
 	}
 	return nil
+}
+
+// requestModel is the model the request answers with, taken once.
+func (s *Server) requestModel(info *reqInfo) *model {
+	if info.model == nil {
+		info.model = s.model()
+	}
+	return info.model
 }
 
 // classifyOptions change how classify treats its texts.
@@ -769,12 +768,13 @@ const errClientGoneStatus = 499
 func (s *Server) classify(ctx *fasthttp.RequestCtx, texts []string, opts classifyOptions, id string, start time.Time, info *reqInfo) ([]result, *apiError) {
 	info.texts = texts
 	s.m.texts.Add(len(texts))
+	m := s.requestModel(info)
 
 	results := make([]result, len(texts))
 	var missing []int
 	for i, t := range texts {
 		if s.cache != nil {
-			if r, ok := s.cache.get(s.cacheKey + t); ok {
+			if r, ok := s.cache.get(m.cacheKey + t); ok {
 				results[i] = r
 				s.m.cacheHits.Inc()
 				info.cached++
@@ -785,7 +785,7 @@ func (s *Server) classify(ctx *fasthttp.RequestCtx, texts []string, opts classif
 		missing = append(missing, i)
 	}
 	if s.redis != nil && len(missing) > 0 {
-		missing = s.fromRedis(texts, missing, results, info)
+		missing = s.fromRedis(m, texts, missing, results, info)
 	}
 	if opts.refuseTruncated && info.cached > 0 {
 		computed := make([]bool, len(texts))
@@ -794,7 +794,7 @@ func (s *Server) classify(ctx *fasthttp.RequestCtx, texts []string, opts classif
 		}
 		for i := range results {
 			if !computed[i] && results[i].truncated {
-				return nil, s.tooManyTokens(i, len(texts))
+				return nil, tooManyTokens(m, i, len(texts))
 			}
 		}
 	}
@@ -821,14 +821,14 @@ func (s *Server) classify(ctx *fasthttp.RequestCtx, texts []string, opts classif
 				}
 			}()
 			for k, i := range missing {
-				encs[k] = s.clf.Encode(texts[i])
+				encs[k] = m.clf.Encode(texts[i])
 			}
 		}()
 		for k, i := range missing {
 			switch {
 			case opts.refuseTruncated && encs[k].Truncated:
 				s.b.unreserve(len(missing))
-				return nil, s.tooManyTokens(i, len(texts))
+				return nil, tooManyTokens(m, i, len(texts))
 			case len(encs[k].IDs) <= 2:
 				// A text that normalizes to nothing ("\u0000", a lone
 				// surrogate, control characters) is as empty as "".
@@ -836,7 +836,7 @@ func (s *Server) classify(ctx *fasthttp.RequestCtx, texts []string, opts classif
 				return nil, errorf(422, "empty_text", "%s has no content once normalized", opts.name(i, len(texts)))
 			}
 		}
-		j := newJob(encs, start.Add(s.cfg.RequestTimeout), ctx.Conn())
+		j := newJob(m, encs, start.Add(s.cfg.RequestTimeout), ctx.Conn())
 		if err := s.b.submitReserved(j); err != nil {
 			return nil, s.refusal(ctx, err)
 		}
@@ -860,10 +860,10 @@ func (s *Server) classify(ctx *fasthttp.RequestCtx, texts []string, opts classif
 			return nil, errorf(500, "inference_failed", "inference failed")
 		}
 		for k, p := range j.preds {
-			r := s.toResult(&p)
+			r := m.toResult(&p)
 			results[missing[k]] = r
 			if s.cache != nil {
-				s.cache.add(s.cacheKey+texts[missing[k]], r)
+				s.cache.add(m.cacheKey+texts[missing[k]], r)
 			}
 		}
 		if s.redis != nil {
@@ -872,21 +872,21 @@ func (s *Server) classify(ctx *fasthttp.RequestCtx, texts []string, opts classif
 			for k, i := range missing {
 				computed[k], fresh[k] = texts[i], results[i]
 			}
-			s.redis.setMany(computed, fresh)
+			s.redis.setMany(m.redisPrefix, computed, fresh)
 		}
 	}
 	for i := range results {
-		s.m.labels[results[i].label].Inc()
+		m.predictions[results[i].label].Inc()
 	}
 	return results, nil
 }
 
-func (s *Server) tooManyTokens(i, n int) *apiError {
+func tooManyTokens(m *model, i, n int) *apiError {
 	name := "the text"
 	if n > 1 {
 		name = fmt.Sprintf("text %d", i)
 	}
-	return errorf(422, "input_too_long", "%s has more than the model's %d tokens and truncation is off", name, s.clf.Tokenizer().MaxLen())
+	return errorf(422, "input_too_long", "%s has more than the model's %d tokens and truncation is off", name, m.clf.Tokenizer().MaxLen())
 }
 
 // writeClassifyError answers a classify error with the protocol's writer,
@@ -914,12 +914,12 @@ func (s *Server) writeOverloaded(ctx *fasthttp.RequestCtx, id string) {
 
 // fromRedis fills results from the shared cache (and the LRU from it) and
 // returns the indices still missing.
-func (s *Server) fromRedis(texts []string, missing []int, results []result, info *reqInfo) []int {
+func (s *Server) fromRedis(m *model, texts []string, missing []int, results []result, info *reqInfo) []int {
 	look := make([]string, len(missing))
 	for k, i := range missing {
 		look[k] = texts[i]
 	}
-	got, found := s.redis.getMany(look)
+	got, found := s.redis.getMany(m.redisPrefix, len(m.labels), look)
 	still := missing[:0]
 	for k, i := range missing {
 		if !found[k] {
@@ -929,7 +929,7 @@ func (s *Server) fromRedis(texts []string, missing []int, results []result, info
 		results[i] = got[k]
 		info.cached++
 		if s.cache != nil {
-			s.cache.add(s.cacheKey+texts[i], got[k])
+			s.cache.add(m.cacheKey+texts[i], got[k])
 		}
 	}
 	return still
@@ -945,9 +945,9 @@ func (s *Server) refusal(ctx *fasthttp.RequestCtx, err error) *apiError {
 	return errorf(503, "shutting_down", "the service is shutting down")
 }
 
-func (s *Server) toResult(p *distilbert.Prediction) result {
-	r := result{probs: make([]float32, len(s.labels)), logits: p.Logits, tokens: p.Tokens, truncated: p.Truncated}
-	for i, l := range s.labels {
+func (m *model) toResult(p *distilbert.Prediction) result {
+	r := result{probs: make([]float32, len(m.labels)), logits: p.Logits, tokens: p.Tokens, truncated: p.Truncated}
+	for i, l := range m.labels {
 		r.probs[i] = p.Scores[l]
 		if l == p.Label {
 			r.label = i
@@ -956,9 +956,9 @@ func (s *Server) toResult(p *distilbert.Prediction) result {
 	return r
 }
 
-func (s *Server) appendResult(b []byte, r *result) []byte {
+func (m *model) appendResult(b []byte, r *result) []byte {
 	b = append(b, `{"label":`...)
-	b = append(b, s.labelJSON[r.label]...)
+	b = append(b, m.labelJSON[r.label]...)
 	b = append(b, `,"score":`...)
 	b = appendFloat(b, r.probs[r.label])
 	b = append(b, `,"scores":{`...)
@@ -966,7 +966,7 @@ func (s *Server) appendResult(b []byte, r *result) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, s.labelJSON[i]...)
+		b = append(b, m.labelJSON[i]...)
 		b = append(b, ':')
 		b = appendFloat(b, p)
 	}
@@ -975,8 +975,8 @@ func (s *Server) appendResult(b []byte, r *result) []byte {
 	b = append(b, `,"truncated":`...)
 	b = strconv.AppendBool(b, r.truncated)
 	b = append(b, `,"model":`...)
-	b = append(b, s.modelJSON...)
-	b = append(b, s.problemJSON...)
+	b = append(b, m.nameJSON...)
+	b = append(b, m.problemJSON...)
 	return append(b, '}')
 }
 
@@ -1024,6 +1024,12 @@ type infoResponse struct {
 	// revision when the model was loaded from the Hub cache.
 	WeightsSHA256 string                `json:"weights_sha256,omitempty"`
 	Hub           *distilbert.HubSource `json:"hub,omitempty"`
+	// Revision is the Hub commit, else the weights' SHA-256; LoadedAt is
+	// when the model serving was loaded (at start or by the last reload).
+	Revision string    `json:"revision"`
+	LoadedAt time.Time `json:"loaded_at"`
+	// Reload says whether SIGHUP and POST /admin/reload can reload the model.
+	Reload bool `json:"reload"`
 }
 
 // computeDType names the arithmetic of the encoder's linear layers.
@@ -1035,11 +1041,13 @@ func computeDType(q distilbert.Quantization) string {
 }
 
 func (s *Server) info() infoResponse {
-	ei := s.clf.Engine().Info()
+	m := s.model()
+	defer m.release()
+	ei := m.clf.Engine().Info()
 	in := infoResponse{
-		Model: s.clf.Name(), Version: s.cfg.Version, GoVersion: runtime.Version(),
-		Labels: s.labels, Config: *s.clf.Config(), MaxTokens: s.clf.Tokenizer().MaxLen(),
-		ProblemType:  string(s.clf.ProblemType()),
+		Model: m.clf.Name(), Version: s.cfg.Version, GoVersion: runtime.Version(),
+		Labels: m.labels, Config: *m.clf.Config(), MaxTokens: m.clf.Tokenizer().MaxLen(),
+		ProblemType:  string(m.clf.ProblemType()),
 		Quantization: string(ei.Quantization), ComputeDType: computeDType(ei.Quantization),
 		Int8Kernel: ei.Int8Kernels, Engine: ei,
 		Kernels: ei.Kernels, CPU: kernels.CPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
@@ -1055,10 +1063,11 @@ func (s *Server) info() infoResponse {
 		Auth: s.keys != nil || s.jwt != nil, RateLimit: s.cfg.RateLimit, CacheSize: s.cfg.CacheSize,
 		UptimeSeconds: math.Round(time.Since(s.started).Seconds()*1000) / 1000,
 		Ready:         s.ready.Load() && !s.draining.Load(),
-		WeightsSHA256: s.clf.WeightsSHA256(), Hub: s.clf.HubSource(),
+		WeightsSHA256: m.clf.WeightsSHA256(), Hub: m.clf.HubSource(),
+		Revision: m.revision, LoadedAt: m.loadedAt.UTC(), Reload: s.cfg.Loader != nil && s.adminKeys != nil,
 	}
 	seen := map[string]bool{}
-	for _, t := range s.clf.Tensors() {
+	for _, t := range m.clf.Tensors() {
 		in.Parameters += int64(t.Elements)
 		if !seen[t.DType] {
 			seen[t.DType] = true
@@ -1088,9 +1097,11 @@ func (s *Server) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
 // memoryCeiling is memoryCeiling for the caps in force.
 func (s *Server) memoryCeiling() int64 {
 	maxConns, _ := s.cfg.connCaps(fdLimit())
-	c := s.clf.Config()
+	m := s.model()
+	defer m.release()
+	c := m.clf.Config()
 	return memoryCeiling(&s.cfg, maxConns, engineBytes(c.Dim, c.HiddenDim, c.NHeads,
-		s.clf.Tokenizer().MaxLen(), s.cfg.MaxBatchTokens, s.cfg.MaxBatchSize))
+		m.clf.Tokenizer().MaxLen(), s.cfg.MaxBatchTokens, s.cfg.MaxBatchSize))
 }
 
 // EngineIdle reports whether no engine call is running any more: after Run

@@ -94,11 +94,11 @@ func TestEnginePanicRecovered(t *testing.T) {
 	s := newTestServer(t, nil)
 	real := s.b.predict
 	var calls int
-	s.b.predict = func(ctx context.Context, encs []tokenize.Encoding) ([]distilbert.Prediction, error) {
+	s.b.predict = func(ctx context.Context, m *model, encs []tokenize.Encoding) ([]distilbert.Prediction, error) {
 		if calls++; calls == 1 {
 			panic("engine boom")
 		}
-		return real(ctx, encs)
+		return real(ctx, m, encs)
 	}
 	go s.b.run()
 	defer s.b.close()
@@ -120,14 +120,14 @@ func TestBatcherTake(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxBatchSize = 3
 	cfg.MaxBatchTokens = 60
-	m := newServerMetrics([]string{"A"}, "m", distilbert.EngineInfo{Kernels: "k"}, "v")
+	m := newServerMetrics()
 	b := newBatcher(nil, &cfg, m, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	lens := []int{10, 50, 12, 11, 49, 9, 30}
 	encs := make([]tokenize.Encoding, len(lens))
 	for i, n := range lens {
 		encs[i] = tokenize.Encoding{IDs: make([]int32, n)}
 	}
-	j := newJob(encs, time.Now().Add(time.Hour), nil)
+	j := newJob(nil, encs, time.Now().Add(time.Hour), nil)
 	if err := b.submit(j); err != nil {
 		t.Fatal(err)
 	}
@@ -145,5 +145,52 @@ func TestBatcherTake(t *testing.T) {
 	}
 	if s := fmt.Sprint(got); s != "[[10 11 9] [50] [12 30] [49]]" {
 		t.Fatalf("batches %s, want [[10 11 9] [50] [12 30] [49]]", s)
+	}
+}
+
+// After a reload the queue holds sequences of two models: a batch never
+// mixes them, and the sequences of a model nobody holds any more (every
+// request gave up and the reload released it) are dropped, not run on a
+// closed engine.
+func TestBatcherOneModelPerBatch(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxBatchSize = 8
+	cfg.MaxBatchTokens = 1 << 20
+	b := newBatcher(nil, &cfg, newServerMetrics(), slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	oldM, newM, gone := &model{}, &model{}, &model{}
+	oldM.refs.Store(1)
+	newM.refs.Store(1)
+	enc := []tokenize.Encoding{{IDs: make([]int32, 5)}, {IDs: make([]int32, 6)}}
+	for _, m := range []*model{oldM, newM, gone, oldM, newM} {
+		if err := b.submit(newJob(m, enc, time.Now().Add(time.Hour), nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sizes []int
+	for range 10 {
+		batch, _ := b.take()
+		if len(batch) == 0 {
+			if b.depth() == 0 {
+				break
+			}
+			continue
+		}
+		m := batch[0].j.m
+		for _, it := range batch {
+			if it.j.m != m {
+				t.Fatalf("a batch mixes models")
+			}
+		}
+		if m == gone {
+			t.Fatalf("a batch of a released model was taken")
+		}
+		if m.refs.Load() != 2 {
+			t.Fatalf("the batch holds %d references on its model, want 2 (current + engine call)", m.refs.Load()-1)
+		}
+		m.release()
+		sizes = append(sizes, len(batch))
+	}
+	if fmt.Sprint(sizes) != "[4 4]" {
+		t.Fatalf("batch sizes %v, want [4 4] (two per job, two jobs per live model)", sizes)
 	}
 }

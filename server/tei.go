@@ -191,7 +191,8 @@ func (s *Server) predictTEI(ctx *fasthttp.RequestCtx, id string, start time.Time
 		writeClassifyError(ctx, id, aerr, writeTEIError)
 		return
 	}
-	nl := len(s.labels)
+	m := info.model
+	nl := len(m.labels)
 	b := make([]byte, 0, 4+len(results)*(4+nl*48))
 	if req.batch {
 		b = append(b, '[')
@@ -217,7 +218,7 @@ func (s *Server) predictTEI(ctx *fasthttp.RequestCtx, id string, start time.Time
 			b = append(b, `{"score":`...)
 			b = appendFloat(b, scores[j])
 			b = append(b, `,"label":`...)
-			b = append(b, s.labelJSON[j]...)
+			b = append(b, m.labelJSON[j]...)
 			b = append(b, '}')
 		}
 		b = append(b, ']')

@@ -206,19 +206,20 @@ func (s *Server) serveV2(ctx *fasthttp.RequestCtx, route int, id string, start t
 		return
 	}
 	name, version, _, _ := parseV2ModelPath(string(ctx.Path()))
-	if name != s.v2.name {
-		writeV2Error(ctx, id, errorf(404, "not_found", "unknown model %q; this server serves %q", truncate(name, 100), s.v2.name))
+	m := s.requestModel(info)
+	if name != m.v2.name {
+		writeV2Error(ctx, id, errorf(404, "not_found", "unknown model %q; this server serves %q", truncate(name, 100), m.v2.name))
 		return
 	}
 	if version != "" && version != v2ModelVersion {
-		writeV2Error(ctx, id, errorf(404, "not_found", "model %q has no version %q; its version is %q", s.v2.name, truncate(version, 50), v2ModelVersion))
+		writeV2Error(ctx, id, errorf(404, "not_found", "model %q has no version %q; its version is %q", m.v2.name, truncate(version, 50), v2ModelVersion))
 		return
 	}
 	switch route {
 	case routeV2Model:
-		writeJSON(ctx, 200, s.v2.metadata)
+		writeJSON(ctx, 200, m.v2.metadata)
 	case routeV2ModelReady:
-		readyBody([]byte(`{"name":` + string(s.v2.nameJSON) + `,"ready":` + strconv.FormatBool(ready) + `}`))
+		readyBody([]byte(`{"name":` + string(m.v2.nameJSON) + `,"ready":` + strconv.FormatBool(ready) + `}`))
 	case routeV2Infer:
 		s.inferV2(ctx, id, start, info)
 	}
@@ -248,10 +249,11 @@ func (s *Server) inferV2(ctx *fasthttp.RequestCtx, id string, start time.Time, i
 	if req.id != nil {
 		respID = *req.id
 	}
-	n, nl := len(results), len(s.labels)
-	b := make([]byte, 0, 160+len(s.v2.nameJSON)+len(respID)+n*(2*nl*14+24))
+	m := info.model
+	n, nl := len(results), len(m.labels)
+	b := make([]byte, 0, 160+len(m.v2.nameJSON)+len(respID)+n*(2*nl*14+24))
 	b = append(b, `{"model_name":`...)
-	b = append(b, s.v2.nameJSON...)
+	b = append(b, m.v2.nameJSON...)
 	b = append(b, `,"model_version":"`+v2ModelVersion+`","id":`...)
 	b = appendJSONString(b, respID)
 	b = append(b, `,"outputs":[`...)
@@ -272,7 +274,7 @@ func (s *Server) inferV2(ctx *fasthttp.RequestCtx, id string, start time.Time, i
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = append(b, s.labelJSON[results[i].label]...)
+				b = append(b, m.labelJSON[results[i].label]...)
 			}
 			b = append(b, "]}"...)
 			continue

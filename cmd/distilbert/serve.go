@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/distilbert-go/distilbert/distilbert"
 	"github.com/distilbert-go/distilbert/server"
 )
 
@@ -52,13 +53,18 @@ func cmdServe(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cfg.AdminKeys, err = server.LoadAPIKeys(cfg.AdminKeysFile, os.Getenv("DISTILBERT_ADMIN_KEYS"))
+	if err != nil {
+		return fmt.Errorf("admin keys: %w", err)
+	}
 	c, err := loadClassifier(model, *quantize, *device)
 	if err != nil {
 		return err
 	}
-	if cfg.CacheRedis != "" {
-		cfg.ModelFingerprint = modelFingerprint(c)
-	}
+	// A reload reads --model again with the same options: a directory's
+	// new files, or a Hub id's newest revision.
+	cfg.Loader = func() (*distilbert.Classifier, error) { return loadClassifier(model, *quantize, *device) }
+	cfg.OwnModel = true
 	s, err := server.New(c, cfg)
 	if err != nil {
 		c.Close()
@@ -68,7 +74,15 @@ func cmdServe(args []string, stdout io.Writer) error {
 		// Past the shutdown grace a batch may still be running on the
 		// model: the process exit releases it then, not an unmap under it.
 		if s.EngineIdle() {
-			c.Close()
+			s.Close()
+		}
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			s.Reload() // logs its outcome; a failure keeps the model serving
 		}
 	}()
 	ctx, cancel := context.WithCancelCause(context.Background())

@@ -31,6 +31,7 @@ type admission struct {
 type grant struct {
 	bytes   int64
 	refused bool
+	at      time.Time // when the headers were read
 }
 
 func newAdmission(maxInflight, maxBody int) *admission {
@@ -50,33 +51,39 @@ func (a *admission) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestCo
 		a.used -= g.bytes
 		delete(a.grants, h)
 	}
+	// Every request gets an entry, for the time its headers were read:
+	// fasthttp's ctx.Time() is not set yet for requests answered before
+	// their body is read (the expect and error handlers).
+	now := time.Now()
 	n := int64(h.ContentLength())
 	switch {
 	case n == -1: // chunked: as much as it may send
 		n = a.maxBody
 	case n <= 0, n > a.maxBody: // nothing to hold, or a 413 anyway
+		a.grants[h] = grant{at: now}
 		return fasthttp.RequestConfig{}
 	}
 	if a.used > 0 && a.used+n > a.max {
-		a.grants[h] = grant{refused: true}
+		a.grants[h] = grant{refused: true, at: now}
 		return fasthttp.RequestConfig{MaxRequestBodySize: 1}
 	}
 	a.used += n
-	a.grants[h] = grant{bytes: n}
+	a.grants[h] = grant{bytes: n, at: now}
 	return fasthttp.RequestConfig{}
 }
 
 // release gives a request's bytes back; it reports whether the request was
-// refused.
-func (a *admission) release(h *fasthttp.RequestHeader) (refused bool) {
+// refused and how long ago its headers were read (0 when they never were).
+func (a *admission) release(h *fasthttp.RequestHeader) (refused bool, elapsed time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	g, ok := a.grants[h]
-	if ok {
-		a.used -= g.bytes
-		delete(a.grants, h)
+	if !ok {
+		return false, 0
 	}
-	return g.refused
+	a.used -= g.bytes
+	delete(a.grants, h)
+	return g.refused, time.Since(g.at)
 }
 
 // refused reports whether the request was refused, without releasing.

@@ -468,6 +468,13 @@ func TestBurstMemoryBounded(t *testing.T) {
 	if st := healthz(p); st != 200 {
 		t.Errorf("/healthz after the burst: %d", st)
 	}
+	// The refused requests' latency is counted from their headers, not
+	// from the zero time fasthttp leaves before a body is read.
+	sum := p.metric(`distilbert_http_request_duration_seconds_sum{path="/predict/batch"}`)
+	count := p.metric(`distilbert_http_request_duration_seconds_count{path="/predict/batch"}`)
+	if count < n || sum > count*60 {
+		t.Errorf("/predict/batch latency: %g s over %g requests", sum, count)
+	}
 }
 
 // Texts that normalize to nothing are 422 like ""; a batch item of the

@@ -331,21 +331,21 @@ func (s *Server) drain(signalled time.Time, delay time.Duration) error {
 // gets its 413 instead of an invitation to send it.
 func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
 	if s.adm.refused(&ctx.Request.Header) {
-		s.adm.release(&ctx.Request.Header)
+		_, elapsed := s.adm.release(&ctx.Request.Header)
 		id := requestID(ctx)
 		ctx.Response.Header.Set("X-Request-ID", id)
 		s.writeOverloaded(ctx, id)
 		markLinger(ctx.Conn())
-		s.m.request(routeOf(ctx.Path()), 503, time.Since(ctx.Time()).Seconds())
+		s.m.request(routeOf(ctx.Path()), 503, elapsed.Seconds())
 		return fasthttp.StatusServiceUnavailable
 	}
 	if n := ctx.Request.Header.ContentLength(); n > s.cfg.MaxBodyBytes {
-		s.adm.release(&ctx.Request.Header)
+		_, elapsed := s.adm.release(&ctx.Request.Header)
 		id := requestID(ctx)
 		ctx.Response.Header.Set("X-Request-ID", id)
 		writeError(ctx, id, errorf(413, "body_too_large", "request body is %d bytes, the limit is %d", n, s.cfg.MaxBodyBytes))
 		markLinger(ctx.Conn())
-		s.m.request(routeOf(ctx.Path()), 413, time.Since(ctx.Time()).Seconds())
+		s.m.request(routeOf(ctx.Path()), 413, elapsed.Seconds())
 		return fasthttp.StatusRequestEntityTooLarge
 	}
 	return fasthttp.StatusContinue
@@ -586,12 +586,14 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	var e *apiError
 	var small *fasthttp.ErrSmallBuffer
 	var ne net.Error
-	refused := s.adm.release(&ctx.Request.Header)
+	// The time is from the headers, as for requests that are served; a
+	// request whose headers could not be read counts 0.
+	refused, elapsed := s.adm.release(&ctx.Request.Header)
 	switch {
 	case refused && errors.Is(err, fasthttp.ErrBodyTooLarge):
 		s.writeOverloaded(ctx, id)
 		markLinger(ctx.Conn())
-		s.m.request(routeOf(ctx.Path()), 503, time.Since(ctx.Time()).Seconds())
+		s.m.request(routeOf(ctx.Path()), 503, elapsed.Seconds())
 		return
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		e = errorf(413, "body_too_large", "request body is larger than the limit of %d bytes", s.cfg.MaxBodyBytes)
@@ -611,7 +613,7 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	// fasthttp closes the connection after this answer, maybe with part
 	// of the request unread.
 	markLinger(ctx.Conn())
-	s.m.request(route, e.Status, time.Since(ctx.Time()).Seconds())
+	s.m.request(route, e.Status, elapsed.Seconds())
 	if s.cfg.AccessLog {
 		s.log.Info("request", "id", id, "path", truncate(string(ctx.Path()), 200), "status", e.Status,
 			"remote", ctx.RemoteIP().String(), "error", e.Code)

@@ -17,9 +17,14 @@ func gemm8x32AVX512(k, rows int, a, b, c *float32, ldc int, cin *float32, ldcin 
 //go:noescape
 func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 
-// avx512 multiplies with 512-bit FMAs; the element-wise kernels (layer
-// norm, softmax, GELU, dot, axpy) are the AVX2 ones, which every AVX-512
-// CPU runs: they are a few per cent of a forward pass and memory-bound.
+//go:noescape
+func geluAVX512(x *float32, n int)
+
+// avx512 multiplies with 512-bit FMAs. GELU, compute-bound and over the
+// FFN's whole hidden layer, has its own 512-bit loop; the other
+// element-wise kernels (layer norm, softmax, dot, axpy) are the AVX2 ones,
+// which every AVX-512 CPU runs: they are a few per cent of a forward pass
+// and memory-bound.
 var avx512 = newImpl(Impl{
 	name:     "avx512",
 	priority: 30,
@@ -36,7 +41,7 @@ var avx512 = newImpl(Impl{
 	axpy:         axpyAVX2Slice,
 	addLayerNorm: addLayerNormAVX2,
 	softmax:      softmaxAVX2,
-	gelu:         geluAVX2Slice,
+	gelu:         geluAVX512Slice,
 	int8Prefs:    []string{"avx512-vnni", "avx-vnni", "avx2"},
 	peak:         peakLoop{run: fmaLoopAVX512, opsPerIter: 24 * 16 * 2},
 })
@@ -103,3 +108,17 @@ func packGroup12(dst, x []float32, in, ldx int) {
 
 //go:noescape
 func fmaLoopAVX512(n int)
+
+// geluAVX512Slice finishes the tail through a 16-element buffer.
+func geluAVX512Slice(x []float32) {
+	n16 := len(x) &^ 15
+	if n16 > 0 {
+		geluAVX512(&x[0], n16)
+	}
+	if tail := x[n16:]; len(tail) > 0 {
+		var buf [16]float32
+		copy(buf[:], tail)
+		geluAVX512(&buf[0], 16)
+		copy(tail, buf[:])
+	}
+}

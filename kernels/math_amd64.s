@@ -534,3 +534,74 @@ scaleloop:
 scaledone:
 	VZEROUPPER
 	RET
+
+// EXP512(X) is EXP for a ZMM register: the same constants and steps, so
+// that its results are the AVX2 ones. Clobbers Z10-Z13 and K2.
+#define EXP512(X) \
+	VCMPPS.BCST       $1, mathc<>+32(SB), X, K2 \
+	VMINPS.BCST       mathc<>+0(SB), X, X \
+	VMAXPS.BCST       mathc<>+32(SB), X, X \
+	VMULPS.BCST       mathc<>+64(SB), X, Z10 \
+	VRNDSCALEPS       $0, Z10, Z10 \
+	VFNMADD231PS.BCST mathc<>+96(SB), Z10, X \
+	VFNMADD231PS.BCST mathc<>+128(SB), Z10, X \
+	VBROADCASTSS      mathc<>+160(SB), Z11 \
+	VFMADD213PS.BCST  mathc<>+192(SB), X, Z11 \
+	VFMADD213PS.BCST  mathc<>+224(SB), X, Z11 \
+	VFMADD213PS.BCST  mathc<>+256(SB), X, Z11 \
+	VFMADD213PS.BCST  mathc<>+288(SB), X, Z11 \
+	VFMADD213PS.BCST  mathc<>+320(SB), X, Z11 \
+	VMULPS            X, X, Z12 \
+	VFMADD213PS       X, Z12, Z11 \
+	VADDPS.BCST       mathc<>+352(SB), Z11, Z11 \
+	VCVTPS2DQ         Z10, Z13 \
+	VPADDD.BCST       mathc<>+672(SB), Z13, Z13 \
+	VPSLLD            $23, Z13, Z13 \
+	VMULPS            Z13, Z11, X \
+	VPXORD            X, X, K2, X
+
+// func geluAVX512(x *float32, n int)
+// geluAVX2 sixteen at a time, for n (a multiple of 16) elements: the same
+// operations in the same order, so the results are the AVX2 ones bit for
+// bit.
+TEXT ·geluAVX512(SB), NOSPLIT, $0-16
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	SHRQ         $4, CX
+	JZ           gelu512done
+	VBROADCASTSS mathc<>+352(SB), Z20 // 1
+	VBROADCASTSS mathc<>+416(SB), Z21 // 1/√2
+	VBROADCASTSS mathc<>+448(SB), Z22 // p
+	VBROADCASTSS mathc<>+384(SB), Z23 // 1/2
+	VPXORD       Z24, Z24, Z24        // 0
+
+gelu512loop:
+	VMOVUPS          (SI), Z1
+	VPANDD.BCST      mathc<>+640(SB), Z1, Z2
+	VMULPS           Z21, Z2, Z2
+	VMULPS           Z22, Z2, Z3
+	VADDPS           Z20, Z3, Z3
+	VDIVPS           Z3, Z20, Z4
+	VBROADCASTSS     mathc<>+608(SB), Z6
+	VFMADD213PS.BCST mathc<>+576(SB), Z4, Z6
+	VFMADD213PS.BCST mathc<>+544(SB), Z4, Z6
+	VFMADD213PS.BCST mathc<>+512(SB), Z4, Z6
+	VFMADD213PS.BCST mathc<>+480(SB), Z4, Z6
+	VMULPS           Z4, Z6, Z6
+	VMULPS           Z2, Z2, Z0
+	VPXORD.BCST      mathc<>+704(SB), Z0, Z0
+	EXP512(Z0)
+	VMULPS           Z0, Z6, Z6
+	VMULPS           Z23, Z6, Z6
+	VSUBPS           Z6, Z20, Z7
+	VCMPPS           $1, Z24, Z1, K1
+	VMOVAPS          Z6, K1, Z7
+	VMULPS           Z7, Z1, Z1
+	VMOVUPS          Z1, (SI)
+	ADDQ             $64, SI
+	DECQ             CX
+	JNZ              gelu512loop
+
+gelu512done:
+	VZEROUPPER
+	RET

@@ -169,21 +169,46 @@ done:
 TEXT ·minMaxAVX2(SB), NOSPLIT, $0-25
 	MOVQ   x+0(FP), AX
 	MOVQ   n+8(FP), CX
-	SHRQ   $3, CX
 	VXORPS Y0, Y0, Y0 // min
 	VXORPS Y1, Y1, Y1 // max
 	VXORPS Y2, Y2, Y2 // Σ (x−x)
+	VXORPS Y5, Y5, Y5 // second min, max and sum: two chains each
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   CX, DX
+	SHRQ   $4, DX
+	JZ     mmtail
 
-mmloop:
+	// Sixteen values a round in two independent chains: the sum's
+	// latency, not the loads, bounds a one-chain loop.
+mmloop2:
+	VMOVUPS (AX), Y3
+	VMOVUPS 32(AX), Y8
+	VMINPS  Y3, Y0, Y0
+	VMINPS  Y8, Y5, Y5
+	VMAXPS  Y3, Y1, Y1
+	VMAXPS  Y8, Y6, Y6
+	VSUBPS  Y3, Y3, Y4
+	VSUBPS  Y8, Y8, Y9
+	VADDPS  Y4, Y2, Y2
+	VADDPS  Y9, Y7, Y7
+	ADDQ    $64, AX
+	DECQ    DX
+	JNZ     mmloop2
+
+mmtail:
+	VMINPS Y5, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VADDPS Y7, Y2, Y2
+	ANDQ   $8, CX
+	JZ     mmreduce
 	VMOVUPS (AX), Y3
 	VMINPS  Y3, Y0, Y0
 	VMAXPS  Y3, Y1, Y1
 	VSUBPS  Y3, Y3, Y4
 	VADDPS  Y4, Y2, Y2
-	ADDQ    $32, AX
-	DECQ    CX
-	JNZ     mmloop
 
+mmreduce:
 	// Reduce the eight lanes.
 	VEXTRACTF128 $1, Y0, X3
 	VMINPS       X3, X0, X0

@@ -182,7 +182,7 @@ func TestQuantizeInputAllImplementations(t *testing.T) {
 	forEachInt8(t, func(t *testing.T, im *Impl) {
 		r := rand.New(rand.NewPCG(15, 16))
 		specials := []float32{0, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 3e38, -3e38, 0.5, -0.5, 1e-30}
-		for _, in := range []int{1, 7, 8, 9, 16, 37, 64, 100, 768} {
+		for _, in := range []int{1, 7, 8, 9, 16, 24, 37, 40, 64, 100, 768} {
 			m := 13
 			x := randSlice(r, m*in)
 			for i := range x {

@@ -8,9 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -281,7 +279,7 @@ func crossCheck(t *testing.T, r *rendered) {
 	if !fromCM {
 		t.Errorf("the container does not read ConfigMap %s", cm.Name)
 	}
-	flags := serveFlags(t)
+	flags := live.ServeFlags(t)
 	for key := range cm.Data {
 		name := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(key, "DISTILBERT_"), "_", "-"))
 		if !strings.HasPrefix(key, "DISTILBERT_") || !flags[name] {
@@ -335,10 +333,7 @@ func crossCheck(t *testing.T, r *rendered) {
 	}
 }
 
-var (
-	serveURL   string
-	serveFlagN map[string]bool
-)
+var serveURL string
 
 // checkRoute asks a real `distilbert serve` for path: it must answer 200.
 func checkRoute(t *testing.T, path string) {
@@ -359,26 +354,6 @@ func checkRoute(t *testing.T, path string) {
 	if resp.StatusCode != 200 {
 		t.Errorf("GET %s on the real service: %d", path, resp.StatusCode)
 	}
-}
-
-// serveFlags lists the flags `distilbert serve --help` prints.
-func serveFlags(t *testing.T) map[string]bool {
-	t.Helper()
-	if serveFlagN != nil {
-		return serveFlagN
-	}
-	out, err := exec.Command(live.Binary(t), "serve", "--help").CombinedOutput()
-	if err != nil {
-		t.Fatalf("serve --help: %v\n%s", err, out)
-	}
-	serveFlagN = map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z0-9-]+)`).FindAllStringSubmatch(string(out), -1) {
-		serveFlagN[m[1]] = true
-	}
-	if !serveFlagN["addr"] || !serveFlagN["shutdown-grace"] || !serveFlagN["model"] {
-		t.Fatalf("serve --help lists %v", serveFlagN)
-	}
-	return serveFlagN
 }
 
 // TestTypoFails renders broken copies: a misspelt field anywhere must make

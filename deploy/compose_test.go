@@ -4,6 +4,7 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/distilbert-go/distilbert/deploy/internal/drain"
 )
 
 // loadCompose loads a compose file with compose-go, the library docker
@@ -49,9 +52,8 @@ func TestCompose(t *testing.T) {
 		if s.HealthCheck == nil || !slices.Equal(s.HealthCheck.Test, types.HealthCheckTest{"CMD", "/distilbert", "healthcheck"}) {
 			t.Errorf("%s: health check %+v", name, s.HealthCheck)
 		}
-		grace, err := time.ParseDuration(*s.Environment["DISTILBERT_SHUTDOWN_GRACE"])
-		if err != nil || s.StopGracePeriod == nil || time.Duration(*s.StopGracePeriod) <= grace {
-			t.Errorf("%s: stop_grace_period %v not above DISTILBERT_SHUTDOWN_GRACE %v", name, s.StopGracePeriod, grace)
+		for _, e := range composeDrainErrs(s) {
+			t.Errorf("%s: %v", name, e)
 		}
 		if s.Build == nil || s.Build.Dockerfile != "Dockerfile" {
 			t.Errorf("%s: build %+v", name, s.Build)
@@ -95,6 +97,69 @@ func TestCompose(t *testing.T) {
 	if !strings.Contains(string(prom), `"distilbert-1:8080", "distilbert-2:8080"`) {
 		t.Error("prometheus.yml does not scrape the compose services")
 	}
+}
+
+// composeDrainErrs checks a replica's shutdown arithmetic (drain.Plan):
+// delay and grace from its environment, SIGKILL at stop_grace_period, no
+// readiness probe (nginx does not follow one).
+func composeDrainErrs(s types.ServiceConfig) []error {
+	env := map[string]string{}
+	for k, v := range s.Environment {
+		if v != nil {
+			env[k] = *v
+		}
+	}
+	delay, grace, err := drain.Env(env)
+	if err != nil {
+		return []error{err}
+	}
+	if s.StopGracePeriod == nil {
+		return []error{fmt.Errorf("no stop_grace_period: compose's default of 10 s is below the grace %v", grace)}
+	}
+	return drain.Plan{Delay: delay, Grace: grace, Kill: time.Duration(*s.StopGracePeriod)}.Check()
+}
+
+// TestComposeDrainBrokenCopies: copies of the compose file whose drain
+// does not fit must fail the check that TestCompose passes.
+func TestComposeDrainBrokenCopies(t *testing.T) {
+	b, err := os.ReadFile("compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ from, to string }{
+		{"stop_grace_period: 30s", "stop_grace_period: 20s"},
+		{"stop_grace_period: 30s", ""},
+		{`DISTILBERT_SHUTDOWN_DELAY: "2s"`, `DISTILBERT_SHUTDOWN_DELAY: "11s"`},
+	} {
+		p, err := loadCompose(t, writeCopy(t, strings.Replace(string(b), tc.from, tc.to, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := p.GetService("distilbert-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := composeDrainErrs(s); len(errs) == 0 {
+			t.Errorf("compose.yaml with %q passes the drain check", tc.to)
+		} else {
+			t.Logf("as expected: %v", errs)
+		}
+	}
+}
+
+// writeCopy writes a compose file's text into a temporary directory beside
+// links to the folders it mounts, and returns its path.
+func writeCopy(t *testing.T, text string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, sub := range []string{"nginx", "prometheus", "grafana"} {
+		os.Symlink(filepath.Join(mustAbs(t, "."), sub), filepath.Join(dir, sub))
+	}
+	path := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // TestComposeTypoFails: a misspelt key in a copy of the compose file must

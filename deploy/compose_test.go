@@ -5,6 +5,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/distilbert-go/distilbert/deploy/internal/drain"
+	"github.com/distilbert-go/distilbert/deploy/internal/live"
 )
 
 // loadCompose loads a compose file with compose-go, the library docker
@@ -44,6 +46,7 @@ func TestCompose(t *testing.T) {
 			t.Fatalf("service %s: %v", name, err)
 		}
 	}
+	flags := live.ServeFlags(t)
 	for _, name := range []string{"distilbert-1", "distilbert-2"} {
 		s, _ := p.GetService(name)
 		if !s.ReadOnly || !slices.Equal(s.CapDrop, []string{"ALL"}) || s.User != "65532:65532" {
@@ -53,6 +56,15 @@ func TestCompose(t *testing.T) {
 			t.Errorf("%s: health check %+v", name, s.HealthCheck)
 		}
 		for _, e := range composeDrainErrs(s) {
+			t.Errorf("%s: %v", name, e)
+		}
+		for k := range s.Environment {
+			flag := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(k, "DISTILBERT_"), "_", "-"))
+			if !strings.HasPrefix(k, "DISTILBERT_") || !flags[flag] {
+				t.Errorf("%s: environment %s is not a flag of distilbert serve", name, k)
+			}
+		}
+		for _, e := range trustedProxiesErrs(p, s) {
 			t.Errorf("%s: %v", name, e)
 		}
 		if s.Build == nil || s.Build.Dockerfile != "Dockerfile" {
@@ -97,6 +109,48 @@ func TestCompose(t *testing.T) {
 	if !strings.Contains(string(prom), `"distilbert-1:8080", "distilbert-2:8080"`) {
 		t.Error("prometheus.yml does not scrape the compose services")
 	}
+}
+
+// trustedProxiesErrs: a replica trusts exactly the subnets of the
+// networks it shares with nginx, fixed in the compose file, so that
+// X-Forwarded-For from nginx names the client and nothing outside the
+// stack is trusted.
+func trustedProxiesErrs(p *types.Project, s types.ServiceConfig) []error {
+	v := s.Environment["DISTILBERT_TRUSTED_PROXIES"]
+	if v == nil || *v == "" {
+		return []error{fmt.Errorf("no DISTILBERT_TRUSTED_PROXIES: behind nginx every client is nginx's address")}
+	}
+	nginx, err := p.GetService("nginx")
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	var want, got []string
+	for net := range nginx.Networks {
+		if _, ok := s.Networks[net]; !ok {
+			continue
+		}
+		cfg := p.Networks[net]
+		if len(cfg.Ipam.Config) != 1 || cfg.Ipam.Config[0].Subnet == "" {
+			errs = append(errs, fmt.Errorf("network %s, shared with nginx, has no fixed subnet (ipam.config[0].subnet)", net))
+			continue
+		}
+		want = append(want, cfg.Ipam.Config[0].Subnet)
+	}
+	for _, f := range strings.Split(*v, ",") {
+		pfx, err := netip.ParsePrefix(strings.TrimSpace(f))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("DISTILBERT_TRUSTED_PROXIES entry %q: %v", f, err))
+			continue
+		}
+		got = append(got, pfx.Masked().String())
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if len(want) == 0 || !slices.Equal(got, want) {
+		errs = append(errs, fmt.Errorf("DISTILBERT_TRUSTED_PROXIES %v, want the subnets shared with nginx %v", got, want))
+	}
+	return errs
 }
 
 // composeDrainErrs checks a replica's shutdown arithmetic (drain.Plan):
@@ -170,6 +224,7 @@ func TestComposeTypoFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ from, to string }{
+		{"ipam:", "ipam_config:"},
 		{"stop_grace_period:", "stop_grace_periode:"},
 		{"read_only: true", "readonly: true"},
 		{"depends_on:", "depend_on:"},
@@ -200,4 +255,32 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestComposeTrustedProxiesBrokenCopies: a replica that trusts no proxy,
+// or a subnet that is not the stack's, must fail trustedProxiesErrs.
+func TestComposeTrustedProxiesBrokenCopies(t *testing.T) {
+	b, err := os.ReadFile("compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ from, to string }{
+		{`DISTILBERT_TRUSTED_PROXIES: "172.28.0.0/24"`, ""},
+		{`DISTILBERT_TRUSTED_PROXIES: "172.28.0.0/24"`, `DISTILBERT_TRUSTED_PROXIES: "0.0.0.0/0"`},
+		{"        - subnet: 172.28.0.0/24", "        - subnet: 172.29.0.0/24"},
+	} {
+		p, err := loadCompose(t, writeCopy(t, strings.Replace(string(b), tc.from, tc.to, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := p.GetService("distilbert-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := trustedProxiesErrs(p, s); len(errs) == 0 {
+			t.Errorf("compose.yaml with %q passes the trusted-proxies check", tc.to)
+		} else {
+			t.Logf("as expected: %v", errs)
+		}
+	}
 }

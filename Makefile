@@ -253,7 +253,8 @@ image:
 
 # The deploy module's checks (its own go.mod): the image smoke test, the
 # Prometheus rules and a live scrape, nginx in front of two services, the
-# manifests rendered and strictly decoded.
+# manifests rendered and strictly decoded (the KServe ones against KServe's
+# CRD schemas), and the drain timings of every manifest.
 test-deploy: image
 	./scripts/install-test-deps.sh prometheus nginx
 	cd deploy && $(GO) vet ./...

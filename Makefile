@@ -27,8 +27,12 @@ predict: build
 # The whole test suite: formatting, vet, race-enabled tests, the plain run
 # (the race build checks a subset of the large golden sets, too slow under
 # the race detector on the generic kernels), cross builds, the NEON path
-# under qemu-aarch64, the AVX-512 path under Bochs and a short fuzz of
-# every parser.
+# under qemu-aarch64, the AVX-512 path under Bochs, a short fuzz of every
+# parser, the deploy checks and the release binaries. The release check
+# builds all four platforms (the release is what ships, so all are
+# checked), a couple of minutes with a warm build cache; it writes to
+# TEST_DIST so that a real release in dist/ is left alone.
+TEST_DIST ?= bin/release-test
 test: deps fmt-check vet check-comments check-docs
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 ./...
@@ -37,6 +41,7 @@ test: deps fmt-check vet check-comments check-docs
 	$(MAKE) test-avx512
 	$(MAKE) fuzz
 	$(MAKE) test-deploy
+	$(MAKE) release release-check DIST=$(TEST_DIST)
 
 # What the tests use beyond Go, from Debian: chromium (page test) and
 # qemu-user-static (arm64 tests); idempotent.
@@ -248,7 +253,8 @@ image:
 
 # The deploy module's checks (its own go.mod): the image smoke test, the
 # Prometheus rules and a live scrape, nginx in front of two services, the
-# manifests rendered and strictly decoded.
+# manifests rendered and strictly decoded (the KServe ones against KServe's
+# CRD schemas), and the drain timings of every manifest.
 test-deploy: image
 	./scripts/install-test-deps.sh prometheus nginx
 	cd deploy && $(GO) vet ./...

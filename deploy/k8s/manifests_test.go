@@ -8,9 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +25,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/distilbert-go/distilbert/deploy/internal/drain"
 	"github.com/distilbert-go/distilbert/deploy/internal/live"
 )
 
@@ -281,7 +280,7 @@ func crossCheck(t *testing.T, r *rendered) {
 	if !fromCM {
 		t.Errorf("the container does not read ConfigMap %s", cm.Name)
 	}
-	flags := serveFlags(t)
+	flags := live.ServeFlags(t)
 	for key := range cm.Data {
 		name := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(key, "DISTILBERT_"), "_", "-"))
 		if !strings.HasPrefix(key, "DISTILBERT_") || !flags[name] {
@@ -289,21 +288,8 @@ func crossCheck(t *testing.T, r *rendered) {
 		}
 	}
 
-	// The drain fits in the grace period: preStop sleep, then
-	// --shutdown-grace from SIGTERM.
-	grace, err := time.ParseDuration(cm.Data["DISTILBERT_SHUTDOWN_GRACE"])
-	if err != nil {
-		t.Errorf("DISTILBERT_SHUTDOWN_GRACE: %v", err)
-	}
-	var sleep time.Duration
-	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
-		sleep = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
-	}
-	if sleep == 0 {
-		t.Error("no preStop sleep: endpoints may still route to a draining pod")
-	}
-	if tg := pod.Spec.TerminationGracePeriodSeconds; tg == nil || time.Duration(*tg)*time.Second <= sleep+grace {
-		t.Errorf("terminationGracePeriodSeconds %v not above preStop sleep %v + shutdown grace %v", tg, sleep, grace)
+	for _, e := range drainErrs(r) {
+		t.Error(e)
 	}
 
 	// The read-only root has writable mounts for the cache and /tmp.
@@ -335,10 +321,34 @@ func crossCheck(t *testing.T, r *rendered) {
 	}
 }
 
-var (
-	serveURL   string
-	serveFlagN map[string]bool
-)
+// drainErrs checks the rendered deployment's shutdown arithmetic (see
+// drain.Plan): the ConfigMap's delay and grace, the preStop sleep if any,
+// terminationGracePeriodSeconds and the readiness probe.
+func drainErrs(r *rendered) []error {
+	cm, pod := r.configMaps[0], r.deployments[0].Spec.Template.Spec
+	c := pod.Containers[0]
+	delay, grace, err := drain.Env(cm.Data)
+	if err != nil {
+		return []error{err}
+	}
+	p := drain.Plan{Delay: delay, Grace: grace}
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+		p.PreStop = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+	}
+	if tg := pod.TerminationGracePeriodSeconds; tg != nil {
+		p.Kill = time.Duration(*tg) * time.Second
+	} else {
+		p.Kill = 30 * time.Second // the API server's default
+	}
+	rp := c.ReadinessProbe
+	if rp == nil || rp.PeriodSeconds == 0 {
+		return []error{fmt.Errorf("readiness probe without periodSeconds: the drain check needs it explicit")}
+	}
+	p.ReadinessPeriod, p.ReadinessFailures = time.Duration(rp.PeriodSeconds)*time.Second, rp.FailureThreshold
+	return p.Check()
+}
+
+var serveURL string
 
 // checkRoute asks a real `distilbert serve` for path: it must answer 200.
 func checkRoute(t *testing.T, path string) {
@@ -359,26 +369,6 @@ func checkRoute(t *testing.T, path string) {
 	if resp.StatusCode != 200 {
 		t.Errorf("GET %s on the real service: %d", path, resp.StatusCode)
 	}
-}
-
-// serveFlags lists the flags `distilbert serve --help` prints.
-func serveFlags(t *testing.T) map[string]bool {
-	t.Helper()
-	if serveFlagN != nil {
-		return serveFlagN
-	}
-	out, err := exec.Command(live.Binary(t), "serve", "--help").CombinedOutput()
-	if err != nil {
-		t.Fatalf("serve --help: %v\n%s", err, out)
-	}
-	serveFlagN = map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z0-9-]+)`).FindAllStringSubmatch(string(out), -1) {
-		serveFlagN[m[1]] = true
-	}
-	if !serveFlagN["addr"] || !serveFlagN["shutdown-grace"] || !serveFlagN["model"] {
-		t.Fatalf("serve --help lists %v", serveFlagN)
-	}
-	return serveFlagN
 }
 
 // TestTypoFails renders broken copies: a misspelt field anywhere must make
@@ -437,5 +427,43 @@ func copyTree(t *testing.T, fs filesys.FileSystem, dir, to string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDrainBrokenCopies renders copies whose shutdown settings do not fit
+// together; each must fail the drain check that TestBase passes.
+func TestDrainBrokenCopies(t *testing.T) {
+	for _, tc := range []struct{ file, from, to string }{
+		{"base/deployment.yaml", "terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 20"},
+		{"base/configmap.yaml", `DISTILBERT_SHUTDOWN_DELAY: "8s"`, `DISTILBERT_SHUTDOWN_DELAY: "12s"`},
+		{"base/configmap.yaml", `DISTILBERT_SHUTDOWN_DELAY: "8s"`, `DISTILBERT_SHUTDOWN_DELAY: "4s"`},
+		{"base/configmap.yaml", `  DISTILBERT_SHUTDOWN_DELAY: "8s"` + "\n", ""},
+		{"base/deployment.yaml", "periodSeconds: 3\n            failureThreshold: 2", "periodSeconds: 5\n            failureThreshold: 2"},
+		{"base/deployment.yaml", "          volumeMounts:", "          lifecycle:\n            preStop:\n              sleep:\n                seconds: 15\n          volumeMounts:"},
+	} {
+		t.Run(tc.file+"/"+strings.Fields(tc.to + " removed")[0], func(t *testing.T) {
+			fs := filesys.MakeFsInMemory()
+			copyTree(t, fs, ".", "/k8s")
+			p := filepath.Join("/k8s", tc.file)
+			b, err := fs.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), tc.from) {
+				t.Fatalf("%s has no %q", tc.file, tc.from)
+			}
+			if err := fs.WriteFile(p, []byte(strings.Replace(string(b), tc.from, tc.to, 1))); err != nil {
+				t.Fatal(err)
+			}
+			r, err := render(fs, "/k8s/base")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if errs := drainErrs(r); len(errs) == 0 {
+				t.Errorf("%s with %q passes the drain check", tc.file, tc.to)
+			} else {
+				t.Logf("as expected: %v", errs)
+			}
+		})
 	}
 }

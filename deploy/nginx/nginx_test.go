@@ -24,51 +24,9 @@ import (
 // stopped one out.
 func TestFailover(t *testing.T) {
 	nginxBin := live.NeedTool(t, "nginx", "nginx")
-	conf, err := os.ReadFile("nginx.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := live.Start(t, live.FreePort(t))
 	b := live.Start(t, live.FreePort(t))
-	front := fmt.Sprintf("127.0.0.1:%d", live.FreePort(t))
-
-	// The shipped config with the compose names and port on loopback.
-	rewrite := strings.NewReplacer("distilbert-1:8080", a.Addr, "distilbert-2:8080", b.Addr,
-		"listen 8080;", "listen "+front+";")
-	dir := t.TempDir()
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(rewrite.Replace(string(conf))), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{a.Addr, b.Addr, front, "least_conn", "max_fails=", "proxy_next_upstream error timeout http_503"} {
-		if !strings.Contains(rewrite.Replace(string(conf)), want) {
-			t.Fatalf("nginx.conf has no %q after the rewrite", want)
-		}
-	}
-	args := []string{"-p", dir, "-c", confPath, "-e", "stderr", "-g", "daemon off; pid " + filepath.Join(dir, "nginx.pid") + ";"}
-	if out, err := exec.Command(nginxBin, append([]string{"-t"}, args...)...).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	cmd := exec.Command(nginxBin, args...)
-	var nginxLog strings.Builder
-	cmd.Stdout, cmd.Stderr = &nginxLog, &nginxLog
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	if err := live.WaitReady("http://"+front+"/readyz", 30*time.Second, exited); err != nil {
-		t.Fatalf("nginx: %v\n%s", err, nginxLog.String())
-	}
+	front := startNginx(t, nginxBin, a.Addr, b.Addr)
 
 	var ok, failed atomic.Int64
 	var mu sync.Mutex
@@ -124,6 +82,57 @@ func TestFailover(t *testing.T) {
 			failed.Load(), failed.Load()+ok.Load(), failures[0])
 	}
 	t.Logf("%d requests, %d before the stop", ok.Load(), before)
+}
+
+// startNginx runs nginx with the shipped config, its upstreams rewritten
+// to the two loopback services, on a free loopback port it returns.
+func startNginx(t *testing.T, nginxBin, upstreamA, upstreamB string) string {
+	t.Helper()
+	conf, err := os.ReadFile("nginx.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := fmt.Sprintf("127.0.0.1:%d", live.FreePort(t))
+
+	// The shipped config with the compose names and port on loopback.
+	rewrite := strings.NewReplacer("distilbert-1:8080", upstreamA, "distilbert-2:8080", upstreamB,
+		"listen 8080;", "listen "+front+";")
+	dir := t.TempDir()
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(rewrite.Replace(string(conf))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{upstreamA, upstreamB, front, "least_conn", "max_fails=", "proxy_next_upstream error timeout http_503",
+		"proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"} {
+		if !strings.Contains(rewrite.Replace(string(conf)), want) {
+			t.Fatalf("nginx.conf has no %q after the rewrite", want)
+		}
+	}
+	args := []string{"-p", dir, "-c", confPath, "-e", "stderr", "-g", "daemon off; pid " + filepath.Join(dir, "nginx.pid") + ";"}
+	if out, err := exec.Command(nginxBin, append([]string{"-t"}, args...)...).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	cmd := exec.Command(nginxBin, args...)
+	var nginxLog strings.Builder
+	cmd.Stdout, cmd.Stderr = &nginxLog, &nginxLog
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	if err := live.WaitReady("http://"+front+"/readyz", 30*time.Second, exited); err != nil {
+		t.Fatalf("nginx: %v\n%s", err, nginxLog.String())
+	}
+	return front
 }
 
 func waitFor(t *testing.T, cond func() bool) {

@@ -36,6 +36,42 @@ func TestConfigAndRules(t *testing.T) {
 	promtool(t, "test", "rules", "rules_test.yml")
 }
 
+// TestRulesCountEveryInferenceRoute runs rules_test.yml against a copy of
+// rules.yml whose selectors know only the native routes, as they once
+// did: the cases where only v2 infer fails or is slow must then fail, so
+// they prove the shipped rules count v2 traffic.
+func TestRulesCountEveryInferenceRoute(t *testing.T) {
+	bin := live.NeedTool(t, "promtool", "prometheus")
+	rules, err := os.ReadFile("rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, err := os.ReadFile("rules_test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const all, native = `path=~"/predict|/predict/batch|/v2/models/.+/infer"`, `path=~"/predict|/predict/batch"`
+	if n := strings.Count(string(rules), all); n != 3 {
+		t.Fatalf("rules.yml has %d selectors of every inference route, want 3 (p95 latency, and the error ratio's two)", n)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(strings.ReplaceAll(string(rules), all, native)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rules_test.yml"), tests, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "test", "rules", filepath.Join(dir, "rules_test.yml")).CombinedOutput()
+	if err == nil {
+		t.Fatalf("rules without the v2 route pass rules_test.yml:\n%s", out)
+	}
+	for _, name := range []string{"error ratio from v2 infer alone", "p95 latency from v2 infer alone"} {
+		if !strings.Contains(string(out), "name: "+name+",") {
+			t.Errorf("case %q did not fail without the v2 route:\n%s", name, out)
+		}
+	}
+}
+
 // TestEveryAlertHasAFiringCase keeps rules_test.yml complete: a new alert
 // without a case in which it fires fails here.
 func TestEveryAlertHasAFiringCase(t *testing.T) {
@@ -74,7 +110,7 @@ func TestLivePrometheus(t *testing.T) {
 	t0 := time.Now()
 	// A one-sequence queue, so that a burst gets some 503s: the error
 	// ratio and shedding rules need 5xx series.
-	svc := live.Start(t, live.FreePort(t), "--cache-size", "16", "--max-queue", "1")
+	svc := live.Start(t, live.FreePort(t), "--cache-size", "16", "--max-queue", "1", "--served-model-name", "sentiment")
 	t.Logf("service ready after %v", time.Since(t0).Round(time.Millisecond))
 
 	dir := t.TempDir()
@@ -144,6 +180,21 @@ func TestLivePrometheus(t *testing.T) {
 	resp.Body.Close()
 	if resp, err := client.Get("http://" + svc.Addr + "/nowhere"); err == nil {
 		resp.Body.Close()
+	}
+	// The other inference routes: the Open Inference Protocol's infer (its
+	// own path label) and TEI-shaped bodies on /predict, which must land
+	// in /predict's series (the rules and panels have no other way to see
+	// them): its counter grows by exactly the TEI requests sent.
+	for i := range 5 {
+		post(t, client, "http://"+svc.Addr+"/v2/models/sentiment/infer",
+			fmt.Sprintf(`{"inputs":[{"name":"text","shape":[2],"datatype":"BYTES","data":["v2 text %d","another"]}]}`, i))
+	}
+	before := counter(t, "http://"+svc.Addr+"/metrics", `distilbert_http_requests_total{path="/predict",status="200"}`)
+	for i := range 4 {
+		post(t, client, "http://"+svc.Addr+"/predict", fmt.Sprintf(`{"inputs":"a tei request %d","raw_scores":false}`, i))
+	}
+	if after := counter(t, "http://"+svc.Addr+"/metrics", `distilbert_http_requests_total{path="/predict",status="200"}`); after != before+4 {
+		t.Errorf("4 TEI requests moved /predict's 200 counter from %v to %v", before, after)
 	}
 	if !burstUntil503(t, client, "http://"+svc.Addr+"/predict") {
 		t.Fatal("no 503 from a burst against a one-sequence queue")
@@ -245,6 +296,31 @@ func TestLivePrometheus(t *testing.T) {
 			}
 		}
 	}
+	// A selector of the prediction routes must match each route's own
+	// live series, not just any one of them (/predict alone would do).
+	inferRoutes := []string{"/predict", "/predict/batch", "/v2/models/{name}/infer"}
+	routeSels := 0
+	for _, where := range names {
+		for _, sel := range selectors(exprs[where]) {
+			if !strings.Contains(sel, "path=~") || strings.Contains(sel, `status=~"5..`) {
+				continue // not a route selector, or one of 5xx (no 5xx on v2 here)
+			}
+			routeSels++
+			for _, route := range inferRoutes {
+				one := strings.TrimSuffix(sel, "}") + fmt.Sprintf(`, path=%q}`, route)
+				var res struct {
+					Data []map[string]any `json:"data"`
+				}
+				getJSON(t, api+"/api/v1/series?"+url.Values{"match[]": {one}}.Encode(), &res)
+				if len(res.Data) == 0 {
+					t.Errorf("%s: selector %s does not count route %s (no live series for %s)", where, sel, route, one)
+				}
+			}
+		}
+	}
+	if routeSels < 5 {
+		t.Errorf("only %d route selectors checked per route; want the latency and request panels and rules", routeSels)
+	}
 	for _, where := range sortedKeys(dashboard) {
 		var res struct {
 			Status string `json:"status"`
@@ -259,6 +335,43 @@ func TestLivePrometheus(t *testing.T) {
 		}
 	}
 	t.Logf("%d expressions, %d distinct selectors checked", len(exprs), len(seen))
+}
+
+// post sends body as JSON to u and wants 200.
+func post(t *testing.T, client *http.Client, u, body string) {
+	t.Helper()
+	resp, err := client.Post(u, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST %s: %d %s", u, resp.StatusCode, b)
+	}
+}
+
+// counter reads one sample, given as its exposition line's name and
+// labels, from a /metrics page (0 when absent).
+func counter(t *testing.T, u, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return 0
 }
 
 // burstUntil503 sends bursts of long concurrent texts until one is

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -206,4 +207,35 @@ func NeedTool(t testing.TB, name, dep string) string {
 		t.Skipf("%s not installed: run scripts/install-test-deps.sh %s (make test-deploy does)", name, dep)
 	}
 	return p
+}
+
+var (
+	flagsOnce sync.Once
+	flagsSet  map[string]bool
+	flagsErr  error
+)
+
+// ServeFlags lists the flags `distilbert serve --help` prints, so that
+// manifests are checked against the real binary, not a copied list.
+func ServeFlags(t testing.TB) map[string]bool {
+	t.Helper()
+	bin := Binary(t)
+	flagsOnce.Do(func() {
+		out, err := exec.Command(bin, "serve", "--help").CombinedOutput()
+		if err != nil {
+			flagsErr = fmt.Errorf("serve --help: %v\n%s", err, out)
+			return
+		}
+		flagsSet = map[string]bool{}
+		for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z0-9-]+)`).FindAllStringSubmatch(string(out), -1) {
+			flagsSet[m[1]] = true
+		}
+		if !flagsSet["addr"] || !flagsSet["shutdown-grace"] || !flagsSet["shutdown-delay"] || !flagsSet["model"] {
+			flagsErr = fmt.Errorf("serve --help lists %v", flagsSet)
+		}
+	})
+	if flagsErr != nil {
+		t.Fatal(flagsErr)
+	}
+	return flagsSet
 }

@@ -95,8 +95,26 @@ func microKernelAVX512(rows, k int, a, b, c *float32, ldc int, cin *float32, ldc
 
 // packPanels32 lays W out in 32-column panels: two ZMM loads per k.
 func packPanels32(dst, w []float32, out, in, ld int, transposed bool) []float32 {
-	return packPanels(dst, w, out, in, ld, transposed, avx512Panel)
+	return packPanelsWith(dst, w, out, in, ld, transposed, avx512Panel, packPanel32)
 }
+
+// packPanel32 packs the leading multiple of 8 columns of a whole panel (32
+// rows of w, ld apart) by 8×8 register transposes, as packPanel16 does for
+// avx2: attention packs each head's keys per call, and the scalar scatter
+// cost as much as the product it fed at batch 32.
+func packPanel32(dst, w []float32, in, ld int) int {
+	blocks := in / 8
+	if blocks == 0 {
+		return 0
+	}
+	_ = w[31*ld+blocks*8-1]         // the last value read
+	_ = dst[blocks*8*avx512Panel-1] // the last value written
+	pack32x8AVX2(&dst[0], &w[0], blocks, ld)
+	return blocks * 8
+}
+
+//go:noescape
+func pack32x8AVX2(dst, w *float32, blocks, ld int)
 
 // packGroup12 packs a whole 12-row group as two passes of six rows
 // (packSixRows: register transposes, as avx2 packs its groups, instead of

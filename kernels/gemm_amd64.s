@@ -520,3 +520,53 @@ p16loop:
 	JNZ  p16loop
 	VZEROUPPER
 	RET
+
+// STORE8W32 is STORE8 for a 32-wide panel: panel rows 128 bytes apart.
+#define STORE8W32(OFF) \
+	VMOVUPS Y8, OFF(DI) \
+	VMOVUPS Y9, OFF+128(DI) \
+	VMOVUPS Y10, OFF+256(DI) \
+	VMOVUPS Y11, OFF+384(DI) \
+	VMOVUPS Y12, OFF+512(DI) \
+	VMOVUPS Y13, OFF+640(DI) \
+	VMOVUPS Y14, OFF+768(DI) \
+	VMOVUPS Y15, OFF+896(DI)
+
+// func pack32x8AVX2(dst *float32, w *float32, blocks, ld int)
+//
+// pack16x8AVX2 for a 32-wide panel (the avx512 path's): blocks×8 columns
+// of 32 rows of w into dst[32k+j] = w[j][k], four 8×8 transposes per 8
+// columns.
+TEXT ·pack32x8AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	MOVQ ld+24(FP), DX
+	SHLQ $2, DX
+	LEAQ (DX)(DX*2), R9
+	LEAQ (SI)(DX*8), R11 // row 8
+	LEAQ (R11)(DX*8), R12 // row 16
+	LEAQ (R12)(DX*8), R13 // row 24
+
+p32loop:
+	LOAD8(SI)
+	T8X8
+	STORE8W32(0)
+	LOAD8(R11)
+	T8X8
+	STORE8W32(32)
+	LOAD8(R12)
+	T8X8
+	STORE8W32(64)
+	LOAD8(R13)
+	T8X8
+	STORE8W32(96)
+	ADDQ $32, SI
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	ADDQ $1024, DI
+	DECQ CX
+	JNZ  p32loop
+	VZEROUPPER
+	RET

@@ -19,7 +19,8 @@
 # PROFILE=1 writes CPU profiles of the first path (batch 1×16, 1×64 and
 # 32×64 on two threads, 1×64 on one) as prof-*.pprof. QUANTIZE=int8 also benches each path
 # quantized (kernels field K/int8; avx512 runs its VNNI int8 kernel where
-# the CPU has it) and runs BenchmarkLinearInt8.
+# the CPU has it), runs BenchmarkLinearInt8, and benches ONNX Runtime's
+# dynamic int8 (quantize_onnx.py) beside them (rows with quantization int8).
 set -u
 bin=$(cd "$1" && pwd)
 out=$(mkdir -p "$2" && cd "$2" && pwd)
@@ -58,6 +59,14 @@ if [ -n "${export_pid:-}" ]; then
 	wait "$export_pid"
 	log "export rc=$?"
 fi
+# ONNX Runtime's dynamic int8, the rival of our int8 rows (needs the onnx
+# Python package beside onnxruntime).
+case " ${QUANTIZE:-} " in *" int8 "*)
+	if [ ! -f "$model/model-int8.onnx" ]; then
+		"$py" "$root/tools/baseline/quantize_onnx.py" --in "$model/model.onnx" --out "$model/model-int8.onnx" >>"$out/log.txt" 2>&1
+		log "int8 quantization rc=$?"
+	fi ;;
+esac
 
 log "kernel benchmarks"
 (cd "$root/kernels" && taskset -c "$pin1" "$bin/kernels.test" -test.run=NONE -test.bench='^BenchmarkPeak$' -test.benchtime=5x &&
@@ -107,5 +116,12 @@ for round in $(seq "$rounds"); do
 	taskset -c "$pin" "${ort[@]}" --seq 16,64,128 --batch 1 --threads 2 >>"$out/ort.jsonl"
 	taskset -c "$pin" "${ort[@]}" --seq 64 --batch 32 --threads 2 >>"$out/ort.jsonl"
 	"${ort[@]}" --seq 64,128 --batch 1,32 --threads "$(nproc)" >>"$out/ort.jsonl"
+	if [ -f "$model/model-int8.onnx" ] && [[ " ${QUANTIZE:-} " == *" int8 "* ]]; then
+		log "round $round: onnxruntime int8"
+		ort8=("$py" "$root/tools/baseline/ort_bench.py" --onnx "$model/model-int8.onnx" --model "$model" --min-time 1 --json --quantization int8)
+		taskset -c "$pin1" "${ort8[@]}" --seq 16,64,128 --batch 1 --threads 1 >>"$out/ort.jsonl"
+		taskset -c "$pin" "${ort8[@]}" --seq 16,64,128 --batch 1 --threads 2 >>"$out/ort.jsonl"
+		taskset -c "$pin" "${ort8[@]}" --seq 64 --batch 32 --threads 2 >>"$out/ort.jsonl"
+	fi
 done
 log "done"

@@ -47,6 +47,8 @@ def main():
     p.add_argument("--min-time", type=lambda s: float(s.rstrip("s")), default=2.0)
     p.add_argument("--min-iters", type=int, default=5)
     p.add_argument("--json", action="store_true")
+    # Only labels the rows, as ort_bench.js's flag does: the model decides.
+    p.add_argument("--quantization", default="none")
     a = p.parse_args()
     with open(os.path.join(a.model or os.path.dirname(a.onnx), "config.json")) as f:
         cfg = json.load(f)
@@ -75,6 +77,7 @@ def main():
                 times.sort()
                 p50, p90 = times[int(0.5 * (len(times) - 1))], times[int(0.9 * (len(times) - 1))]
                 row = {"batch": batch, "seq": seq, "threads": threads, "kernels": "onnxruntime",
+                       "quantization": a.quantization,
                        "p50_ms": round(p50, 3), "p90_ms": round(p90, 3),
                        "seqs_per_s": round(batch / (p50 / 1e3), 2),
                        "gflops": round(batch * flops_per_seq(cfg, seq) / (p50 / 1e3) / 1e9, 2),

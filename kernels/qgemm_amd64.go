@@ -108,14 +108,26 @@ func qRange(kind qKernel, x []float32) (lo, hi float32, finite bool) {
 	return min(lo, lo2), max(hi, hi2), finite
 }
 
+//go:noescape
+func quantizeAVX512(x *float32, n int, dst *uint8, inv, zero float32)
+
 // qQuantize quantizes x into a row's place of a packed group (see
 // quantizeRow), returning how many leading values it did: a multiple of 8.
+// The VNNI kernel's CPUs take sixteen at a time.
 func qQuantize(kind qKernel, x []float32, dst []uint8, inv, zero float32) int {
 	if !kind.hasAVX2() || len(x) < 8 {
 		return 0
 	}
-	n := len(x) &^ 7
-	_ = dst[(n/4-1)*qRows*4+3] // the last byte written
-	quantizeAVX2(&x[0], n, &dst[0], inv, zero)
+	n := 0
+	if kind == qKernelVNNI && len(x) >= 16 {
+		n = len(x) &^ 15
+		_ = dst[(n/4-1)*qRows*4+3] // the last byte written
+		quantizeAVX512(&x[0], n, &dst[0], inv, zero)
+	}
+	if rest := (len(x) - n) &^ 7; rest > 0 {
+		_ = dst[((n+rest)/4-1)*qRows*4+3]
+		quantizeAVX2(&x[n], rest, &dst[n/4*qRows*4], inv, zero)
+		n += rest
+	}
 	return n
 }

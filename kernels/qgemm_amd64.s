@@ -824,3 +824,40 @@ dxloop:
 dxdone:
 	VZEROUPPER
 	RET
+
+// func quantizeAVX512(x *float32, n int, dst *uint8, inv, zero float32)
+//
+// quantizeAVX2 sixteen values at a time (n a positive multiple of 16), with
+// the same operations in the same order, so bit for bit the same bytes:
+// VPMOVUSDB narrows the clamped int32s to bytes in one step, and the four
+// groups of four go 24 bytes apart.
+TEXT ·quantizeAVX512(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), AX
+	MOVQ         n+8(FP), CX
+	SHRQ         $4, CX
+	MOVQ         dst+16(FP), DI
+	VBROADCASTSS inv+24(FP), Z5
+	VBROADCASTSS zero+28(FP), Z6
+	VBROADCASTSS qhalf<>(SB), Z7
+	VBROADCASTSS q255<>(SB), Z8
+	VPXORD       Z9, Z9, Z9
+
+q512loop:
+	VMOVUPS    (AX), Z0
+	VMULPS     Z5, Z0, Z0
+	VADDPS     Z6, Z0, Z0
+	VADDPS     Z7, Z0, Z0
+	VMAXPS     Z9, Z0, Z0 // (x > 0) ? x : 0, so NaN → 0
+	VMINPS     Z8, Z0, Z0
+	VCVTTPS2DQ Z0, Z0
+	VPMOVUSDB  Z0, X1
+	VMOVD      X1, (DI)
+	VPEXTRD    $1, X1, 24(DI)
+	VPEXTRD    $2, X1, 48(DI)
+	VPEXTRD    $3, X1, 72(DI)
+	ADDQ       $64, AX
+	ADDQ       $96, DI
+	DECQ       CX
+	JNZ        q512loop
+	VZEROUPPER
+	RET

@@ -116,7 +116,13 @@ func (m *model) release() {
 // the next one is current.
 func (s *Server) model() *model {
 	for {
-		if m := s.cur.Load(); m.acquire() {
+		m := s.cur.Load()
+		if m == nil {
+			// A handler outliving the shutdown grace: its panic is
+			// answered 500 by serve's recovery.
+			panic("server: model used after Close")
+		}
+		if m.acquire() {
 			return m
 		}
 	}

@@ -1030,7 +1030,8 @@ type infoResponse struct {
 	// when the model serving was loaded (at start or by the last reload).
 	Revision string    `json:"revision"`
 	LoadedAt time.Time `json:"loaded_at"`
-	// Reload says whether SIGHUP and POST /admin/reload can reload the model.
+	// Reload says whether the model can be reloaded (SIGHUP; POST
+	// /admin/reload also needs admin keys).
 	Reload bool `json:"reload"`
 }
 
@@ -1066,7 +1067,7 @@ func (s *Server) info() infoResponse {
 		UptimeSeconds: math.Round(time.Since(s.started).Seconds()*1000) / 1000,
 		Ready:         s.ready.Load() && !s.draining.Load(),
 		WeightsSHA256: m.clf.WeightsSHA256(), Hub: m.clf.HubSource(),
-		Revision: m.revision, LoadedAt: m.loadedAt.UTC(), Reload: s.cfg.Loader != nil && s.adminKeys != nil,
+		Revision: m.revision, LoadedAt: m.loadedAt.UTC(), Reload: s.cfg.Loader != nil,
 	}
 	seen := map[string]bool{}
 	for _, t := range m.clf.Tensors() {

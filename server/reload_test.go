@@ -256,12 +256,21 @@ func TestHotReload(t *testing.T) {
 	t.Logf("answered by sst2-mini %d, by tiny-odd %d", answered[2].Load(), answered[3].Load())
 }
 
-// Without admin keys the admin endpoint is off, and says how to turn it on.
+// Without admin keys the admin endpoint is off, and says how to turn it
+// on; SIGHUP still reloads.
 func TestAdminReloadOff(t *testing.T) {
 	t.Parallel()
 	p := start(t, nil)
 	r := p.post("/admin/reload", []byte{}, "X-Admin-Key", "anything")
 	if r.status != 403 || r.errorCode(t) != "admin_disabled" {
 		t.Errorf("reload without admin keys: %d %s", r.status, r.body)
+	}
+	// SIGHUP needs no key: /info still says the model can be reloaded.
+	var info struct {
+		Reload bool `json:"reload"`
+	}
+	p.get("/info").json(t, &info)
+	if !info.Reload {
+		t.Errorf("/info says reload is off; SIGHUP can reload")
 	}
 }

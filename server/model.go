@@ -258,15 +258,10 @@ func (s *Server) adminAuth(ctx *fasthttp.RequestCtx) *apiError {
 	if s.adminKeys == nil {
 		return errorf(403, "admin_disabled", "the admin endpoints are off; start the service with --admin-keys-file or DISTILBERT_ADMIN_KEYS")
 	}
-	key := ctx.Request.Header.Peek("X-Admin-Key")
-	if auth := ctx.Request.Header.Peek("Authorization"); len(key) == 0 && len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ") {
-		key = auth[7:]
-	}
-	addr := "ip:" + s.clientIP(ctx).String()
-	now := time.Now()
-	if blocked, wait := s.authFailures.exhausted(addr, now); blocked {
-		ctx.Response.Header.Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-		return errorf(429, "rate_limited", "too many failed authentications; retry in %v", wait.Round(time.Millisecond))
+	key := presentedKey(ctx, "X-Admin-Key")
+	addr, now := "ip:"+s.clientIP(ctx).String(), time.Now()
+	if aerr := s.authThrottled(ctx, addr, now); aerr != nil {
+		return aerr
 	}
 	if len(key) == 0 || s.adminKeys.check(key) == "" {
 		s.authFailures.allow(addr, now)

@@ -627,19 +627,14 @@ func (s *Server) clientKey(ctx *fasthttp.RequestCtx) (string, *apiError) {
 	if s.keys == nil && s.jwt == nil {
 		return "ip:" + s.clientIP(ctx).String(), nil
 	}
-	key := ctx.Request.Header.Peek("X-API-Key")
-	if auth := ctx.Request.Header.Peek("Authorization"); len(key) == 0 && len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ") {
-		key = auth[7:]
-	}
+	key := presentedKey(ctx, "X-API-Key")
 	if len(key) == 0 {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="distilbert"`)
 		return "", errorf(401, "unauthorized", "an API key is required: Authorization: Bearer KEY or X-API-Key: KEY")
 	}
-	addr := "ip:" + s.clientIP(ctx).String()
-	now := time.Now()
-	if blocked, wait := s.authFailures.exhausted(addr, now); blocked {
-		ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		return "", errorf(429, "rate_limited", "too many failed authentications; retry in %v", wait.Round(time.Millisecond))
+	addr, now := "ip:"+s.clientIP(ctx).String(), time.Now()
+	if aerr := s.authThrottled(ctx, addr, now); aerr != nil {
+		return "", aerr
 	}
 	var id string
 	if s.keys != nil {
@@ -660,6 +655,27 @@ func (s *Server) clientKey(ctx *fasthttp.RequestCtx) (string, *apiError) {
 		return "", errorf(401, "unauthorized", "invalid API key")
 	}
 	return id, nil
+}
+
+// presentedKey is the key a request presents: in header, else as
+// Authorization: Bearer.
+func presentedKey(ctx *fasthttp.RequestCtx, header string) []byte {
+	key := ctx.Request.Header.Peek(header)
+	if auth := ctx.Request.Header.Peek("Authorization"); len(key) == 0 && len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ") {
+		key = auth[7:]
+	}
+	return key
+}
+
+// authThrottled answers 429 when the client at addr has failed to
+// authenticate too often (API keys, tokens and admin keys alike).
+func (s *Server) authThrottled(ctx *fasthttp.RequestCtx, addr string, now time.Time) *apiError {
+	blocked, wait := s.authFailures.exhausted(addr, now)
+	if !blocked {
+		return nil
+	}
+	ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	return errorf(429, "rate_limited", "too many failed authentications; retry in %v", wait.Round(time.Millisecond))
 }
 
 // predict serves /predict and /predict/batch. /predict also takes Hugging

@@ -386,19 +386,7 @@ func TestTypoFails(t *testing.T) {
 		{"components/model-volume/pvc.yaml", "accessModes:", "accessMode:"},
 	} {
 		t.Run(tc.file+"/"+tc.to, func(t *testing.T) {
-			fs := filesys.MakeFsInMemory()
-			copyTree(t, fs, ".", "/k8s")
-			p := filepath.Join("/k8s", tc.file)
-			b, err := fs.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(b), tc.from) {
-				t.Fatalf("%s has no %q", tc.file, tc.from)
-			}
-			if err := fs.WriteFile(p, []byte(strings.Replace(string(b), tc.from, tc.to, 1))); err != nil {
-				t.Fatal(err)
-			}
+			fs := brokenCopy(t, tc.file, tc.from, tc.to)
 			if _, err := render(fs, "/k8s/overlays/example"); err == nil {
 				t.Errorf("%s with %q rendered and decoded without error", tc.file, tc.to)
 			} else {
@@ -406,6 +394,26 @@ func TestTypoFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// brokenCopy is an in-memory copy of the manifests, at /k8s, with the
+// first from in file replaced by to.
+func brokenCopy(t *testing.T, file, from, to string) filesys.FileSystem {
+	t.Helper()
+	fs := filesys.MakeFsInMemory()
+	copyTree(t, fs, ".", "/k8s")
+	p := filepath.Join("/k8s", file)
+	b, err := fs.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), from) {
+		t.Fatalf("%s has no %q", file, from)
+	}
+	if err := fs.WriteFile(p, []byte(strings.Replace(string(b), from, to, 1))); err != nil {
+		t.Fatal(err)
+	}
+	return fs
 }
 
 // copyTree copies the YAML files under dir on disk into fs at to.
@@ -442,19 +450,7 @@ func TestDrainBrokenCopies(t *testing.T) {
 		{"base/deployment.yaml", "          volumeMounts:", "          lifecycle:\n            preStop:\n              sleep:\n                seconds: 15\n          volumeMounts:"},
 	} {
 		t.Run(tc.file+"/"+strings.Fields(tc.to + " removed")[0], func(t *testing.T) {
-			fs := filesys.MakeFsInMemory()
-			copyTree(t, fs, ".", "/k8s")
-			p := filepath.Join("/k8s", tc.file)
-			b, err := fs.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(b), tc.from) {
-				t.Fatalf("%s has no %q", tc.file, tc.from)
-			}
-			if err := fs.WriteFile(p, []byte(strings.Replace(string(b), tc.from, tc.to, 1))); err != nil {
-				t.Fatal(err)
-			}
+			fs := brokenCopy(t, tc.file, tc.from, tc.to)
 			r, err := render(fs, "/k8s/base")
 			if err != nil {
 				t.Fatal(err)

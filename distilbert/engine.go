@@ -58,6 +58,9 @@ type EngineSpec struct {
 	// Device is the whole --device value, e.g. "cuda:1".
 	Device       string
 	Quantization Quantization
+	// GPUPrecision is the arithmetic an accelerator's linear layers use
+	// ("fp32", "tf32", "fp16", "bf16"; "" is fp32). The CPU ignores it.
+	GPUPrecision string
 	// Kernels are the CPU kernels chosen at start-up; CPU-side work of
 	// any engine runs on them.
 	Kernels *kernels.Impl

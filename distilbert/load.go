@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/distilbert-go/distilbert/distilbert/defaultmodel"
 	"github.com/distilbert-go/distilbert/distilbert/tokenize"
@@ -20,6 +22,7 @@ type options struct {
 	kernels *kernels.Impl
 	quant   Quantization
 	device  string
+	gpuPrec string
 	provenanceOptions
 }
 
@@ -63,6 +66,14 @@ func WithKernels(impl *kernels.Impl) Option { return func(o *options) { o.kernel
 // backend's name, optionally with an index ("cuda:1").
 func WithDevice(device string) Option { return func(o *options) { o.device = device } }
 
+// WithGPUPrecision sets the arithmetic of an accelerator's linear layers:
+// "fp32" (the default, for parity with the CPU), "tf32", "fp16" or "bf16".
+// The CPU engine ignores it.
+func WithGPUPrecision(p string) Option { return func(o *options) { o.gpuPrec = p } }
+
+// GPUPrecisions are the values WithGPUPrecision takes.
+var GPUPrecisions = []string{"fp32", "tf32", "fp16", "bf16"}
+
 func buildOptions(opts []Option) (options, error) {
 	o := options{quant: QuantNone}
 	for _, f := range opts {
@@ -70,6 +81,9 @@ func buildOptions(opts []Option) (options, error) {
 	}
 	if _, err := ParseQuantization(string(o.quant)); err != nil {
 		return o, err
+	}
+	if o.gpuPrec != "" && !slices.Contains(GPUPrecisions, o.gpuPrec) {
+		return o, fmt.Errorf("GPU precision %q is not supported (want %s)", o.gpuPrec, strings.Join(GPUPrecisions, ", "))
 	}
 	if o.kernels == nil {
 		o.kernels = kernels.Best()
@@ -180,7 +194,7 @@ func newClassifier(name string, cfg *Config, fsys fs.FS, f *weights.File, o opti
 		f.Close()
 		return nil, fmt.Errorf("%s: tokenizer has %d tokens but the model's vocab_size is %d", name, tok.VocabSize(), cfg.VocabSize)
 	}
-	e, fellBack, err := openEngine(o.device, EngineSpec{Config: cfg, Params: p, Quantization: o.quant, Kernels: o.kernels})
+	e, fellBack, err := openEngine(o.device, EngineSpec{Config: cfg, Params: p, Quantization: o.quant, GPUPrecision: o.gpuPrec, Kernels: o.kernels})
 	if err != nil {
 		f.Close()
 		return nil, err

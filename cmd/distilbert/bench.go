@@ -87,8 +87,8 @@ func cmdBench(args []string, stdout io.Writer) error {
 	fs := newFlagSet("bench")
 	var model modelFlags
 	model.register(fs)
-	quantize := quantizeFlag(fs)
-	device := deviceFlag(fs)
+	var ef engineFlags
+	ef.register(fs, true)
 	seqs := fs.String("seq", "16,64,128", "sequence lengths in tokens, incl. [CLS] and [SEP]")
 	batches := fs.String("batch", "1", "batch sizes")
 	threadList := fs.String("threads", strconv.Itoa(runtime.GOMAXPROCS(0)), "cores to use (a list runs each)")
@@ -115,7 +115,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(model, *quantize, *device)
+	c, err := loadClassifier(model, ef)
 	if err != nil {
 		return err
 	}

@@ -23,16 +23,16 @@ const chunkSize = 256
 
 // ioFlags are the flags shared by predict and tokenize.
 type ioFlags struct {
-	model                           modelFlags
-	input, output, quantize, device string
+	model         modelFlags
+	input, output string
+	engine        engineFlags
 }
 
 func (f *ioFlags) register(fs *flag.FlagSet) {
 	f.model.register(fs)
 	fs.StringVar(&f.input, "input", "", "JSONL file of {\"text\": ...} lines (\"-\" for stdin)")
 	fs.StringVar(&f.output, "output", "", "write JSONL here instead of stdout")
-	fs.StringVar(&f.quantize, "quantize", os.Getenv(quantizeEnv), quantizeUsage)
-	fs.StringVar(&f.device, "device", deviceDefault(), deviceUsage)
+	f.engine.register(fs, true)
 }
 
 // --quantize is shared by every command that loads a model.
@@ -41,25 +41,21 @@ const (
 	quantizeUsage = "encoder weights: none (float32) or int8 (dynamic quantization: ~2x faster, 1/4 the memory); default $" + quantizeEnv
 )
 
-func quantizeFlag(fs *flag.FlagSet) *string {
-	return fs.String("quantize", os.Getenv(quantizeEnv), quantizeUsage)
-}
-
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by run
 	return fs
 }
 
-func loadClassifier(model modelFlags, quantize, device string) (*distilbert.Classifier, error) {
-	c, _, err := loadClassifierDir(model, quantize, device)
+func loadClassifier(model modelFlags, ef engineFlags) (*distilbert.Classifier, error) {
+	c, _, err := loadClassifierDir(model, ef)
 	return c, err
 }
 
 // loadClassifierDir also returns the checkpoint directory --model resolved
 // to ("" for the embedded model).
-func loadClassifierDir(model modelFlags, quantize, device string) (*distilbert.Classifier, string, error) {
-	q, err := distilbert.ParseQuantization(quantize)
+func loadClassifierDir(model modelFlags, ef engineFlags) (*distilbert.Classifier, string, error) {
+	q, err := distilbert.ParseQuantization(ef.quantize)
 	if err != nil {
 		return nil, "", usageError{fmt.Errorf("--quantize: %w", err)}
 	}
@@ -67,7 +63,8 @@ func loadClassifierDir(model modelFlags, quantize, device string) (*distilbert.C
 	if err != nil {
 		return nil, "", err
 	}
-	opts := []distilbert.Option{distilbert.WithQuantization(q), distilbert.WithKernels(impl), distilbert.WithDevice(device),
+	opts := []distilbert.Option{distilbert.WithQuantization(q), distilbert.WithKernels(impl), distilbert.WithDevice(ef.device),
+		distilbert.WithGPUPrecision(ef.gpuPrecision),
 		distilbert.WithWeightsSHA256(model.sha256)}
 	var c *distilbert.Classifier
 	dir := ""
@@ -182,7 +179,7 @@ func streamTexts(name string, args []string, stdin io.Reader, stdout io.Writer, 
 	if err != nil {
 		return err
 	}
-	c, err := loadClassifier(iof.model, iof.quantize, iof.device)
+	c, err := loadClassifier(iof.model, iof.engine)
 	if err != nil {
 		return err
 	}
@@ -263,8 +260,8 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	fs := newFlagSet("inspect")
 	var model modelFlags
 	model.register(fs)
-	quantize := quantizeFlag(fs)
-	device := deviceFlag(fs)
+	var ef engineFlags
+	ef.register(fs, true)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -273,7 +270,7 @@ func cmdInspect(args []string, stdout io.Writer) error {
 	if len(rest) > 0 {
 		return usageError{fmt.Errorf("inspect takes no arguments, got %q", rest[0])}
 	}
-	c, dir, err := loadClassifierDir(model, *quantize, *device)
+	c, dir, err := loadClassifierDir(model, ef)
 	if err != nil {
 		return err
 	}

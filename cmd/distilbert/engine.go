@@ -21,8 +21,25 @@ func deviceDefault() string {
 	return "cpu"
 }
 
-func deviceFlag(fs *flag.FlagSet) *string {
-	return fs.String("device", deviceDefault(), deviceUsage)
+// --gpu-precision is shared likewise.
+const (
+	gpuPrecisionEnv   = "DISTILBERT_GPU_PRECISION"
+	gpuPrecisionUsage = "arithmetic of the linear layers on a GPU: fp32 (parity with the CPU), tf32, fp16 or bf16; default $" + gpuPrecisionEnv + " or fp32"
+)
+
+// engineFlags choose the engine: --quantize, --device, --gpu-precision.
+type engineFlags struct{ quantize, device, gpuPrecision string }
+
+// register adds the flags with their environment twins as defaults;
+// serve leaves the defaults empty and applies the environment itself.
+func (f *engineFlags) register(fs *flag.FlagSet, envDefaults bool) {
+	q, d, p := "", "cpu", ""
+	if envDefaults {
+		q, d, p = os.Getenv(quantizeEnv), deviceDefault(), os.Getenv(gpuPrecisionEnv)
+	}
+	fs.StringVar(&f.quantize, "quantize", q, quantizeUsage)
+	fs.StringVar(&f.device, "device", d, deviceUsage)
+	fs.StringVar(&f.gpuPrecision, "gpu-precision", p, gpuPrecisionUsage)
 }
 
 // configureKernels reads the kernel settings from the environment

@@ -32,6 +32,7 @@ Model flags (every command that loads a model):
   --model-sha256 HEX   refuse weights with another SHA-256
   --quantize int8      int8 encoder (default none; $DISTILBERT_QUANTIZE)
   --device DEVICE      cpu, auto, or cuda[:N] in a -tags cuda build (default cpu; $DISTILBERT_DEVICE)
+  --gpu-precision P    fp32, tf32, fp16 or bf16 on a GPU (default fp32; $DISTILBERT_GPU_PRECISION)
 
 A Hub id is read from the Hugging Face cache, downloaded first unless
 HF_HUB_OFFLINE=1 (HF_ENDPOINT, HF_TOKEN and HF_HUB_CACHE apply). Input lines

@@ -22,8 +22,8 @@ func cmdServe(args []string, stdout io.Writer) error {
 	fs := newFlagSet("serve")
 	var model modelFlags
 	model.register(fs)
-	quantize := fs.String("quantize", "", quantizeUsage) // DISTILBERT_QUANTIZE via ApplyEnv
-	device := fs.String("device", "cpu", deviceUsage)    // DISTILBERT_DEVICE via ApplyEnv
+	var ef engineFlags
+	ef.register(fs, false) // DISTILBERT_QUANTIZE, _DEVICE, _GPU_PRECISION via ApplyEnv
 	cfg := server.DefaultConfig()
 	cfg.Version = version
 	var keysFile string
@@ -57,13 +57,13 @@ func cmdServe(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("admin keys: %w", err)
 	}
-	c, err := loadClassifier(model, *quantize, *device)
+	c, err := loadClassifier(model, ef)
 	if err != nil {
 		return err
 	}
 	// A reload reads --model again with the same options: a directory's
 	// new files, or a Hub id's newest revision.
-	cfg.Loader = func() (*distilbert.Classifier, error) { return loadClassifier(model, *quantize, *device) }
+	cfg.Loader = func() (*distilbert.Classifier, error) { return loadClassifier(model, ef) }
 	cfg.OwnModel = true
 	s, err := server.New(c, cfg)
 	if err != nil {

@@ -1,0 +1,325 @@
+package cuda
+
+import (
+	"bufio"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/distilbert-go/distilbert/distilbert"
+)
+
+const (
+	goldenDir  = "../../testdata/golden"
+	tinyOddDir = "../../testdata/models/tiny-odd"
+	sst2Dir    = "../defaultmodel/sst2-mini"
+	// fp32 on a device matches the PyTorch goldens this closely; reduced
+	// precisions keep every label and stay within reducedTol.
+	fp32Tol    = 1e-4
+	reducedTol = 2e-2
+)
+
+func TestMain(m *testing.M) {
+	// The reference device, selectable like a GPU, runs the engine's plan.
+	distilbert.RegisterBackend(distilbert.Backend{Name: "cudaref", Open: func(spec distilbert.EngineSpec) (distilbert.Engine, error) {
+		return newEngine(&refDevice{}, spec, distilbert.EngineInfo{Backend: "cudaref", Device: "cudaref", Kernels: "reference"})
+	}})
+	os.Exit(m.Run())
+}
+
+// target is one device and precision the goldens run on.
+type target struct {
+	device, precision string
+	gpu               bool
+}
+
+func (tg target) String() string { return tg.device + "/" + tg.precision }
+
+// targets: the reference device in fp32 and fp16 (bf16 and tf32 differ from
+// them only in rounding, which TestRounding covers), and every precision
+// on each GPU that answers (none without -tags cuda).
+func targets(t *testing.T) []target {
+	out := []target{{"cudaref", "fp32", false}, {"cudaref", "fp16", false}}
+	for _, dev := range gpuDevices(t) {
+		for _, p := range distilbert.GPUPrecisions {
+			out = append(out, target{dev, p, true})
+		}
+	}
+	return out
+}
+
+type goldenCase struct {
+	Case      string    `json:"case"`
+	Label     int       `json:"label"`
+	InputIDs  []int32   `json:"input_ids"`
+	Logits    []float64 `json:"logits"`
+	PredLabel string    `json:"pred_label"`
+}
+
+func readJSONL(t testing.TB, name string) []goldenCase {
+	t.Helper()
+	f, err := os.Open(filepath.Join(goldenDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []goldenCase
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var v goldenCase
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func load(t testing.TB, dir string, tg target) *distilbert.Classifier {
+	t.Helper()
+	c, err := distilbert.Load(dir, distilbert.WithDevice(tg.device), distilbert.WithGPUPrecision(tg.precision))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if info := c.Engine().Info(); info.Precision != tg.precision || !info.Pads {
+		t.Fatalf("engine info %+v, want precision %s", info, tg.precision)
+	}
+	return c
+}
+
+func tolerance(tg target) float64 {
+	if tg.precision == "fp32" {
+		return fp32Tol
+	}
+	return reducedTol
+}
+
+// forward runs cases as one padded batch, or one at a time.
+func forward(t testing.TB, c *distilbert.Classifier, cases []goldenCase, batched bool) [][]float32 {
+	t.Helper()
+	nl := len(c.Labels())
+	var seqs []distilbert.Sequence
+	for _, g := range cases {
+		seqs = append(seqs, distilbert.Sequence{IDs: g.InputIDs})
+	}
+	logits := make([]float32, len(seqs)*nl)
+	if batched {
+		if err := c.Engine().Forward(seqs, logits); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		for i := range seqs {
+			if err := c.Engine().Forward(seqs[i:i+1], logits[i*nl:i*nl+nl]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out := make([][]float32, len(seqs))
+	for i := range out {
+		out[i] = logits[i*nl : i*nl+nl]
+	}
+	return out
+}
+
+func maxDiff(got []float32, want []float64) float64 {
+	if len(got) != len(want) {
+		return math.Inf(1)
+	}
+	d := 0.0
+	for i := range got {
+		v := math.Abs(float64(got[i]) - want[i])
+		if math.IsNaN(v) {
+			return math.Inf(1)
+		}
+		d = max(d, v)
+	}
+	return d
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// checkCases compares logits with the goldens: within the precision's
+// tolerance, and the same label.
+func checkCases(t *testing.T, c *distilbert.Classifier, tg target, cases []goldenCase, got [][]float32) {
+	t.Helper()
+	worst := 0.0
+	for i, g := range cases {
+		d := maxDiff(got[i], g.Logits)
+		worst = max(worst, d)
+		if d > tolerance(tg) {
+			t.Errorf("%s (%d tokens): logits %v, want %v (diff %.3g)", g.Case, len(g.InputIDs), got[i], g.Logits, d)
+		}
+		if l := c.Labels()[argmax(got[i])]; g.PredLabel != "" && l != g.PredLabel {
+			t.Errorf("%s: label %s, want %s", g.Case, l, g.PredLabel)
+		}
+	}
+	t.Logf("%s: %d cases, max |logit diff| %.3g", tg, len(cases), worst)
+}
+
+// TestGoldens runs the goldens of both fixtures, singly and as one padded
+// batch, on every target. On the reference device sst2-mini runs its
+// shorter cases only: its plain-Go GEMM is slow.
+func TestGoldens(t *testing.T) {
+	for _, tg := range targets(t) {
+		t.Run(tg.String(), func(t *testing.T) {
+			for _, fx := range []struct{ dir, file string }{{tinyOddDir, "tiny-odd.jsonl"}, {sst2Dir, "sst2-mini-edge.jsonl"}} {
+				cases := readJSONL(t, fx.file)
+				if !tg.gpu && fx.dir == sst2Dir {
+					cases = shorter(cases, 24)
+				}
+				c := load(t, fx.dir, tg)
+				checkCases(t, c, tg, cases, forward(t, c, cases, false))
+				checkCases(t, c, tg, cases, forward(t, c, cases, true))
+			}
+		})
+	}
+}
+
+func shorter(cases []goldenCase, n int) []goldenCase {
+	var out []goldenCase
+	for _, g := range cases {
+		if len(g.InputIDs) <= n {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// TestPaddedBatchGolden runs the goldens' right-padded batch with its
+// attention mask: the masked keys must be left out.
+func TestPaddedBatchGolden(t *testing.T) {
+	for _, tg := range targets(t) {
+		t.Run(tg.String(), func(t *testing.T) {
+			for _, fx := range []struct{ dir, file string }{{tinyOddDir, "tiny-odd-batch.json"}, {sst2Dir, "sst2-mini-batch.json"}} {
+				if !tg.gpu && fx.dir == sst2Dir {
+					continue // 8 × 512 padded tokens: minutes in plain Go
+				}
+				var g struct {
+					InputIDs      [][]int32   `json:"input_ids"`
+					AttentionMask [][]int     `json:"attention_mask"`
+					LogitsBatched [][]float64 `json:"logits_batched"`
+				}
+				data, err := os.ReadFile(filepath.Join(goldenDir, fx.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(data, &g); err != nil {
+					t.Fatal(err)
+				}
+				c := load(t, fx.dir, tg)
+				nl := len(c.Labels())
+				batch := make([]distilbert.Sequence, len(g.InputIDs))
+				for i, ids := range g.InputIDs {
+					mask := make([]bool, len(ids))
+					for j, v := range g.AttentionMask[i] {
+						mask[j] = v != 0
+					}
+					batch[i] = distilbert.Sequence{IDs: ids, Mask: mask}
+				}
+				logits := make([]float32, len(batch)*nl)
+				if err := c.Engine().Forward(batch, logits); err != nil {
+					t.Fatal(err)
+				}
+				for i := range batch {
+					if d := maxDiff(logits[i*nl:i*nl+nl], g.LogitsBatched[i]); d > tolerance(tg) {
+						t.Errorf("%s row %d: logits %v, want %v (diff %.3g)", fx.file, i, logits[i*nl:i*nl+nl], g.LogitsBatched[i], d)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSST2Dev runs the 872 SST-2 dev sentences: in fp32 within 1e-4 of the
+// goldens, in reduced precision with every label and the accuracy kept and
+// logits within 2e-2. The reference device runs every 16th sentence.
+func TestSST2Dev(t *testing.T) {
+	cases := readJSONL(t, "sst2-mini-dev.jsonl")
+	for _, tg := range targets(t) {
+		t.Run(tg.String(), func(t *testing.T) {
+			sub := cases
+			if !tg.gpu {
+				sub = nil
+				for i := 0; i < len(cases); i += 16 {
+					sub = append(sub, cases[i])
+				}
+			}
+			c := load(t, sst2Dir, tg)
+			got := forward(t, c, sub, true)
+			checkCases(t, c, tg, sub, got)
+			correct, want := 0, 0
+			for i, g := range sub {
+				if argmax(got[i]) == g.Label {
+					correct++
+				}
+				if c.Labels()[g.Label] == g.PredLabel {
+					want++
+				}
+			}
+			t.Logf("%s: accuracy %d/%d (PyTorch float32 %d/%d)", tg, correct, len(sub), want, len(sub))
+			if correct != want {
+				t.Errorf("accuracy %d/%d, PyTorch float32 %d/%d", correct, len(sub), want, len(sub))
+			}
+		})
+	}
+}
+
+// TestChunking: a batch larger than one chunk's tokens runs in chunks, in
+// order, with the same logits as one sequence at a time.
+func TestChunking(t *testing.T) {
+	cases := readJSONL(t, "tiny-odd.jsonl")
+	tg := target{"cudaref", "fp32", false}
+	c := load(t, tinyOddDir, tg)
+	var many []goldenCase
+	for len(many)*64 <= 2*maxChunkTokens {
+		many = append(many, cases...)
+	}
+	got := forward(t, c, many, true)
+	checkCases(t, c, tg, many, got)
+}
+
+func TestRounding(t *testing.T) {
+	for _, tc := range []struct {
+		in      float32
+		f16, bf float32
+	}{
+		{1, 1, 1},
+		{1 + 1.0/2048, 1, 1},                                // a tie: to even
+		{1 + 3.0/2048, 1 + 2.0/1024, 1},                     // a tie: to even, up
+		{65504, 65504, 65536},                               // the largest half
+		{65520, float32(math.Inf(1)), 65536},                // rounds past it
+		{1.0 / (1 << 24), 1.0 / (1 << 24), 1.0 / (1 << 24)}, // the smallest subnormal half
+		{1.0 / (1 << 26), 0, 1.0 / (1 << 26)},
+		{-2.5, -2.5, -2.5},
+		{1 + 1.0/256, 1 + 1.0/256, 1}, // bf16's tie
+		{1 + 3.0/256, 1 + 3.0/256, 1 + 4.0/256},
+	} {
+		if got := roundF16(tc.in); got != tc.f16 {
+			t.Errorf("roundF16(%g) = %g, want %g", tc.in, got, tc.f16)
+		}
+		if got := roundBF16(tc.in); got != tc.bf {
+			t.Errorf("roundBF16(%g) = %g, want %g", tc.in, got, tc.bf)
+		}
+	}
+	// Every half converts back exactly.
+	for h := range 1 << 16 {
+		if h&0x7c00 == 0x7c00 && h&0x3ff != 0 {
+			continue // NaN
+		}
+		if got := f32ToF16(f16ToF32(uint16(h))); got != uint16(h) {
+			t.Fatalf("half %#04x → %g → %#04x", h, f16ToF32(uint16(h)), got)
+		}
+	}
+}

@@ -82,7 +82,9 @@ class Layer(nn.Module):
 
 
 class DistilBertClassifier(nn.Module):
-    def __init__(self, cfg):
+    # layer: the encoder layer class (torch_bench.py passes one with SDPA
+    # attention; the parameters are the same, so is the checkpoint mapping).
+    def __init__(self, cfg, layer=Layer):
         super().__init__()
         dim, labels = cfg["dim"], len(cfg.get("id2label") or {"0": 0, "1": 1})
         if cfg.get("activation", "gelu") != "gelu" or cfg.get("sinusoidal_pos_embds"):
@@ -91,7 +93,7 @@ class DistilBertClassifier(nn.Module):
         self.position_embeddings = nn.Embedding(cfg["max_position_embeddings"], dim)
         self.emb_layer_norm = nn.LayerNorm(dim, eps=1e-12)
         self.layers = nn.ModuleList(
-            Layer(dim, cfg["n_heads"], cfg["hidden_dim"]) for _ in range(cfg["n_layers"]))
+            layer(dim, cfg["n_heads"], cfg["hidden_dim"]) for _ in range(cfg["n_layers"]))
         self.pre_classifier = nn.Linear(dim, dim)
         self.classifier = nn.Linear(dim, labels)
 
@@ -121,10 +123,10 @@ class DistilBertClassifier(nn.Module):
         self.load_state_dict(state, strict=True)
 
 
-def load_model(model_dir):
+def load_model(model_dir, layer=Layer):
     with open(os.path.join(model_dir, "config.json")) as f:
         cfg = json.load(f)
-    m = DistilBertClassifier(cfg)
+    m = DistilBertClassifier(cfg, layer)
     m.load_hf(read_safetensors(os.path.join(model_dir, "model.safetensors")))
     return m.eval()
 

@@ -15,7 +15,6 @@ import os
 import time
 
 import numpy as np
-import onnxruntime as ort
 
 
 def bench_ids(batch, seq):
@@ -50,6 +49,9 @@ def main():
     # Only labels the rows, as ort_bench.js's flag does: the model decides.
     p.add_argument("--quantization", default="none")
     a = p.parse_args()
+    # Imported here so that torch_bench.py can reuse bench_ids and
+    # flops_per_seq on machines without onnxruntime.
+    import onnxruntime as ort
     with open(os.path.join(a.model or os.path.dirname(a.onnx), "config.json")) as f:
         cfg = json.load(f)
     for threads in ints(a.threads):

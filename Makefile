@@ -117,6 +117,19 @@ offline-bins:
 	xz -9 -f $(OFFLINE_BIN)/distilbert $(OFFLINE_BIN)/loadtest $(OFFLINE_BIN)/genmodel $(OFFLINE_BIN)/kernels.test $(OFFLINE_BIN)/distilbert.test
 	@ls -l $(OFFLINE_BIN)
 
+# The GPU checks' binaries for tools/baseline/gpu.sh on a machine with no Go:
+# the cuda build (cgo, dynamically linked to libc only: CUDA is dlopened).
+GPU_BIN ?= bin/gpu
+.PHONY: gpu-bins
+gpu-bins:
+	@mkdir -p $(GPU_BIN)
+	CGO_ENABLED=1 $(GO) build -ldflags='-s -w' -tags 'cuda nodefaultmodel' -o $(GPU_BIN)/distilbert ./cmd/distilbert
+	CGO_ENABLED=1 $(GO) test -c -ldflags='-s -w' -tags cuda -o $(GPU_BIN)/cuda.test ./distilbert/cuda
+	CGO_ENABLED=0 $(GO) build -ldflags='-s -w' -tags noengine -o $(GPU_BIN)/loadtest ./tools/loadtest
+	CGO_ENABLED=0 $(GO) build -ldflags='-s -w' -o $(GPU_BIN)/genmodel ./tools/genmodel
+	xz -9 -f $(GPU_BIN)/distilbert $(GPU_BIN)/cuda.test $(GPU_BIN)/loadtest $(GPU_BIN)/genmodel
+	@ls -l $(GPU_BIN)
+
 clean:
 	rm -rf bin
 

@@ -46,6 +46,24 @@ type EngineInfo struct {
 	// Pads is whether a batch's sequences are padded to a common length
 	// (then mixed lengths cost the longest one's work each).
 	Pads bool `json:"pads"`
+	// MaxBatchSequences and MaxBatchTokens are the most sequences and
+	// (padded) tokens one Forward call should take: batching callers (the
+	// pipeline, the service) form batches up to them. 0 means the CPU's,
+	// MaxBatchSequences and MaxBatchTokens.
+	MaxBatchSequences int `json:"max_batch_sequences,omitempty"`
+	MaxBatchTokens    int `json:"max_batch_tokens,omitempty"`
+}
+
+// BatchLimits are info's batch limits, the CPU's where it sets none.
+func (info EngineInfo) BatchLimits() (sequences, tokens int) {
+	sequences, tokens = info.MaxBatchSequences, info.MaxBatchTokens
+	if sequences <= 0 {
+		sequences = MaxBatchSequences
+	}
+	if tokens <= 0 {
+		tokens = MaxBatchTokens
+	}
+	return sequences, tokens
 }
 
 // EngineSpec is what a Backend builds an engine from.

@@ -36,16 +36,17 @@ type Classifier struct {
 	prov     provenance
 }
 
-// Batch limits for Predict: large enough to amortise weight loads over
-// many rows, small enough to keep activations in cache-sized buffers.
+// The CPU engine's batch limits: large enough to amortise weight loads
+// over many rows, small enough to keep activations in cache-sized buffers.
 const (
 	maxBatchSequences = 32
 	maxBatchTokens    = 8192
 )
 
 // MaxBatchSequences and MaxBatchTokens are the most sequences and tokens
-// PredictEncoded runs in one engine call; larger inputs are split. The
-// service rejects batch limits above them, so that each batch it forms is
+// PredictEncoded runs in one call of the CPU engine (an engine may set
+// others, EngineInfo.BatchLimits); larger inputs are split. The service
+// rejects batch limits above the engine's, so that each batch it forms is
 // exactly one engine call.
 const (
 	MaxBatchSequences = maxBatchSequences
@@ -102,9 +103,10 @@ func (c *Classifier) PredictEncoded(ctx context.Context, encs []tokenize.Encodin
 	}
 	sort.SliceStable(order, func(a, b int) bool { return len(encs[order[a]].IDs) < len(encs[order[b]].IDs) })
 
+	maxSeqs, maxTokens := c.engine.Info().BatchLimits()
 	logits := make([]float32, len(encs)*nl)
-	batch := make([]Sequence, 0, maxBatchSequences)
-	out := make([]float32, maxBatchSequences*nl)
+	batch := make([]Sequence, 0, min(maxSeqs, len(encs)))
+	out := make([]float32, min(maxSeqs, len(encs))*nl)
 	for start := 0; start < len(order); {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -112,9 +114,9 @@ func (c *Classifier) PredictEncoded(ctx context.Context, encs []tokenize.Encodin
 		batch = batch[:0]
 		tokens := 0
 		end := start
-		for end < len(order) && len(batch) < maxBatchSequences {
+		for end < len(order) && len(batch) < maxSeqs {
 			n := len(encs[order[end]].IDs)
-			if len(batch) > 0 && tokens+n > maxBatchTokens {
+			if len(batch) > 0 && tokens+n > maxTokens {
 				break
 			}
 			batch = append(batch, Sequence{IDs: encs[order[end]].IDs})

@@ -238,6 +238,21 @@ func LoadAPIKeys(path, env string) ([]string, error) {
 	return keys, nil
 }
 
+// checkBatchLimits: above the engine's own limits a batch would be split
+// into several engine calls behind the batcher's back, and the batch
+// metrics would count what never ran as one call.
+func (c *Config) checkBatchLimits(info distilbert.EngineInfo) error {
+	seqs, tokens := info.BatchLimits()
+	var errs []error
+	if c.MaxBatchSize > seqs {
+		errs = append(errs, fmt.Errorf("--max-batch-size %d is more than one engine call takes (%d)", c.MaxBatchSize, seqs))
+	}
+	if c.MaxBatchTokens > tokens {
+		errs = append(errs, fmt.Errorf("--max-batch-tokens %d is more than one engine call takes (%d)", c.MaxBatchTokens, tokens))
+	}
+	return errors.Join(errs...)
+}
+
 // Validate reports the first nonsensical setting.
 func (c *Config) Validate() error {
 	var errs []error
@@ -248,15 +263,6 @@ func (c *Config) Validate() error {
 	}
 	pos("max-batch-size", c.MaxBatchSize)
 	pos("max-batch-tokens", c.MaxBatchTokens)
-	// Above the engine's own limits a batch would be split into several
-	// engine calls behind the batcher's back, and the batch metrics would
-	// count what never ran as one call.
-	if c.MaxBatchSize > distilbert.MaxBatchSequences {
-		errs = append(errs, fmt.Errorf("--max-batch-size %d is more than one engine call takes (%d)", c.MaxBatchSize, distilbert.MaxBatchSequences))
-	}
-	if c.MaxBatchTokens > distilbert.MaxBatchTokens {
-		errs = append(errs, fmt.Errorf("--max-batch-tokens %d is more than one engine call takes (%d)", c.MaxBatchTokens, distilbert.MaxBatchTokens))
-	}
 	pos("max-queue", c.MaxQueue)
 	pos("max-body-bytes", c.MaxBodyBytes)
 	pos("max-batch-items", c.MaxBatchItems)

@@ -124,6 +124,9 @@ func New(clf *distilbert.Classifier, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkBatchLimits(clf.Engine().Info()); err != nil {
+		return nil, err
+	}
 	log := cfg.Logger
 	if log == nil {
 		level, _ := parseLevel(cfg.LogLevel)

@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -34,7 +35,9 @@ func Open(spec distilbert.EngineSpec) (distilbert.Engine, error) {
 		Backend: "cuda", Device: "cuda:" + strconv.Itoa(ordinal), DeviceName: d.name, DeviceMemory: d.memory,
 		Kernels: fmt.Sprintf("cuda sm_%d%d, cuBLAS %d, driver %d", d.ccMajor, d.ccMinor, d.blas, d.driver),
 	}
-	e, err := newEngine(dev, spec, info)
+	// DISTILBERT_CUDA_GRAPHS=0 launches every kernel each pass, to measure
+	// what the graphs save.
+	e, err := newEngine(dev, spec, info, engineOptions{graphs: os.Getenv("DISTILBERT_CUDA_GRAPHS") != "0"})
 	if err != nil {
 		dev.close()
 		return nil, err

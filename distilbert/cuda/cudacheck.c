@@ -12,6 +12,7 @@ _Static_assert(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT == 16, "sms");
 _Static_assert(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR == 75, "cc major");
 _Static_assert(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR == 76, "cc minor");
 _Static_assert(CU_STREAM_NON_BLOCKING == 1, "stream flag");
+_Static_assert(CU_STREAM_CAPTURE_MODE_RELAXED == 2, "capture mode");
 _Static_assert(CUBLAS_OP_N == 0 && CUBLAS_OP_T == 1, "ops");
 _Static_assert(CUDA_R_32F == 0 && CUDA_R_16F == 2 && CUDA_R_16BF == 14, "data types");
 _Static_assert(CUBLAS_COMPUTE_32F == 68 && CUBLAS_COMPUTE_32F_FAST_TF32 == 77, "compute types");
@@ -41,6 +42,11 @@ cublasStatus_t (*cublasGemmStridedBatchedEx_)(cublasHandle_t, cublasOperation_t,
 	const void *, const void *, cudaDataType, int, long long, const void *, cudaDataType, int, long long,
 	const void *, void *, cudaDataType, int, long long, int, cublasComputeType_t, cublasGemmAlgo_t) =
 	cublasGemmStridedBatchedEx;
+CUresult (*cuStreamBeginCapture_)(CUstream, CUstreamCaptureMode) = cuStreamBeginCapture;
+CUresult (*cuStreamEndCapture_)(CUstream, CUgraph *) = cuStreamEndCapture;
+CUresult (*cuGraphInstantiateWithFlags_)(CUgraphExec *, CUgraph, unsigned long long) = cuGraphInstantiateWithFlags;
+CUresult (*cuGraphLaunch_)(CUgraphExec, CUstream) = cuGraphLaunch;
+cublasStatus_t (*cublasSetWorkspace_)(cublasHandle_t, void *, size_t) = cublasSetWorkspace;
 cublasStatus_t (*cublasSetStream_)(cublasHandle_t, cudaStream_t) = cublasSetStream;
 nvrtcResult (*nvrtcGetCUBIN_)(nvrtcProgram, char *) = nvrtcGetCUBIN;
 nvrtcResult (*nvrtcCreateProgram_)(nvrtcProgram *, const char *, const char *, int, const char *const *,

@@ -69,23 +69,33 @@ type device interface {
 	convert(dst, src buf, n int) error
 	// embed: x = LayerNorm(word[ids[t]] + pos[t mod seqLen]), also as xg.
 	embed(x, xg, ids, word, pos, gamma, beta buf, tokens, seqLen, dim int, eps float32) error
-	// qkvSplit: q, k, v [batch, heads, seqLen, headDim] (g) from
-	// qkv [tokens, 3·dim] (f32) plus bias.
+	// qkvSplit: q, k, v [batch, heads, seqLen, headDim] from
+	// qkv [tokens, 3·dim] plus bias (all g).
 	qkvSplit(q, k, v, qkv, bias buf, tokens, seqLen, heads, headDim int) error
 	// softmax: p (g) = softmax over keys of s [rows, seqLen] (f32), keys
 	// whose mask [batch, seqLen] is 0 left out; rows = batch·heads·seqLen.
 	softmax(p, s, mask buf, rows, heads, seqLen int) error
-	// mergeHeads: out [tokens, dim] (g) from ctx [batch, heads, seqLen, headDim] (f32).
+	// mergeHeads: out [tokens, dim] from ctx [batch, heads, seqLen, headDim] (both g).
 	mergeHeads(out, ctx buf, tokens, seqLen, heads, headDim int) error
-	// addNorm: x = LayerNorm(y + bias + x), also as xg (the post-LN residual).
+	// addNorm: x = LayerNorm(y + bias + x) (y: g), also as xg (the post-LN residual).
 	addNorm(x, xg, y, bias, gamma, beta buf, tokens, dim int, eps float32) error
-	// biasAct: h (g) = act(y + bias) over [tokens, width]; gelu is exact (erf).
-	biasAct(h, y, bias buf, tokens, width int, gelu bool) error
+	// biasAct: h = act(h + bias) in place over [tokens, width] (g); gelu
+	// is exact (erf).
+	biasAct(h, bias buf, tokens, width int, gelu bool) error
 	// clsGather: cls [batch, dim] = the first row of each sequence of x.
 	clsGather(cls, x buf, batch, seqLen, dim int) error
 	// head: logits [batch, labels] = ReLU(pooled + preBias)·Wᵀ + bias.
 	head(logits, pooled, preBias, w, bias buf, batch, dim, labels int) error
 
+	// capture records the device work that queue queues as a graph, which
+	// launchGraph replays (on the same buffers) until dropGraph.
+	capture(queue func() error) (graph, error)
+	launchGraph(g graph) error
+	dropGraph(g graph)
+
 	sync() error
 	close() error
 }
+
+// graph is a captured pass, opaque to the engine.
+type graph uint64

@@ -10,12 +10,16 @@ import (
 	"github.com/distilbert-go/distilbert/distilbert"
 )
 
+// maxGraphs bounds the CUDA graphs kept (one per bucketed shape); past it
+// they are all dropped and recaptured as shapes recur.
+const maxGraphs = 128
+
 // maxChunkTokens bounds the padded tokens of one pass, so that a huge batch
 // runs in chunks and the workspace (scores grow with length²) stays bounded.
-const maxChunkTokens = 16384
+const maxChunkTokens = 32768
 
 // engine runs DistilBERT on a device. The forward pass reads top to bottom
-// in forward; every weight is uploaded once, in upload.
+// in pass; every weight is uploaded once, in upload.
 type engine struct {
 	dev  device
 	cfg  distilbert.Config
@@ -23,12 +27,23 @@ type engine struct {
 	tf32 bool
 	gelu bool
 	info distilbert.EngineInfo
+	opts engineOptions
 
 	mu      sync.Mutex // one pass at a time: one stream, one workspace
 	w       weights
 	ws      workspace
-	hostIDs []int32 // [2, tokens]: ids, then mask
+	hostIDs []int32         // [2, tokens]: ids, then mask
+	graphs  map[shape]graph // passes captured per bucketed shape
+	seen    map[shape]bool  // shapes run once, uncaptured
 }
+
+// engineOptions are the engine's switches.
+type engineOptions struct {
+	// graphs buckets shapes and replays each shape's pass from a CUDA graph.
+	graphs bool
+}
+
+type shape struct{ batch, seqLen int }
 
 // weights live on the device for the engine's life.
 type weights struct {
@@ -50,19 +65,22 @@ type layerWeights struct {
 }
 
 // workspace holds one pass's activations, sized for the largest chunk
-// seen so far (tokens = batch · seqLen, padded).
+// seen so far (tokens = batch · seqLen, padded). Everything a GEMM reads or
+// writes is in the linear layers' precision g; the residual stream and the
+// attention scores stay float32.
 type workspace struct {
 	tokens, batch, scores int
 	ids, mask             buf // i32 [tokens]
-	x, y                  buf // f32 [tokens, dim]: residual stream, GEMM output
-	xg, ctxg              buf // g [tokens, dim]
-	qkv                   buf // f32 [tokens, 3·dim]
+	x                     buf // f32 [tokens, dim]: the residual stream
+	xg                    buf // g [tokens, dim]: x as the next GEMM reads it
+	y                     buf // g [tokens, dim]: a projection's output
+	qkv                   buf // g [tokens, 3·dim]
 	q, k, v               buf // g [batch, heads, seqLen, headDim]
 	s                     buf // f32 [batch, heads, seqLen, seqLen]
 	p                     buf // g, as s
-	ctx                   buf // f32 [batch, heads, seqLen, headDim]
-	h                     buf // f32 [tokens, hidden]
-	hg                    buf // g [tokens, hidden]
+	ctx                   buf // g [batch, heads, seqLen, headDim]
+	ctxg                  buf // g [tokens, dim]: ctx with the heads merged
+	h                     buf // g [tokens, hidden]
 	cls, pooled           buf // f32 [batch, dim]
 	logits                buf // f32 [batch, labels]
 	all                   []buf
@@ -84,7 +102,7 @@ func parsePrecision(p string) (g dtype, tf32 bool, err error) {
 
 // newEngine uploads spec's parameters to dev. On success the engine owns
 // dev and closes spec.Params (their data is on the device).
-func newEngine(dev device, spec distilbert.EngineSpec, info distilbert.EngineInfo) (*engine, error) {
+func newEngine(dev device, spec distilbert.EngineSpec, info distilbert.EngineInfo, opts engineOptions) (*engine, error) {
 	c := spec.Config
 	if spec.Quantization == distilbert.QuantInt8 {
 		return nil, errors.New("int8 quantization runs on the CPU; on a GPU use --gpu-precision fp16 or bf16")
@@ -99,7 +117,8 @@ func newEngine(dev device, spec distilbert.EngineSpec, info distilbert.EngineInf
 	if c.Dim%c.NHeads != 0 {
 		return nil, fmt.Errorf("dim %d is not a multiple of n_heads %d", c.Dim, c.NHeads)
 	}
-	e := &engine{dev: dev, cfg: *c, g: g, tf32: tf32, gelu: c.Activation == "gelu"}
+	e := &engine{dev: dev, cfg: *c, g: g, tf32: tf32, gelu: c.Activation == "gelu", opts: opts,
+		graphs: map[shape]graph{}, seen: map[shape]bool{}}
 	e.info = info
 	e.info.Quantization = distilbert.QuantNone
 	e.info.Precision = map[dtype]string{f32: "fp32", f16: "fp16", bf16: "bf16"}[g]
@@ -107,6 +126,8 @@ func newEngine(dev device, spec distilbert.EngineSpec, info distilbert.EngineInf
 		e.info.Precision = "tf32"
 	}
 	e.info.Pads = true
+	// A GPU wants big batches; Forward chunks them at maxChunkTokens.
+	e.info.MaxBatchSequences, e.info.MaxBatchTokens = 1024, 4*maxChunkTokens
 	if err := e.upload(spec.Params); err != nil {
 		e.freeAll()
 		return nil, err
@@ -222,6 +243,8 @@ func (e *engine) reserve(batch, seqLen int) error {
 		return nil
 	}
 	tokens, batch, scores = max(tokens, ws.tokens), max(batch, ws.batch), max(scores, ws.scores)
+	// The graphs point into the old buffers.
+	e.dropGraphs()
 	for _, b := range ws.all {
 		e.dev.free(b)
 	}
@@ -229,24 +252,12 @@ func (e *engine) reserve(batch, seqLen int) error {
 	u := uploader{dev: e.dev}
 	d, g := c.Dim, e.g
 	ws.ids, ws.mask = u.alloc(tokens, i32), u.alloc(tokens, i32)
-	ws.x, ws.y = u.alloc(tokens*d, f32), u.alloc(tokens*d, f32)
-	ws.xg, ws.ctxg = ws.x, u.alloc(tokens*d, g)
-	if g != f32 {
-		ws.xg = u.alloc(tokens*d, g)
-	}
-	ws.qkv = u.alloc(tokens*3*d, f32)
+	ws.x, ws.xg, ws.y = u.alloc(tokens*d, f32), u.alloc(tokens*d, g), u.alloc(tokens*d, g)
+	ws.qkv = u.alloc(tokens*3*d, g)
 	ws.q, ws.k, ws.v = u.alloc(tokens*d, g), u.alloc(tokens*d, g), u.alloc(tokens*d, g)
-	ws.s = u.alloc(scores, f32)
-	ws.p = ws.s
-	if g != f32 {
-		ws.p = u.alloc(scores, g)
-	}
-	ws.ctx = u.alloc(tokens*d, f32)
-	ws.h = u.alloc(tokens*c.HiddenDim, f32)
-	ws.hg = ws.h
-	if g != f32 {
-		ws.hg = u.alloc(tokens*c.HiddenDim, g)
-	}
+	ws.s, ws.p = u.alloc(scores, f32), u.alloc(scores, g)
+	ws.ctx, ws.ctxg = u.alloc(tokens*d, g), u.alloc(tokens*d, g)
+	ws.h = u.alloc(tokens*c.HiddenDim, g)
 	ws.cls, ws.pooled = u.alloc(batch*d, f32), u.alloc(batch*d, f32)
 	ws.logits = u.alloc(batch*len(c.Labels), f32)
 	ws.all = u.bufs
@@ -290,16 +301,20 @@ func (e *engine) Forward(batch []distilbert.Sequence, logits []float32) error {
 	return nil
 }
 
-// forward runs one chunk padded to seqLen: the DistilBERT forward pass.
+// forward runs one chunk padded to seqLen: the inputs go up, the pass runs
+// (replayed from a CUDA graph when this shape has run before), the logits
+// come back.
 func (e *engine) forward(batch []distilbert.Sequence, seqLen int, logits []float32) error {
-	c := &e.cfg
-	n, d, heads, hd := len(batch), c.Dim, c.NHeads, c.HeadDim()
-	tokens := n * seqLen
+	n := len(batch)
+	if e.opts.graphs {
+		n, seqLen = e.bucket(n, seqLen)
+	}
 	if err := e.reserve(n, seqLen); err != nil {
 		return err
 	}
-	ws, dev := &e.ws, e.dev
-	// Ids and mask, padded: a pad position has id 0 and mask 0.
+	tokens := n * seqLen
+	// Ids and mask, padded: a pad position (or a pad sequence) has id 0
+	// and mask 0.
 	e.hostIDs = slices.Grow(e.hostIDs[:0], 2*tokens)[:2*tokens]
 	clear(e.hostIDs)
 	ids, mask := e.hostIDs[:tokens], e.hostIDs[tokens:]
@@ -311,9 +326,72 @@ func (e *engine) forward(batch []distilbert.Sequence, seqLen int, logits []float
 			}
 		}
 	}
+	dev, ws := e.dev, &e.ws
+	if err := dev.uploadI32(ws.ids, ids); err != nil {
+		return err
+	}
+	if err := dev.uploadI32(ws.mask, mask); err != nil {
+		return err
+	}
+	if err := e.run(n, seqLen); err != nil {
+		return err
+	}
+	return dev.downloadF32(logits[:len(batch)*len(e.cfg.Labels)], ws.logits)
+}
+
+// run queues the pass over the inputs in the workspace. With graphs, a
+// shape's second pass is captured and every later one replays it: one
+// launch instead of about a dozen per layer.
+func (e *engine) run(n, seqLen int) error {
+	if !e.opts.graphs {
+		return e.pass(n, seqLen)
+	}
+	sh := shape{n, seqLen}
+	if g, ok := e.graphs[sh]; ok {
+		return e.dev.launchGraph(g)
+	}
+	if !e.seen[sh] {
+		// The first pass of a shape runs uncaptured: cuBLAS picks and
+		// loads its kernels then, which a capture does not allow.
+		e.seen[sh] = true
+		return e.pass(n, seqLen)
+	}
+	if len(e.graphs) >= maxGraphs {
+		e.dropGraphs()
+	}
+	g, err := e.dev.capture(func() error { return e.pass(n, seqLen) })
+	if err != nil {
+		return err
+	}
+	e.graphs[sh] = g
+	return e.dev.launchGraph(g)
+}
+
+// bucket rounds a chunk's shape up so that few shapes (and graphs) cover
+// every batch: lengths to a multiple of 16 (within the position table),
+// batches to a power of two below 16, else to a multiple of 8. Pad
+// sequences and positions are masked out.
+func (e *engine) bucket(n, seqLen int) (int, int) {
+	seqLen = min((seqLen+15)&^15, max(seqLen, e.cfg.MaxPositionEmbeddings))
+	if n < 16 {
+		b := 1
+		for b < n {
+			b *= 2
+		}
+		return b, seqLen
+	}
+	return (n + 7) &^ 7, seqLen
+}
+
+// pass queues the DistilBERT forward pass over the workspace's inputs:
+// n sequences of seqLen tokens, logits into ws.logits. It only queues
+// device work, so that a graph can capture it.
+func (e *engine) pass(n, seqLen int) error {
+	c := &e.cfg
+	d, heads, hd := c.Dim, c.NHeads, c.HeadDim()
+	tokens := n * seqLen
+	ws, dev := &e.ws, e.dev
 	run := runner{dev: dev}
-	run.do(dev.uploadI32(ws.ids, ids))
-	run.do(dev.uploadI32(ws.mask, mask))
 	run.do(dev.embed(ws.x, ws.xg, ws.ids, e.w.word, e.w.pos, e.w.embGamma, e.w.embB, tokens, seqLen, d, c.LayerNormEps))
 	for i := range e.w.layers {
 		l := &e.w.layers[i]
@@ -341,8 +419,8 @@ func (e *engine) forward(batch []distilbert.Sequence, seqLen int, logits []float
 		run.do(dev.addNorm(ws.x, ws.xg, ws.y, l.outB, l.saGamma, l.saBeta, tokens, d, c.LayerNormEps))
 		// Feed-forward.
 		run.do(dev.gemm(e.linear(ws.h, l.ffn1W, ws.xg, tokens, c.HiddenDim, d)))
-		run.do(dev.biasAct(ws.hg, ws.h, l.ffn1B, tokens, c.HiddenDim, e.gelu))
-		run.do(dev.gemm(e.linear(ws.y, l.ffn2W, ws.hg, tokens, d, c.HiddenDim)))
+		run.do(dev.biasAct(ws.h, l.ffn1B, tokens, c.HiddenDim, e.gelu))
+		run.do(dev.gemm(e.linear(ws.y, l.ffn2W, ws.h, tokens, d, c.HiddenDim)))
 		run.do(dev.addNorm(ws.x, ws.xg, ws.y, l.ffn2B, l.outGamma, l.outBeta, tokens, d, c.LayerNormEps))
 	}
 	// Head, in float32: logits = classifier(ReLU(pre_classifier(x[CLS]))).
@@ -351,7 +429,6 @@ func (e *engine) forward(batch []distilbert.Sequence, seqLen int, logits []float
 	pre.tf32 = false
 	run.do(dev.gemm(pre))
 	run.do(dev.head(ws.logits, ws.pooled, e.w.preB, e.w.clsW, e.w.clsB, n, d, len(c.Labels)))
-	run.do(dev.downloadF32(logits[:n*len(c.Labels)], ws.logits))
 	return run.err
 }
 
@@ -388,7 +465,15 @@ func (e *engine) Close() error {
 	return err
 }
 
+func (e *engine) dropGraphs() {
+	for sh, g := range e.graphs {
+		e.dev.dropGraph(g)
+		delete(e.graphs, sh)
+	}
+}
+
 func (e *engine) freeAll() {
+	e.dropGraphs()
 	for _, b := range e.ws.all {
 		e.dev.free(b)
 	}

@@ -24,7 +24,7 @@ const (
 func TestMain(m *testing.M) {
 	// The reference device, selectable like a GPU, runs the engine's plan.
 	distilbert.RegisterBackend(distilbert.Backend{Name: "cudaref", Open: func(spec distilbert.EngineSpec) (distilbert.Engine, error) {
-		return newEngine(&refDevice{}, spec, distilbert.EngineInfo{Backend: "cudaref", Device: "cudaref", Kernels: "reference"})
+		return newEngine(&refDevice{}, spec, distilbert.EngineInfo{Backend: "cudaref", Device: "cudaref", Kernels: "reference"}, engineOptions{graphs: true})
 	}})
 	os.Exit(m.Run())
 }

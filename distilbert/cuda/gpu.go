@@ -56,6 +56,9 @@ type gpuDevice struct {
 	stageN int            // its bytes
 	staged int            // bytes in use by copies not yet synchronized
 	desc   gpuDesc
+	// graphs are the captured passes, by handle.
+	graphs    map[graph]C.CUgraphExec
+	nextGraph graph
 }
 
 // gpuDesc is what openGPU found.
@@ -87,7 +90,7 @@ func libNames(names string) string {
 // openGPU loads the driver, cuBLAS and NVRTC, opens device ordinal and
 // loads the kernels, compiled for it (or from the on-disk cache).
 func openGPU(ordinal int) (*gpuDevice, error) {
-	d := &gpuDevice{g: (*C.dbg_gpu)(C.calloc(1, C.sizeof_dbg_gpu))}
+	d := &gpuDevice{g: (*C.dbg_gpu)(C.calloc(1, C.sizeof_dbg_gpu)), graphs: map[graph]C.CUgraphExec{}}
 	if d.g == nil {
 		return nil, errors.New("cuda: out of memory")
 	}
@@ -341,13 +344,13 @@ func (d *gpuDevice) addNorm(x, xg, y, bias, gamma, beta buf, tokens, dim int, ep
 		p(x), p(xg), p(y), p(bias), p(gamma), p(beta), i(dim), f(eps))
 }
 
-func (d *gpuDevice) biasAct(h, y, bias buf, tokens, width int, gelu bool) error {
+func (d *gpuDevice) biasAct(h, bias buf, tokens, width int, gelu bool) error {
 	g := 0
 	if gelu {
 		g = 1
 	}
 	return d.launch("biasActV"+variant[h.dt], blocks(tokens*width, 256), 256, 0,
-		p(h), p(y), p(bias), i(tokens), i(width), i(g))
+		p(h), p(bias), i(tokens), i(width), i(g))
 }
 
 func (d *gpuDevice) clsGather(cls, x buf, batch, seqLen, dim int) error {
@@ -358,9 +361,47 @@ func (d *gpuDevice) head(logits, pooled, preBias, w, bias buf, batch, dim, label
 	return d.launch("head", batch, 256, 4*dim, p(logits), p(pooled), p(preBias), p(w), p(bias), i(dim), i(labels))
 }
 
+func (d *gpuDevice) capture(queue func() error) (graph, error) {
+	if C.dbg_begin_capture(d.g) != 0 {
+		return 0, d.errorf("capture")
+	}
+	if err := queue(); err != nil {
+		C.dbg_abort_capture(d.g)
+		return 0, err
+	}
+	var exec C.CUgraphExec
+	if C.dbg_end_capture(d.g, &exec) != 0 {
+		return 0, d.errorf("capture")
+	}
+	d.nextGraph++
+	d.graphs[d.nextGraph] = exec
+	return d.nextGraph, nil
+}
+
+func (d *gpuDevice) launchGraph(g graph) error {
+	exec, ok := d.graphs[g]
+	if !ok {
+		return fmt.Errorf("cuda: graph %d was dropped", g)
+	}
+	if C.dbg_graph_launch(d.g, exec) != 0 {
+		return d.errorf("graph launch")
+	}
+	return nil
+}
+
+func (d *gpuDevice) dropGraph(g graph) {
+	if exec, ok := d.graphs[g]; ok {
+		C.dbg_graph_destroy(d.g, exec)
+		delete(d.graphs, g)
+	}
+}
+
 func (d *gpuDevice) close() error {
 	if d.g == nil {
 		return nil
+	}
+	for g := range d.graphs {
+		d.dropGraph(g)
 	}
 	if d.stage != nil {
 		C.dbg_free_host(d.g, d.stage)

@@ -93,19 +93,19 @@ __device__ void embed(float *x, typename G::T *xg, const int *ids, const float *
 
 // addNorm: one block per token: x = LayerNorm(y + bias + x).
 template <class G>
-__device__ void addNorm(float *x, typename G::T *xg, const float *y, const float *bias, const float *gamma,
+__device__ void addNorm(float *x, typename G::T *xg, const typename G::T *y, const float *bias, const float *gamma,
 	const float *beta, int dim, float eps) {
 	extern __shared__ float row[];
 	__shared__ float red[32];
 	long t = blockIdx.x;
-	for (int j = threadIdx.x; j < dim; j += blockDim.x) row[j] = x[t * dim + j] + (y[t * dim + j] + bias[j]);
+	for (int j = threadIdx.x; j < dim; j += blockDim.x) row[j] = x[t * dim + j] + (G::load(y[t * dim + j]) + bias[j]);
 	__syncthreads();
 	normRow<G>(row, red, x + t * dim, xg + t * dim, gamma, beta, dim, eps);
 }
 
 // qkvSplit: one thread per element of qkv [tokens, 3·dim].
 template <class G>
-__device__ void qkvSplit(typename G::T *q, typename G::T *k, typename G::T *v, const float *qkv,
+__device__ void qkvSplit(typename G::T *q, typename G::T *k, typename G::T *v, const typename G::T *qkv,
 	const float *bias, int tokens, int seqLen, int heads, int headDim) {
 	int dim = heads * headDim;
 	long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -114,7 +114,7 @@ __device__ void qkvSplit(typename G::T *q, typename G::T *k, typename G::T *v, c
 	int which = j / dim, within = j % dim;
 	int b = t / seqLen, l = t % seqLen, h = within / headDim, e = within % headDim;
 	typename G::T *dst = which == 0 ? q : which == 1 ? k : v;
-	dst[(((long)b * heads + h) * seqLen + l) * headDim + e] = G::store(qkv[i] + bias[j]);
+	dst[(((long)b * heads + h) * seqLen + l) * headDim + e] = G::store(G::load(qkv[i]) + bias[j]);
 }
 
 // softmax: one warp per row of s [rows, seqLen]; keys whose mask is 0 get
@@ -140,21 +140,21 @@ __device__ void softmax(typename G::T *p, const float *s, const int *mask, int r
 
 // mergeHeads: one thread per element of out [tokens, dim].
 template <class G>
-__device__ void mergeHeads(typename G::T *out, const float *ctx, int tokens, int seqLen, int heads, int headDim) {
+__device__ void mergeHeads(typename G::T *out, const typename G::T *ctx, int tokens, int seqLen, int heads, int headDim) {
 	int dim = heads * headDim;
 	long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= (long)tokens * dim) return;
 	int t = i / dim, j = i % dim;
 	int b = t / seqLen, l = t % seqLen, h = j / headDim, e = j % headDim;
-	out[i] = G::store(ctx[(((long)b * heads + h) * seqLen + l) * headDim + e]);
+	out[i] = ctx[(((long)b * heads + h) * seqLen + l) * headDim + e];
 }
 
-// biasAct: one thread per element; GELU is the exact erf form.
+// biasAct: one thread per element, in place; GELU is the exact erf form.
 template <class G>
-__device__ void biasAct(typename G::T *h, const float *y, const float *bias, int tokens, int width, int gelu) {
+__device__ void biasAct(typename G::T *h, const float *bias, int tokens, int width, int gelu) {
 	long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= (long)tokens * width) return;
-	float v = y[i] + bias[i % width];
+	float v = G::load(h[i]) + bias[i % width];
 	v = gelu ? 0.5f * v * (1.f + erff(v * 0.70710678118654752f)) : fmaxf(v, 0.f);
 	h[i] = G::store(v);
 }
@@ -180,26 +180,26 @@ __device__ void embedV(float *x, void *xg, const int *ids, const float *word, co
 	embed<G>(x, GP(xg), ids, word, pos, gamma, beta, seqLen, dim, eps);
 }
 template <class G>
-__device__ void addNormV(float *x, void *xg, const float *y, const float *bias, const float *gamma,
+__device__ void addNormV(float *x, void *xg, const void *y, const float *bias, const float *gamma,
 	const float *beta, int dim, float eps) {
-	addNorm<G>(x, GP(xg), y, bias, gamma, beta, dim, eps);
+	addNorm<G>(x, GP(xg), GP(y), bias, gamma, beta, dim, eps);
 }
 template <class G>
-__device__ void qkvSplitV(void *q, void *k, void *v, const float *qkv, const float *bias, int tokens,
+__device__ void qkvSplitV(void *q, void *k, void *v, const void *qkv, const float *bias, int tokens,
 	int seqLen, int heads, int headDim) {
-	qkvSplit<G>(GP(q), GP(k), GP(v), qkv, bias, tokens, seqLen, heads, headDim);
+	qkvSplit<G>(GP(q), GP(k), GP(v), GP(qkv), bias, tokens, seqLen, heads, headDim);
 }
 template <class G>
 __device__ void softmaxV(void *p, const float *s, const int *mask, int rows, int heads, int seqLen) {
 	softmax<G>(GP(p), s, mask, rows, heads, seqLen);
 }
 template <class G>
-__device__ void mergeHeadsV(void *out, const float *ctx, int tokens, int seqLen, int heads, int headDim) {
-	mergeHeads<G>(GP(out), ctx, tokens, seqLen, heads, headDim);
+__device__ void mergeHeadsV(void *out, const void *ctx, int tokens, int seqLen, int heads, int headDim) {
+	mergeHeads<G>(GP(out), GP(ctx), tokens, seqLen, heads, headDim);
 }
 template <class G>
-__device__ void biasActV(void *h, const float *y, const float *bias, int tokens, int width, int gelu) {
-	biasAct<G>(GP(h), y, bias, tokens, width, gelu);
+__device__ void biasActV(void *h, const float *bias, int tokens, int width, int gelu) {
+	biasAct<G>(GP(h), bias, tokens, width, gelu);
 }
 template <class G>
 __device__ void convertV(void *dst, const float *src, long n) {
@@ -208,16 +208,16 @@ __device__ void convertV(void *dst, const float *src, long n) {
 
 VARIANTS(embedV, (float *x, void *xg, const int *ids, const float *word, const float *pos, const float *gamma,
 	const float *beta, int seqLen, int dim, float eps), (x, xg, ids, word, pos, gamma, beta, seqLen, dim, eps))
-VARIANTS(addNormV, (float *x, void *xg, const float *y, const float *bias, const float *gamma, const float *beta,
+VARIANTS(addNormV, (float *x, void *xg, const void *y, const float *bias, const float *gamma, const float *beta,
 	int dim, float eps), (x, xg, y, bias, gamma, beta, dim, eps))
-VARIANTS(qkvSplitV, (void *q, void *k, void *v, const float *qkv, const float *bias, int tokens, int seqLen,
+VARIANTS(qkvSplitV, (void *q, void *k, void *v, const void *qkv, const float *bias, int tokens, int seqLen,
 	int heads, int headDim), (q, k, v, qkv, bias, tokens, seqLen, heads, headDim))
 VARIANTS(softmaxV, (void *p, const float *s, const int *mask, int rows, int heads, int seqLen),
 	(p, s, mask, rows, heads, seqLen))
-VARIANTS(mergeHeadsV, (void *out, const float *ctx, int tokens, int seqLen, int heads, int headDim),
+VARIANTS(mergeHeadsV, (void *out, const void *ctx, int tokens, int seqLen, int heads, int headDim),
 	(out, ctx, tokens, seqLen, heads, headDim))
-VARIANTS(biasActV, (void *h, const float *y, const float *bias, int tokens, int width, int gelu),
-	(h, y, bias, tokens, width, gelu))
+VARIANTS(biasActV, (void *h, const float *bias, int tokens, int width, int gelu),
+	(h, bias, tokens, width, gelu))
 VARIANTS(convertV, (void *dst, const float *src, long n), (dst, src, n))
 
 // clsGather: one block per sequence copies its first row.

@@ -12,7 +12,30 @@ import (
 // tested on it against the goldens where no GPU is at hand.
 type refDevice struct {
 	mem [][]float32 // allocations; ints are stored as exact float32 values
+	// graphs replay the captured closure: it may only queue device work
+	// on buffers, which is what makes a CUDA graph's replay correct too.
+	graphs    map[graph]func() error
+	nextGraph graph
 }
+
+func (r *refDevice) capture(queue func() error) (graph, error) {
+	if r.graphs == nil {
+		r.graphs = map[graph]func() error{}
+	}
+	r.nextGraph++
+	r.graphs[r.nextGraph] = queue
+	return r.nextGraph, nil
+}
+
+func (r *refDevice) launchGraph(g graph) error {
+	queue, ok := r.graphs[g]
+	if !ok {
+		return fmt.Errorf("ref device: graph %d was dropped", g)
+	}
+	return queue()
+}
+
+func (r *refDevice) dropGraph(g graph) { delete(r.graphs, g) }
 
 func (r *refDevice) alloc(n int, dt dtype) (buf, error) {
 	if n <= 0 {
@@ -211,10 +234,10 @@ func (r *refDevice) addNorm(x, xg, y, bias, gamma, beta buf, tokens, dim int, ep
 	return nil
 }
 
-func (r *refDevice) biasAct(h, y, bias buf, tokens, width int, gelu bool) error {
-	hs, ys, bs := r.view(h, tokens*width), r.view(y, tokens*width), r.view(bias, width)
+func (r *refDevice) biasAct(h, bias buf, tokens, width int, gelu bool) error {
+	hs, bs := r.view(h, tokens*width), r.view(bias, width)
 	for i := range hs {
-		v := ys[i] + bs[i%width]
+		v := hs[i] + bs[i%width]
 		if gelu {
 			v = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
 		} else {

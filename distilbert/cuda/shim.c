@@ -83,12 +83,19 @@ int dbg_load_libs(dbg_gpu *g, const char *cuda_names, const char *blas_names, co
 	SYM(libcuda, cuModuleUnload, "cuModuleUnload");
 	SYM(libcuda, cuModuleGetFunction, "cuModuleGetFunction");
 	SYM(libcuda, cuLaunchKernel, "cuLaunchKernel");
+	SYM(libcuda, cuStreamBeginCapture, "cuStreamBeginCapture_v2");
+	SYM(libcuda, cuStreamEndCapture, "cuStreamEndCapture");
+	SYM(libcuda, cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags");
+	SYM(libcuda, cuGraphLaunch, "cuGraphLaunch");
+	SYM(libcuda, cuGraphExecDestroy, "cuGraphExecDestroy");
+	SYM(libcuda, cuGraphDestroy, "cuGraphDestroy");
 
 	if (!(g->libcublas = open_first(g, blas_names))) return -1;
 	SYM(libcublas, cublasCreate, "cublasCreate_v2");
 	SYM(libcublas, cublasDestroy, "cublasDestroy_v2");
 	SYM(libcublas, cublasSetStream, "cublasSetStream_v2");
 	SYM(libcublas, cublasGetVersion, "cublasGetVersion_v2");
+	SYM(libcublas, cublasSetWorkspace, "cublasSetWorkspace_v2");
 	SYM(libcublas, cublasGemmEx, "cublasGemmEx");
 	SYM(libcublas, cublasGemmStridedBatchedEx, "cublasGemmStridedBatchedEx");
 
@@ -128,6 +135,11 @@ int dbg_open(dbg_gpu *g, int ordinal, char *name, int name_len, size_t *mem, int
 	if (s) return fail(g, "cublasCreate", s);
 	if ((s = g->cublasSetStream(g->blas, g->stream))) return fail(g, "cublasSetStream", s);
 	if ((s = g->cublasGetVersion(g->blas, blas_version))) return fail(g, "cublasGetVersion", s);
+	// cuBLAS's recommended workspace on Hopper; given here, a captured
+	// GEMM never allocates.
+	const size_t ws = 32u << 20;
+	CU(g->cuMemAlloc(&g->blas_ws, ws), "cuMemAlloc (cuBLAS workspace)");
+	if ((s = g->cublasSetWorkspace(g->blas, (void *)g->blas_ws, ws))) return fail(g, "cublasSetWorkspace", s);
 	return 0;
 }
 
@@ -185,10 +197,11 @@ int dbg_load_module(dbg_gpu *g, const void *image, const char *names) {
 void dbg_close(dbg_gpu *g) {
 	if (g->ctx) g->cuCtxSetCurrent(g->ctx);
 	if (g->blas) g->cublasDestroy(g->blas);
+	if (g->blas_ws) g->cuMemFree(g->blas_ws);
 	if (g->mod) g->cuModuleUnload(g->mod);
 	if (g->stream) g->cuStreamDestroy(g->stream);
 	if (g->ctx) g->cuDevicePrimaryCtxRelease(g->dev);
-	g->blas = NULL, g->mod = NULL, g->stream = NULL, g->ctx = NULL;
+	g->blas = NULL, g->mod = NULL, g->stream = NULL, g->ctx = NULL, g->blas_ws = 0;
 	// The libraries stay loaded: unloading cuBLAS or the driver while
 	// another engine uses them is not safe, and dlopen counts references.
 }
@@ -273,4 +286,42 @@ int dbg_gemm(dbg_gpu *g, int transa, int transb, int m, int n, int k, CUdevicept
 		return -1;
 	}
 	return 0;
+}
+
+// Relaxed capture: Go may run the capturing goroutine's C calls on
+// different threads, which the other modes would treat as unsafe.
+int dbg_begin_capture(dbg_gpu *g) {
+	CU(g->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
+	CU(g->cuStreamBeginCapture(g->stream, DBG_CU_STREAM_CAPTURE_MODE_RELAXED), "cuStreamBeginCapture");
+	return 0;
+}
+
+int dbg_end_capture(dbg_gpu *g, CUgraphExec *exec) {
+	CUgraph graph = NULL;
+	CU(g->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
+	CU(g->cuStreamEndCapture(g->stream, &graph), "cuStreamEndCapture");
+	CUresult r = g->cuGraphInstantiateWithFlags(exec, graph, 0);
+	g->cuGraphDestroy(graph);
+	if (r) return cu_fail(g, "cuGraphInstantiateWithFlags", r);
+	return 0;
+}
+
+// dbg_abort_capture ends a capture whose work failed to queue, keeping
+// the first error.
+int dbg_abort_capture(dbg_gpu *g) {
+	CUgraph graph = NULL;
+	g->cuCtxSetCurrent(g->ctx);
+	if (g->cuStreamEndCapture(g->stream, &graph) == 0 && graph) g->cuGraphDestroy(graph);
+	return 0;
+}
+
+int dbg_graph_launch(dbg_gpu *g, CUgraphExec exec) {
+	CU(g->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
+	CU(g->cuGraphLaunch(exec, g->stream), "cuGraphLaunch");
+	return 0;
+}
+
+void dbg_graph_destroy(dbg_gpu *g, CUgraphExec exec) {
+	g->cuCtxSetCurrent(g->ctx);
+	g->cuGraphExecDestroy(exec);
 }

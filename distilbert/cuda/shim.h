@@ -17,6 +17,8 @@ typedef struct CUctx_st *CUcontext;
 typedef struct CUstream_st *CUstream;
 typedef struct CUmod_st *CUmodule;
 typedef struct CUfunc_st *CUfunction;
+typedef struct CUgraph_st *CUgraph;
+typedef struct CUgraphExec_st *CUgraphExec;
 typedef struct cublasContext *cublasHandle_t;
 typedef int cublasStatus_t;            // CUBLAS_STATUS_SUCCESS = 0
 typedef struct _nvrtcProgram *nvrtcProgram;
@@ -27,6 +29,7 @@ enum {
 	DBG_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75,
 	DBG_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76,
 	DBG_CU_STREAM_NON_BLOCKING = 1,
+	DBG_CU_STREAM_CAPTURE_MODE_RELAXED = 2,
 	DBG_CUBLAS_OP_N = 0,
 	DBG_CUBLAS_OP_T = 1,
 	DBG_CUDA_R_32F = 0,
@@ -71,11 +74,18 @@ typedef struct dbg_gpu {
 	CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
 		unsigned, CUstream, void **, void **);
 	CUresult (*cuGetErrorString)(CUresult, const char **);
+	CUresult (*cuStreamBeginCapture)(CUstream, int);
+	CUresult (*cuStreamEndCapture)(CUstream, CUgraph *);
+	CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *, CUgraph, unsigned long long);
+	CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+	CUresult (*cuGraphExecDestroy)(CUgraphExec);
+	CUresult (*cuGraphDestroy)(CUgraph);
 
 	cublasStatus_t (*cublasCreate)(cublasHandle_t *);
 	cublasStatus_t (*cublasDestroy)(cublasHandle_t);
 	cublasStatus_t (*cublasSetStream)(cublasHandle_t, CUstream);
 	cublasStatus_t (*cublasGetVersion)(cublasHandle_t, int *);
+	cublasStatus_t (*cublasSetWorkspace)(cublasHandle_t, void *, size_t);
 	cublasStatus_t (*cublasGemmEx)(cublasHandle_t, int, int, int, int, int, const void *, const void *, int,
 		int, const void *, int, int, const void *, void *, int, int, int, int);
 	cublasStatus_t (*cublasGemmStridedBatchedEx)(cublasHandle_t, int, int, int, int, int, const void *,
@@ -98,6 +108,7 @@ typedef struct dbg_gpu {
 	CUstream stream;
 	cublasHandle_t blas;
 	CUmodule mod;
+	CUdeviceptr blas_ws; // cuBLAS's workspace, ours so that captures allocate nothing
 	CUfunction fn[DBG_MAX_FUNCS];
 	int nfn;
 
@@ -112,6 +123,11 @@ void dbg_nvrtc_version(dbg_gpu *g, int *major, int *minor);
 int dbg_compile(dbg_gpu *g, const char *src, const char *arch, char **cubin, size_t *cubin_len);
 int dbg_load_module(dbg_gpu *g, const void *image, const char *names);
 void dbg_close(dbg_gpu *g);
+int dbg_begin_capture(dbg_gpu *g);
+int dbg_end_capture(dbg_gpu *g, CUgraphExec *exec);
+int dbg_abort_capture(dbg_gpu *g);
+int dbg_graph_launch(dbg_gpu *g, CUgraphExec exec);
+void dbg_graph_destroy(dbg_gpu *g, CUgraphExec exec);
 
 int dbg_alloc(dbg_gpu *g, CUdeviceptr *p, size_t bytes);
 int dbg_free(dbg_gpu *g, CUdeviceptr p);

@@ -44,7 +44,7 @@ log "probe"
 	nproc
 	ldd --version | head -1
 	ldconfig -p | grep -E 'libcuda\.|libcublas|libnvrtc'
-	find / -xdev \( -name 'libcublas.so*' -o -name 'libnvrtc.so*' -o -name 'libcublasLt.so*' -o -name cuda.h -o -name cublas_api.h \) 2>/dev/null
+	find /usr /opt /lib /lib64 \( -name 'libcublas.so*' -o -name 'libnvrtc.so*' -o -name 'libcublasLt.so*' -o -name cuda.h -o -name cublas_api.h -o -name nvrtc.h \) 2>/dev/null
 } >"$out/probe.txt" 2>&1
 # The folders of the newest cuBLAS and NVRTC found, when the loader's
 # path lacks them (PyTorch's wheels keep them under site-packages).
@@ -58,13 +58,18 @@ libdirs=${libdirs#:}
 if [ -n "$libdirs" ]; then
 	export DISTILBERT_CUDA_LIBS=$libdirs LD_LIBRARY_PATH=$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
-log "libraries from: ${libdirs:-the loader's path}"
-inc=$(dirname "$(grep '/cuda\.h$' "$out/probe.txt" | head -1)" 2>/dev/null)
-if [ -n "$inc" ] && command -v gcc >/dev/null; then
-	extra=$(dirname "$(grep '/cublas_api\.h$' "$out/probe.txt" | head -1)")
-	gcc -fsyntax-only -Werror -I"$inc" -I"$extra" -I"$(dirname "$(grep '/nvrtc\.h$' "$out/probe.txt" | head -1)" 2>/dev/null || echo "$inc")" \
-		"$root/distilbert/cuda/cudacheck.c" >"$out/cudacheck.txt" 2>&1
-	log "cudacheck.c against $inc: rc=$? $(head -c 300 "$out/cudacheck.txt")"
+log "libraries from: ${libdirs:-the loader path}"
+# -I for the toolkit's headers: the folder holding cublas_api.h first (the
+# toolkit's cuda.h is usually beside it), then any other folder with one of
+# them, but not the kernel's or PyTorch's own cuda.h.
+incs=()
+for h in cublas_api.h cuda.h nvrtc.h; do
+	f=$(grep "/$h\$" "$out/probe.txt" | grep -v -e '/linux/' -e '/torch/' | head -1)
+	[ -n "$f" ] && incs+=("-I$(dirname "$f")")
+done
+if [ ${#incs[@]} -gt 0 ] && command -v gcc >/dev/null; then
+	gcc -fsyntax-only -Werror "${incs[@]}" "$root/distilbert/cuda/cudacheck.c" >"$out/cudacheck.txt" 2>&1
+	log "cudacheck.c with ${incs[*]}: rc=$? $(head -c 600 "$out/cudacheck.txt")"
 fi
 
 if ! skip tests; then
@@ -95,6 +100,18 @@ if ! skip bench; then
 				--seq 128 --batch 1,32 --min-time 2 --json 2>>"$out/log.txt" >>"$out/torch.jsonl"
 		done
 	done
+	# What the CUDA graphs save, and where a batch-32 pass spends its time
+	# (Nsight Compute, one pass, kernels launched one by one).
+	timeout 120 env DISTILBERT_CUDA_GRAPHS=0 "$bin/distilbert" bench --model "$model" --device cuda --gpu-precision fp16 \
+		--seq 128 --batch 1,32 --min-time 2s --json 2>>"$out/log.txt" | sed 's|^{|{"precision":"fp16","graphs":false,|' >>"$out/ours.jsonl"
+	ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+	if [ -n "$ncu" ] && [ "${PROFILE:-1}" = 1 ]; then
+		log "profile ($ncu)"
+		DISTILBERT_CUDA_GRAPHS=0 timeout 180 "$ncu" --clock-control none --launch-skip 100 --launch-count 90 \
+			--metrics gpu__time_duration.sum --csv "$bin/distilbert" bench --model "$model" --device cuda \
+			--gpu-precision fp16 --seq 128 --batch 32 --min-iters 3 --min-time 0s >"$out/ncu-fp16-b32.csv" 2>>"$out/log.txt"
+		log "profile rc=$?"
+	fi
 	log "bench: $(grep -ho '"precision":"[a-z0-9]*"\|"batch":[0-9]*\|"p50_ms":[0-9.]*' "$out/ours.jsonl" | paste -sd' ')"
 	log "torch: $(grep -ho '"batch": [0-9]*\|"p50_ms": [0-9.]*\|"precision": "[a-z0-9]*"' "$out/torch.jsonl" | paste -sd' ')"
 fi
@@ -102,10 +119,17 @@ fi
 if ! skip serve; then
 	for dev in cuda cpu; do
 		log "serve --device $dev"
+		batching=() # the CPU's defaults; a GPU takes bigger batches
+		[ "$dev" = cuda ] && batching=(--max-batch-size 256 --max-batch-tokens 32768)
 		"$bin/distilbert" serve --model "$model" --addr "127.0.0.1:$port" --device $dev --gpu-precision "$prec" \
-			--max-batch-size 256 --max-batch-tokens 32768 --access-log=false >>"$out/serve.log" 2>&1 &
+			"${batching[@]}" --access-log=false >>"$out/serve.log" 2>&1 &
 		pid=$!
-		"$bin/loadtest" -url "http://127.0.0.1:$port" -json -wait 120s -c 256 -d "${SERVE_D:-20s}" -warmup 3s |
+		sleep 2
+		if ! kill -0 "$pid" 2>/dev/null; then
+			log "$dev: serve exited: $(tail -3 "$out/serve.log")"
+			continue
+		fi
+		"$bin/loadtest" -url "http://127.0.0.1:$port" -json -wait 90s -c 256 -d "${SERVE_D:-20s}" -warmup 3s |
 			sed "s|^{|{\"device\":\"$dev\",\"precision\":\"$prec\",|" >>"$out/serve.jsonl"
 		log "$dev: $(tail -1 "$out/serve.jsonl" | grep -o '"req_per_s":[0-9.e+]*\|"p50_ms":[0-9.]*\|"p99_ms":[0-9.]*\|"errors":[0-9]*' | paste -sd' ')"
 		kill "$pid"

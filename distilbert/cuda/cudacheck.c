@@ -17,6 +17,7 @@ _Static_assert(CUBLAS_OP_N == 0 && CUBLAS_OP_T == 1, "ops");
 _Static_assert(CUDA_R_32F == 0 && CUDA_R_16F == 2 && CUDA_R_16BF == 14, "data types");
 _Static_assert(CUBLAS_COMPUTE_32F == 68 && CUBLAS_COMPUTE_32F_FAST_TF32 == 77, "compute types");
 _Static_assert(CUBLAS_GEMM_DEFAULT == -1, "algo");
+_Static_assert(CUBLAS_DEFAULT_MATH == 0 && CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION == 16, "math modes");
 _Static_assert(sizeof(CUdeviceptr) == 8 && sizeof(cublasComputeType_t) == sizeof(int) &&
 	sizeof(cudaDataType) == sizeof(int) && sizeof(cublasOperation_t) == sizeof(int), "sizes");
 
@@ -47,6 +48,7 @@ CUresult (*cuStreamEndCapture_)(CUstream, CUgraph *) = cuStreamEndCapture;
 CUresult (*cuGraphInstantiateWithFlags_)(CUgraphExec *, CUgraph, unsigned long long) = cuGraphInstantiateWithFlags;
 CUresult (*cuGraphLaunch_)(CUgraphExec, CUstream) = cuGraphLaunch;
 cublasStatus_t (*cublasSetWorkspace_)(cublasHandle_t, void *, size_t) = cublasSetWorkspace;
+cublasStatus_t (*cublasSetMathMode_)(cublasHandle_t, cublasMath_t) = cublasSetMathMode;
 cublasStatus_t (*cublasSetStream_)(cublasHandle_t, cudaStream_t) = cublasSetStream;
 nvrtcResult (*nvrtcGetCUBIN_)(nvrtcProgram, char *) = nvrtcGetCUBIN;
 nvrtcResult (*nvrtcCreateProgram_)(nvrtcProgram *, const char *, const char *, int, const char *const *,

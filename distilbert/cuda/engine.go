@@ -287,7 +287,8 @@ func (e *engine) Forward(batch []distilbert.Sequence, logits []float32) error {
 		end, longest := start, 0
 		for end < len(batch) {
 			l := max(longest, len(batch[end].IDs))
-			if end > start && (end+1-start)*l > maxChunkTokens {
+			// Counted at the bucketed length, which the pass may run at.
+			if end > start && (end+1-start)*((l+15)&^15) > maxChunkTokens {
 				break
 			}
 			longest = l

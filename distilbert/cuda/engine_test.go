@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -39,10 +40,15 @@ func (tg target) String() string { return tg.device + "/" + tg.precision }
 
 // targets: the reference device in fp32 and fp16 (bf16 and tf32 differ from
 // them only in rounding, which TestRounding covers), and every precision
-// on each GPU that answers (none without -tags cuda).
+// on each GPU that answers (none without -tags cuda). With -test.short on a
+// GPU machine only the GPU runs: CI runs the reference device.
 func targets(t *testing.T) []target {
-	out := []target{{"cudaref", "fp32", false}, {"cudaref", "fp16", false}}
-	for _, dev := range gpuDevices(t) {
+	var out []target
+	gpus := gpuDevices(t)
+	if !testing.Short() || len(gpus) == 0 {
+		out = append(out, target{"cudaref", "fp32", false}, target{"cudaref", "fp16", false})
+	}
+	for _, dev := range gpus {
 		for _, p := range distilbert.GPUPrecisions {
 			out = append(out, target{dev, p, true})
 		}
@@ -279,6 +285,9 @@ func TestSST2Dev(t *testing.T) {
 // TestChunking: a batch larger than one chunk's tokens runs in chunks, in
 // order, with the same logits as one sequence at a time.
 func TestChunking(t *testing.T) {
+	if testing.Short() && len(gpuDevices(t)) > 0 {
+		t.Skip("short, on a GPU machine: the reference device's tests run in CI")
+	}
 	cases := readJSONL(t, "tiny-odd.jsonl")
 	tg := target{"cudaref", "fp32", false}
 	c := load(t, tinyOddDir, tg)
@@ -321,5 +330,36 @@ func TestRounding(t *testing.T) {
 		if got := f32ToF16(f16ToF32(uint16(h))); got != uint16(h) {
 			t.Fatalf("half %#04x → %g → %#04x", h, f16ToF32(uint16(h)), got)
 		}
+	}
+}
+
+// TestKernelsCompile checks kernels.cu's C++ with the host compiler, the
+// CUDA keywords and intrinsics declared away, so that a typo fails here
+// rather than at NVRTC on a GPU machine. (Types and templates are checked;
+// PTX inline assembly is not.)
+func TestKernelsCompile(t *testing.T) {
+	cxx, err := exec.LookPath("g++")
+	if err != nil {
+		t.Skip("no g++")
+	}
+	emu := filepath.Join(t.TempDir(), "cuda.h")
+	if err := os.WriteFile(emu, []byte(`#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__
+struct uint3 { unsigned x, y, z; };
+extern uint3 threadIdx, blockIdx, blockDim;
+float __shfl_xor_sync(unsigned, float, int);
+unsigned __float_as_uint(float);
+float __uint_as_float(unsigned);
+float __int_as_float(int);
+float erff(float); float expf(float); float fmaxf(float, float); float sqrtf(float);
+void __syncthreads();
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(cxx, "-std=c++14", "-fsyntax-only", "-Wall", "-include", emu, "-x", "c++", "kernels.cu").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kernels.cu: %v\n%s", err, out)
 	}
 }

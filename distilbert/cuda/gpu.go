@@ -56,6 +56,10 @@ type gpuDevice struct {
 	stageN int            // its bytes
 	staged int            // bytes in use by copies not yet synchronized
 	desc   gpuDesc
+	// checkGEMM makes every GEMM recompute its first matrix on the host
+	// from the device's inputs (a test's diagnostic; never while capturing).
+	checkGEMM  bool
+	gemmErrors []gemmError
 	// graphs are the captured passes, by handle.
 	graphs    map[graph]C.CUgraphExec
 	nextGraph graph
@@ -286,6 +290,87 @@ func (d *gpuDevice) gemm(g gemm) error {
 		C.int(g.batch), compute) != 0 {
 		return d.errorf("gemm")
 	}
+	if d.checkGEMM {
+		return d.recheck(g)
+	}
+	return nil
+}
+
+// setMath sets cuBLAS's math mode (cublasMath_t), for tests.
+func (d *gpuDevice) setMath(mode int) error {
+	if C.dbg_set_math(d.g, C.int(mode)) != 0 {
+		return d.errorf("math mode")
+	}
+	return nil
+}
+
+// gemmError is one GEMM's largest error against the host's float64
+// product of the same inputs, relative to the product's largest value.
+type gemmError struct {
+	m, n, k, batch int
+	types          string
+	rel            float64
+}
+
+func (d *gpuDevice) fetch(b buf, n int) ([]float64, error) {
+	raw := make([]byte, n*b.dt.size())
+	if C.dbg_download(d.g, unsafe.Pointer(&raw[0]), C.CUdeviceptr(b.addr()), C.size_t(len(raw))) != 0 {
+		return nil, d.errorf("download")
+	}
+	out := make([]float64, n)
+	for i := range out {
+		switch b.dt {
+		case f16:
+			out[i] = float64(f16ToF32(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8))
+		case bf16:
+			out[i] = float64(math.Float32frombits((uint32(raw[2*i]) | uint32(raw[2*i+1])<<8) << 16))
+		default:
+			out[i] = float64(math.Float32frombits(uint32(raw[4*i]) | uint32(raw[4*i+1])<<8 | uint32(raw[4*i+2])<<16 | uint32(raw[4*i+3])<<24))
+		}
+	}
+	return out, nil
+}
+
+func (d *gpuDevice) recheck(g gemm) error {
+	colsA, colsB := g.k, g.n
+	if g.transA {
+		colsA = g.m
+	}
+	if g.transB {
+		colsB = g.k
+	}
+	a, err := d.fetch(g.a, g.lda*colsA)
+	if err != nil {
+		return err
+	}
+	b, err := d.fetch(g.b, g.ldb*colsB)
+	if err != nil {
+		return err
+	}
+	c, err := d.fetch(g.c, g.ldc*g.n)
+	if err != nil {
+		return err
+	}
+	worst, scale := 0.0, 0.0
+	for j := range g.n {
+		for i := range g.m {
+			sum := 0.0
+			for l := range g.k {
+				av, bv := a[i+l*g.lda], b[l+j*g.ldb]
+				if g.transA {
+					av = a[l+i*g.lda]
+				}
+				if g.transB {
+					bv = b[j+l*g.ldb]
+				}
+				sum += av * bv
+			}
+			worst = max(worst, math.Abs(sum-c[i+j*g.ldc]))
+			scale = max(scale, math.Abs(sum))
+		}
+	}
+	d.gemmErrors = append(d.gemmErrors, gemmError{g.m, g.n, g.k, g.batch,
+		g.a.dt.String() + "/" + g.b.dt.String() + "/" + g.c.dt.String(), worst / max(scale, 1e-30)})
 	return nil
 }
 
@@ -297,14 +382,23 @@ func f(v float32) uint64 { return uint64(math.Float32bits(v)) }
 var variant = [...]string{f32: "_f32", f16: "_f16", bf16: "_bf16"}
 
 func (d *gpuDevice) launch(kernel string, grid, block, shmem int, args ...uint64) error {
+	return d.launch2(kernel, grid, 1, block, shmem, args...)
+}
+
+// launch2 launches on a grid of gx × gy blocks (gy: the tokens, for the
+// elementwise kernels).
+func (d *gpuDevice) launch2(kernel string, gx, gy, block, shmem int, args ...uint64) error {
 	fn, ok := d.fn[kernel]
 	if !ok {
 		return fmt.Errorf("cuda: no kernel %s", kernel)
 	}
-	if grid == 0 {
+	if gx == 0 || gy == 0 {
 		return nil
 	}
-	if C.dbg_launch(d.g, fn, C.uint(grid), C.uint(block), C.uint(shmem), (*C.uint64_t)(unsafe.Pointer(&args[0])), C.int(len(args))) != 0 {
+	if gy > 65535 {
+		return fmt.Errorf("cuda: %s: %d rows exceed the grid", kernel, gy)
+	}
+	if C.dbg_launch(d.g, fn, C.uint(gx), C.uint(gy), C.uint(block), C.uint(shmem), (*C.uint64_t)(unsafe.Pointer(&args[0])), C.int(len(args))) != 0 {
 		return d.errorf(kernel)
 	}
 	return nil
@@ -325,8 +419,8 @@ func (d *gpuDevice) embed(x, xg, ids, word, pos, gamma, beta buf, tokens, seqLen
 }
 
 func (d *gpuDevice) qkvSplit(q, k, v, qkv, bias buf, tokens, seqLen, heads, headDim int) error {
-	return d.launch("qkvSplitV"+variant[q.dt], blocks(tokens*3*heads*headDim, 256), 256, 0,
-		p(q), p(k), p(v), p(qkv), p(bias), i(tokens), i(seqLen), i(heads), i(headDim))
+	return d.launch2("qkvSplitV"+variant[q.dt], blocks(3*heads*headDim, 256), tokens, 256, 0,
+		p(q), p(k), p(v), p(qkv), p(bias), i(seqLen), i(heads), i(headDim))
 }
 
 func (d *gpuDevice) softmax(pr, s, mask buf, rows, heads, seqLen int) error {
@@ -335,8 +429,8 @@ func (d *gpuDevice) softmax(pr, s, mask buf, rows, heads, seqLen int) error {
 }
 
 func (d *gpuDevice) mergeHeads(out, ctx buf, tokens, seqLen, heads, headDim int) error {
-	return d.launch("mergeHeadsV"+variant[out.dt], blocks(tokens*heads*headDim, 256), 256, 0,
-		p(out), p(ctx), i(tokens), i(seqLen), i(heads), i(headDim))
+	return d.launch2("mergeHeadsV"+variant[out.dt], blocks(heads*headDim, 256), tokens, 256, 0,
+		p(out), p(ctx), i(seqLen), i(heads), i(headDim))
 }
 
 func (d *gpuDevice) addNorm(x, xg, y, bias, gamma, beta buf, tokens, dim int, eps float32) error {
@@ -349,8 +443,8 @@ func (d *gpuDevice) biasAct(h, bias buf, tokens, width int, gelu bool) error {
 	if gelu {
 		g = 1
 	}
-	return d.launch("biasActV"+variant[h.dt], blocks(tokens*width, 256), 256, 0,
-		p(h), p(bias), i(tokens), i(width), i(g))
+	return d.launch2("biasActV"+variant[h.dt], blocks(width, 256), tokens, 256, 0,
+		p(h), p(bias), i(width), i(g))
 }
 
 func (d *gpuDevice) clsGather(cls, x buf, batch, seqLen, dim int) error {

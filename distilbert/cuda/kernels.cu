@@ -103,18 +103,20 @@ __device__ void addNorm(float *x, typename G::T *xg, const typename G::T *y, con
 	normRow<G>(row, red, x + t * dim, xg + t * dim, gamma, beta, dim, eps);
 }
 
+// The elementwise kernels run on a grid of (row chunks, tokens): blockIdx.y
+// is the token, so no thread divides a 64-bit index (slow on a GPU).
+
 // qkvSplit: one thread per element of qkv [tokens, 3·dim].
 template <class G>
 __device__ void qkvSplit(typename G::T *q, typename G::T *k, typename G::T *v, const typename G::T *qkv,
-	const float *bias, int tokens, int seqLen, int heads, int headDim) {
-	int dim = heads * headDim;
-	long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= (long)tokens * 3 * dim) return;
-	int t = i / (3 * dim), j = i % (3 * dim);
-	int which = j / dim, within = j % dim;
-	int b = t / seqLen, l = t % seqLen, h = within / headDim, e = within % headDim;
+	const float *bias, int seqLen, int heads, int headDim) {
+	int dim = heads * headDim, j = blockIdx.x * blockDim.x + threadIdx.x, t = blockIdx.y;
+	if (j >= 3 * dim) return;
+	int which = j / dim, within = j - which * dim;
+	int h = within / headDim, e = within - h * headDim;
+	int b = t / seqLen, l = t - b * seqLen;
 	typename G::T *dst = which == 0 ? q : which == 1 ? k : v;
-	dst[(((long)b * heads + h) * seqLen + l) * headDim + e] = G::store(G::load(qkv[i]) + bias[j]);
+	dst[((long)(b * heads + h) * seqLen + l) * headDim + e] = G::store(G::load(qkv[(long)t * 3 * dim + j]) + bias[j]);
 }
 
 // softmax: one warp per row of s [rows, seqLen]; keys whose mask is 0 get
@@ -140,21 +142,21 @@ __device__ void softmax(typename G::T *p, const float *s, const int *mask, int r
 
 // mergeHeads: one thread per element of out [tokens, dim].
 template <class G>
-__device__ void mergeHeads(typename G::T *out, const typename G::T *ctx, int tokens, int seqLen, int heads, int headDim) {
-	int dim = heads * headDim;
-	long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= (long)tokens * dim) return;
-	int t = i / dim, j = i % dim;
-	int b = t / seqLen, l = t % seqLen, h = j / headDim, e = j % headDim;
-	out[i] = ctx[(((long)b * heads + h) * seqLen + l) * headDim + e];
+__device__ void mergeHeads(typename G::T *out, const typename G::T *ctx, int seqLen, int heads, int headDim) {
+	int dim = heads * headDim, j = blockIdx.x * blockDim.x + threadIdx.x, t = blockIdx.y;
+	if (j >= dim) return;
+	int b = t / seqLen, l = t - b * seqLen, h = j / headDim, e = j - h * headDim;
+	out[(long)t * dim + j] = ctx[((long)(b * heads + h) * seqLen + l) * headDim + e];
 }
 
-// biasAct: one thread per element, in place; GELU is the exact erf form.
+// biasAct: one thread per element of h [tokens, width], in place; GELU is
+// the exact erf form.
 template <class G>
-__device__ void biasAct(typename G::T *h, const float *bias, int tokens, int width, int gelu) {
-	long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= (long)tokens * width) return;
-	float v = G::load(h[i]) + bias[i % width];
+__device__ void biasAct(typename G::T *h, const float *bias, int width, int gelu) {
+	int j = blockIdx.x * blockDim.x + threadIdx.x;
+	if (j >= width) return;
+	long i = (long)blockIdx.y * width + j;
+	float v = G::load(h[i]) + bias[j];
 	v = gelu ? 0.5f * v * (1.f + erff(v * 0.70710678118654752f)) : fmaxf(v, 0.f);
 	h[i] = G::store(v);
 }
@@ -185,21 +187,21 @@ __device__ void addNormV(float *x, void *xg, const void *y, const float *bias, c
 	addNorm<G>(x, GP(xg), GP(y), bias, gamma, beta, dim, eps);
 }
 template <class G>
-__device__ void qkvSplitV(void *q, void *k, void *v, const void *qkv, const float *bias, int tokens,
-	int seqLen, int heads, int headDim) {
-	qkvSplit<G>(GP(q), GP(k), GP(v), GP(qkv), bias, tokens, seqLen, heads, headDim);
+__device__ void qkvSplitV(void *q, void *k, void *v, const void *qkv, const float *bias, int seqLen, int heads,
+	int headDim) {
+	qkvSplit<G>(GP(q), GP(k), GP(v), GP(qkv), bias, seqLen, heads, headDim);
 }
 template <class G>
 __device__ void softmaxV(void *p, const float *s, const int *mask, int rows, int heads, int seqLen) {
 	softmax<G>(GP(p), s, mask, rows, heads, seqLen);
 }
 template <class G>
-__device__ void mergeHeadsV(void *out, const void *ctx, int tokens, int seqLen, int heads, int headDim) {
-	mergeHeads<G>(GP(out), GP(ctx), tokens, seqLen, heads, headDim);
+__device__ void mergeHeadsV(void *out, const void *ctx, int seqLen, int heads, int headDim) {
+	mergeHeads<G>(GP(out), GP(ctx), seqLen, heads, headDim);
 }
 template <class G>
-__device__ void biasActV(void *h, const float *bias, int tokens, int width, int gelu) {
-	biasAct<G>(GP(h), bias, tokens, width, gelu);
+__device__ void biasActV(void *h, const float *bias, int width, int gelu) {
+	biasAct<G>(GP(h), bias, width, gelu);
 }
 template <class G>
 __device__ void convertV(void *dst, const float *src, long n) {
@@ -210,14 +212,13 @@ VARIANTS(embedV, (float *x, void *xg, const int *ids, const float *word, const f
 	const float *beta, int seqLen, int dim, float eps), (x, xg, ids, word, pos, gamma, beta, seqLen, dim, eps))
 VARIANTS(addNormV, (float *x, void *xg, const void *y, const float *bias, const float *gamma, const float *beta,
 	int dim, float eps), (x, xg, y, bias, gamma, beta, dim, eps))
-VARIANTS(qkvSplitV, (void *q, void *k, void *v, const void *qkv, const float *bias, int tokens, int seqLen,
-	int heads, int headDim), (q, k, v, qkv, bias, tokens, seqLen, heads, headDim))
+VARIANTS(qkvSplitV, (void *q, void *k, void *v, const void *qkv, const float *bias, int seqLen, int heads,
+	int headDim), (q, k, v, qkv, bias, seqLen, heads, headDim))
 VARIANTS(softmaxV, (void *p, const float *s, const int *mask, int rows, int heads, int seqLen),
 	(p, s, mask, rows, heads, seqLen))
-VARIANTS(mergeHeadsV, (void *out, const void *ctx, int tokens, int seqLen, int heads, int headDim),
-	(out, ctx, tokens, seqLen, heads, headDim))
-VARIANTS(biasActV, (void *h, const float *bias, int tokens, int width, int gelu),
-	(h, bias, tokens, width, gelu))
+VARIANTS(mergeHeadsV, (void *out, const void *ctx, int seqLen, int heads, int headDim),
+	(out, ctx, seqLen, heads, headDim))
+VARIANTS(biasActV, (void *h, const float *bias, int width, int gelu), (h, bias, width, gelu))
 VARIANTS(convertV, (void *dst, const float *src, long n), (dst, src, n))
 
 // clsGather: one block per sequence copies its first row.

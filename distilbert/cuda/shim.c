@@ -96,6 +96,7 @@ int dbg_load_libs(dbg_gpu *g, const char *cuda_names, const char *blas_names, co
 	SYM(libcublas, cublasSetStream, "cublasSetStream_v2");
 	SYM(libcublas, cublasGetVersion, "cublasGetVersion_v2");
 	SYM(libcublas, cublasSetWorkspace, "cublasSetWorkspace_v2");
+	SYM(libcublas, cublasSetMathMode, "cublasSetMathMode");
 	SYM(libcublas, cublasGemmEx, "cublasGemmEx");
 	SYM(libcublas, cublasGemmStridedBatchedEx, "cublasGemmStridedBatchedEx");
 
@@ -140,6 +141,15 @@ int dbg_open(dbg_gpu *g, int ordinal, char *name, int name_len, size_t *mem, int
 	const size_t ws = 32u << 20;
 	CU(g->cuMemAlloc(&g->blas_ws, ws), "cuMemAlloc (cuBLAS workspace)");
 	if ((s = g->cublasSetWorkspace(g->blas, (void *)g->blas_ws, ws))) return fail(g, "cublasSetWorkspace", s);
+	// fp16/bf16 GEMMs reduce split-K partial sums in float32, not in their
+	// output type: the reduced-precision default loses too much for parity.
+	return dbg_set_math(g, DBG_CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION);
+}
+
+int dbg_set_math(dbg_gpu *g, int mode) {
+	CU(g->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
+	int s = g->cublasSetMathMode(g->blas, mode);
+	if (s) return fail(g, "cublasSetMathMode", s);
 	return 0;
 }
 
@@ -242,6 +252,12 @@ int dbg_upload_async(dbg_gpu *g, CUdeviceptr dst, const void *src, size_t bytes)
 	return 0;
 }
 
+int dbg_download(dbg_gpu *g, void *dst, CUdeviceptr src, size_t bytes) {
+	if (dbg_sync(g)) return -1;
+	CU(g->cuMemcpyDtoHAsync(dst, src, bytes, g->stream), "cuMemcpyDtoHAsync");
+	return dbg_sync(g);
+}
+
 int dbg_download_async(dbg_gpu *g, void *dst, CUdeviceptr src, size_t bytes) {
 	CU(g->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
 	CU(g->cuMemcpyDtoHAsync(dst, src, bytes, g->stream), "cuMemcpyDtoHAsync");
@@ -258,12 +274,12 @@ int dbg_sync(dbg_gpu *g) {
 // 8-byte slot per kernel parameter: a pointer, or a 32-bit int or float in
 // the slot's low bytes (every CUDA platform is little-endian), which is
 // where cuLaunchKernel reads a 4-byte parameter from.
-int dbg_launch(dbg_gpu *g, int fn, unsigned gx, unsigned bx, unsigned shmem, uint64_t *args, int nargs) {
+int dbg_launch(dbg_gpu *g, int fn, unsigned gx, unsigned gy, unsigned bx, unsigned shmem, uint64_t *args, int nargs) {
 	void *params[16];
 	if (fn < 0 || fn >= g->nfn || nargs > 16) return fail(g, "bad launch", fn);
 	for (int i = 0; i < nargs; i++) params[i] = &args[i];
 	CU(g->cuCtxSetCurrent(g->ctx), "cuCtxSetCurrent");
-	CU(g->cuLaunchKernel(g->fn[fn], gx, 1, 1, bx, 1, 1, shmem, g->stream, params, NULL), "cuLaunchKernel");
+	CU(g->cuLaunchKernel(g->fn[fn], gx, gy, 1, bx, 1, 1, shmem, g->stream, params, NULL), "cuLaunchKernel");
 	return 0;
 }
 

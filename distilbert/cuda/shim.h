@@ -38,6 +38,8 @@ enum {
 	DBG_CUBLAS_COMPUTE_32F = 68,
 	DBG_CUBLAS_COMPUTE_32F_FAST_TF32 = 77,
 	DBG_CUBLAS_GEMM_DEFAULT = -1,
+	DBG_CUBLAS_DEFAULT_MATH = 0,
+	DBG_CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION = 16,
 };
 
 enum { DBG_MAX_FUNCS = 32 };
@@ -86,6 +88,7 @@ typedef struct dbg_gpu {
 	cublasStatus_t (*cublasSetStream)(cublasHandle_t, CUstream);
 	cublasStatus_t (*cublasGetVersion)(cublasHandle_t, int *);
 	cublasStatus_t (*cublasSetWorkspace)(cublasHandle_t, void *, size_t);
+	cublasStatus_t (*cublasSetMathMode)(cublasHandle_t, int);
 	cublasStatus_t (*cublasGemmEx)(cublasHandle_t, int, int, int, int, int, const void *, const void *, int,
 		int, const void *, int, int, const void *, void *, int, int, int, int);
 	cublasStatus_t (*cublasGemmStridedBatchedEx)(cublasHandle_t, int, int, int, int, int, const void *,
@@ -135,9 +138,11 @@ int dbg_alloc_host(dbg_gpu *g, void **p, size_t bytes);
 int dbg_free_host(dbg_gpu *g, void *p);
 int dbg_upload(dbg_gpu *g, CUdeviceptr dst, const void *src, size_t bytes);
 int dbg_upload_async(dbg_gpu *g, CUdeviceptr dst, const void *src, size_t bytes);
+int dbg_set_math(dbg_gpu *g, int mode);
+int dbg_download(dbg_gpu *g, void *dst, CUdeviceptr src, size_t bytes);
 int dbg_download_async(dbg_gpu *g, void *dst, CUdeviceptr src, size_t bytes);
 int dbg_sync(dbg_gpu *g);
-int dbg_launch(dbg_gpu *g, int fn, unsigned gx, unsigned bx, unsigned shmem, uint64_t *args, int nargs);
+int dbg_launch(dbg_gpu *g, int fn, unsigned gx, unsigned gy, unsigned bx, unsigned shmem, uint64_t *args, int nargs);
 int dbg_gemm(dbg_gpu *g, int transa, int transb, int m, int n, int k, CUdeviceptr a, int atype, int lda,
 	long long stride_a, CUdeviceptr b, int btype, int ldb, long long stride_b, CUdeviceptr c, int ctype, int ldc,
 	long long stride_c, int batch, int compute);

@@ -10,7 +10,8 @@
 #     wheels' folders are passed as DISTILBERT_CUDA_LIBS and
 #     LD_LIBRARY_PATH), and shim.h checked against the real headers
 #     (cudacheck.c) where the toolkit is installed;
-#  2. the golden tests on cuda, every precision (cuda.test -test.v);
+#  2. the golden tests on cuda, every precision, and the GEMM accuracy
+#     diagnostic (cuda.test -test.short: the GPU targets only);
 #  3. `distilbert bench` on the full-size random DistilBERT in each
 #     precision beside torch_bench.py (eager PyTorch with SDPA, fp32 and
 #     fp16) on the same weights, alternating, ROUNDS (default 2) times;
@@ -74,7 +75,7 @@ fi
 
 if ! skip tests; then
 	log "golden tests on cuda"
-	(cd "$root/distilbert/cuda" && timeout 300 "$bin/cuda.test" -test.v -test.count=1) >"$out/tests.txt" 2>&1
+	(cd "$root/distilbert/cuda" && timeout 300 "$bin/cuda.test" -test.v -test.short -test.count=1) >"$out/tests.txt" 2>&1
 	log "tests rc=$? $(grep -E '^(--- FAIL|FAIL|ok|PASS)' "$out/tests.txt" | head -20 | paste -sd' ')"
 fi
 

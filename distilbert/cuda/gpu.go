@@ -38,7 +38,8 @@ const (
 // index in the C side's function table.
 var kernelNames = func() []string {
 	var names []string
-	for _, k := range []string{"embedV", "addNormV", "qkvSplitV", "softmaxV", "mergeHeadsV", "biasActV", "convertV"} {
+	for _, k := range []string{"embedV", "addNormV", "qkvSplitV", "softmaxV", "mergeHeadsV", "biasActV", "convertV",
+		"qkvSplitVecV", "mergeHeadsVecV", "biasActVecV"} {
 		for _, v := range []string{"_f32", "_f16", "_bf16"} {
 			names = append(names, k+v)
 		}
@@ -50,12 +51,13 @@ var kernelNames = func() []string {
 // stream, a cuBLAS handle, the compiled kernels and a pinned staging
 // buffer for ids in and logits out.
 type gpuDevice struct {
-	g      *C.dbg_gpu
-	fn     map[string]C.int
-	stage  unsafe.Pointer // pinned host memory
-	stageN int            // its bytes
-	staged int            // bytes in use by copies not yet synchronized
-	desc   gpuDesc
+	g        *C.dbg_gpu
+	fn       map[string]C.int
+	stage    unsafe.Pointer // pinned host memory
+	stageN   int            // its bytes
+	staged   int            // bytes in use by copies not yet synchronized
+	desc     gpuDesc
+	noVector bool // the elementwise kernels' scalar forms only
 	// checkGEMM makes every GEMM recompute its first matrix on the host
 	// from the device's inputs (a test's diagnostic; never while capturing).
 	checkGEMM  bool
@@ -94,7 +96,8 @@ func libNames(names string) string {
 // openGPU loads the driver, cuBLAS and NVRTC, opens device ordinal and
 // loads the kernels, compiled for it (or from the on-disk cache).
 func openGPU(ordinal int) (*gpuDevice, error) {
-	d := &gpuDevice{g: (*C.dbg_gpu)(C.calloc(1, C.sizeof_dbg_gpu)), graphs: map[graph]C.CUgraphExec{}}
+	d := &gpuDevice{g: (*C.dbg_gpu)(C.calloc(1, C.sizeof_dbg_gpu)), graphs: map[graph]C.CUgraphExec{},
+		noVector: os.Getenv("DISTILBERT_CUDA_VECTOR") == "0"}
 	if d.g == nil {
 		return nil, errors.New("cuda: out of memory")
 	}
@@ -356,14 +359,14 @@ func (d *gpuDevice) recheck(g gemm) error {
 		for i := range g.m {
 			sum := 0.0
 			for l := range g.k {
-				av, bv := a[i+l*g.lda], b[l+j*g.ldb]
+				ai, bi := i+l*g.lda, l+j*g.ldb
 				if g.transA {
-					av = a[l+i*g.lda]
+					ai = l + i*g.lda
 				}
 				if g.transB {
-					bv = b[j+l*g.ldb]
+					bi = j + l*g.ldb
 				}
-				sum += av * bv
+				sum += a[ai] * b[bi]
 			}
 			worst = max(worst, math.Abs(sum-c[i+j*g.ldc]))
 			scale = max(scale, math.Abs(sum))
@@ -404,6 +407,15 @@ func (d *gpuDevice) launch2(kernel string, gx, gy, block, shmem int, args ...uin
 	return nil
 }
 
+// vector is the elements per 16-byte access of the vector kernels, or 0
+// where they are switched off (DISTILBERT_CUDA_VECTOR=0, to compare).
+func (d *gpuDevice) vector(dt dtype) int {
+	if d.noVector {
+		return 0
+	}
+	return 16 / dt.size()
+}
+
 // rowBlock is the block size of the one-block-per-row kernels.
 func rowBlock(width int) int { return min(256, (width+31)&^31) }
 
@@ -419,6 +431,10 @@ func (d *gpuDevice) embed(x, xg, ids, word, pos, gamma, beta buf, tokens, seqLen
 }
 
 func (d *gpuDevice) qkvSplit(q, k, v, qkv, bias buf, tokens, seqLen, heads, headDim int) error {
+	if n := d.vector(q.dt); n > 0 && headDim%n == 0 {
+		return d.launch2("qkvSplitVecV"+variant[q.dt], blocks(3*heads*headDim/n, 256), tokens, 256, 0,
+			p(q), p(k), p(v), p(qkv), p(bias), i(seqLen), i(heads), i(headDim))
+	}
 	return d.launch2("qkvSplitV"+variant[q.dt], blocks(3*heads*headDim, 256), tokens, 256, 0,
 		p(q), p(k), p(v), p(qkv), p(bias), i(seqLen), i(heads), i(headDim))
 }
@@ -429,6 +445,10 @@ func (d *gpuDevice) softmax(pr, s, mask buf, rows, heads, seqLen int) error {
 }
 
 func (d *gpuDevice) mergeHeads(out, ctx buf, tokens, seqLen, heads, headDim int) error {
+	if n := d.vector(out.dt); n > 0 && headDim%n == 0 {
+		return d.launch2("mergeHeadsVecV"+variant[out.dt], blocks(heads*headDim/n, 256), tokens, 256, 0,
+			p(out), p(ctx), i(seqLen), i(heads), i(headDim))
+	}
 	return d.launch2("mergeHeadsV"+variant[out.dt], blocks(heads*headDim, 256), tokens, 256, 0,
 		p(out), p(ctx), i(seqLen), i(heads), i(headDim))
 }
@@ -442,6 +462,10 @@ func (d *gpuDevice) biasAct(h, bias buf, tokens, width int, gelu bool) error {
 	g := 0
 	if gelu {
 		g = 1
+	}
+	if n := d.vector(h.dt); n > 0 && width%n == 0 {
+		return d.launch2("biasActVecV"+variant[h.dt], blocks(width/n, 256), tokens, 256, 0,
+			p(h), p(bias), i(width), i(g))
 	}
 	return d.launch2("biasActV"+variant[h.dt], blocks(width, 256), tokens, 256, 0,
 		p(h), p(bias), i(width), i(g))

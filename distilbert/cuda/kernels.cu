@@ -119,6 +119,55 @@ __device__ void qkvSplit(typename G::T *q, typename G::T *k, typename G::T *v, c
 	dst[((long)(b * heads + h) * seqLen + l) * headDim + e] = G::store(G::load(qkv[(long)t * 3 * dim + j]) + bias[j]);
 }
 
+// The vector forms of qkvSplit, mergeHeads and biasAct move 16 bytes per
+// thread (8 halves or 4 floats): one 2-byte access per thread leaves too
+// few bytes in flight to reach the memory's bandwidth. They need rows
+// (and, for the head layouts, headDim) a multiple of the vector's length,
+// which the host checks; the scalar forms take any shape.
+template <class G> struct alignas(16) Pack {
+	enum { N = 16 / sizeof(typename G::T) };
+	typename G::T v[N];
+};
+
+template <class G>
+__device__ void qkvSplitVec(typename G::T *q, typename G::T *k, typename G::T *v, const typename G::T *qkv,
+	const float *bias, int seqLen, int heads, int headDim) {
+	const int N = Pack<G>::N;
+	int dim = heads * headDim, j = (blockIdx.x * blockDim.x + threadIdx.x) * N, t = blockIdx.y;
+	if (j >= 3 * dim) return;
+	int which = j / dim, within = j - which * dim;
+	int h = within / headDim, e = within - h * headDim;
+	int b = t / seqLen, l = t - b * seqLen;
+	Pack<G> in = *(const Pack<G> *)(qkv + (long)t * 3 * dim + j), out;
+	for (int u = 0; u < N; u++) out.v[u] = G::store(G::load(in.v[u]) + bias[j + u]);
+	typename G::T *dst = which == 0 ? q : which == 1 ? k : v;
+	*(Pack<G> *)(dst + ((long)(b * heads + h) * seqLen + l) * headDim + e) = out;
+}
+
+template <class G>
+__device__ void mergeHeadsVec(typename G::T *out, const typename G::T *ctx, int seqLen, int heads, int headDim) {
+	const int N = Pack<G>::N;
+	int dim = heads * headDim, j = (blockIdx.x * blockDim.x + threadIdx.x) * N, t = blockIdx.y;
+	if (j >= dim) return;
+	int b = t / seqLen, l = t - b * seqLen, h = j / headDim, e = j - h * headDim;
+	*(Pack<G> *)(out + (long)t * dim + j) = *(const Pack<G> *)(ctx + ((long)(b * heads + h) * seqLen + l) * headDim + e);
+}
+
+template <class G>
+__device__ void biasActVec(typename G::T *h, const float *bias, int width, int gelu) {
+	const int N = Pack<G>::N;
+	int j = (blockIdx.x * blockDim.x + threadIdx.x) * N;
+	if (j >= width) return;
+	Pack<G> *p = (Pack<G> *)(h + (long)blockIdx.y * width + j);
+	Pack<G> x = *p;
+	for (int u = 0; u < N; u++) {
+		float v = G::load(x.v[u]) + bias[j + u];
+		v = gelu ? 0.5f * v * (1.f + erff(v * 0.70710678118654752f)) : fmaxf(v, 0.f);
+		x.v[u] = G::store(v);
+	}
+	*p = x;
+}
+
 // softmax: one warp per row of s [rows, seqLen]; keys whose mask is 0 get
 // probability 0.
 template <class G>
@@ -192,6 +241,19 @@ __device__ void qkvSplitV(void *q, void *k, void *v, const void *qkv, const floa
 	qkvSplit<G>(GP(q), GP(k), GP(v), GP(qkv), bias, seqLen, heads, headDim);
 }
 template <class G>
+__device__ void qkvSplitVecV(void *q, void *k, void *v, const void *qkv, const float *bias, int seqLen, int heads,
+	int headDim) {
+	qkvSplitVec<G>(GP(q), GP(k), GP(v), GP(qkv), bias, seqLen, heads, headDim);
+}
+template <class G>
+__device__ void mergeHeadsVecV(void *out, const void *ctx, int seqLen, int heads, int headDim) {
+	mergeHeadsVec<G>(GP(out), GP(ctx), seqLen, heads, headDim);
+}
+template <class G>
+__device__ void biasActVecV(void *h, const float *bias, int width, int gelu) {
+	biasActVec<G>(GP(h), bias, width, gelu);
+}
+template <class G>
 __device__ void softmaxV(void *p, const float *s, const int *mask, int rows, int heads, int seqLen) {
 	softmax<G>(GP(p), s, mask, rows, heads, seqLen);
 }
@@ -219,6 +281,11 @@ VARIANTS(softmaxV, (void *p, const float *s, const int *mask, int rows, int head
 VARIANTS(mergeHeadsV, (void *out, const void *ctx, int seqLen, int heads, int headDim),
 	(out, ctx, seqLen, heads, headDim))
 VARIANTS(biasActV, (void *h, const float *bias, int width, int gelu), (h, bias, width, gelu))
+VARIANTS(qkvSplitVecV, (void *q, void *k, void *v, const void *qkv, const float *bias, int seqLen, int heads,
+	int headDim), (q, k, v, qkv, bias, seqLen, heads, headDim))
+VARIANTS(mergeHeadsVecV, (void *out, const void *ctx, int seqLen, int heads, int headDim),
+	(out, ctx, seqLen, heads, headDim))
+VARIANTS(biasActVecV, (void *h, const float *bias, int width, int gelu), (h, bias, width, gelu))
 VARIANTS(convertV, (void *dst, const float *src, long n), (dst, src, n))
 
 // clsGather: one block per sequence copies its first row.

@@ -42,7 +42,7 @@ enum {
 	DBG_CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION = 16,
 };
 
-enum { DBG_MAX_FUNCS = 32 };
+enum { DBG_MAX_FUNCS = 64 };
 
 // dbg_gpu is one engine's hold on a GPU: the libraries' entry points, a
 // context, one stream, one cuBLAS handle and the kernels' module.

@@ -77,6 +77,10 @@ if ! skip tests; then
 	log "golden tests on cuda"
 	(cd "$root/distilbert/cuda" && timeout 300 "$bin/cuda.test" -test.v -test.short -test.count=1) >"$out/tests.txt" 2>&1
 	log "tests rc=$? $(grep -E '^(--- FAIL|FAIL|ok|PASS)' "$out/tests.txt" | head -20 | paste -sd' ')"
+	# The elementwise kernels' scalar forms, which the vector ones replace
+	# on aligned shapes.
+	(cd "$root/distilbert/cuda" && DISTILBERT_CUDA_VECTOR=0 timeout 120 "$bin/cuda.test" -test.v -test.short -test.count=1 -test.run 'Goldens|SST2') >"$out/tests-scalar.txt" 2>&1
+	log "scalar kernels: tests rc=$? $(grep -E '^(--- FAIL|FAIL|ok|PASS)' "$out/tests-scalar.txt" | head -20 | paste -sd' ')"
 fi
 
 [ -f "$model/model.safetensors" ] || "$bin/genmodel" --out "$model" >>"$out/log.txt" 2>&1

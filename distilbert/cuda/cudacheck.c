@@ -29,7 +29,6 @@ CUresult (*cuStreamDestroy_)(CUstream) = cuStreamDestroy;
 CUresult (*cuMemAlloc_)(CUdeviceptr *, size_t) = cuMemAlloc;
 CUresult (*cuMemFree_)(CUdeviceptr) = cuMemFree;
 CUresult (*cuMemAllocHost_)(void **, size_t) = cuMemAllocHost;
-CUresult (*cuMemcpyHtoD_)(CUdeviceptr, const void *, size_t) = cuMemcpyHtoD;
 CUresult (*cuMemcpyHtoDAsync_)(CUdeviceptr, const void *, size_t, CUstream) = cuMemcpyHtoDAsync;
 CUresult (*cuMemcpyDtoHAsync_)(void *, CUdeviceptr, size_t, CUstream) = cuMemcpyDtoHAsync;
 CUresult (*cuMemGetInfo_)(size_t *, size_t *) = cuMemGetInfo;

@@ -66,7 +66,6 @@ typedef struct dbg_gpu {
 	CUresult (*cuMemFree)(CUdeviceptr);
 	CUresult (*cuMemAllocHost)(void **, size_t);
 	CUresult (*cuMemFreeHost)(void *);
-	CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
 	CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
 	CUresult (*cuMemcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream);
 	CUresult (*cuMemGetInfo)(size_t *, size_t *);

@@ -1,4 +1,4 @@
-# distilbert-go: one static binary, no cgo.
+# distilbert-go: one static binary, no cgo (-tags cuda adds the GPU engine, with cgo).
 GO      ?= go
 BIN     ?= bin/distilbert
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -28,7 +28,8 @@ predict: build
 # (the race build checks a subset of the large golden sets, too slow under
 # the race detector on the generic kernels), cross builds, the NEON path
 # under qemu-aarch64, the AVX-512 path under Bochs, a short fuzz of every
-# parser, the deploy checks and the release binaries. The release check
+# parser, the deploy checks, the cuda build tag (no GPU needed) and the
+# release binaries. The release check
 # builds all four platforms (the release is what ships, so all are
 # checked), a couple of minutes with a warm build cache; it writes to
 # TEST_DIST so that a real release in dist/ is left alone.
@@ -41,6 +42,7 @@ test: deps fmt-check vet check-comments check-docs
 	$(MAKE) test-avx512
 	$(MAKE) fuzz
 	$(MAKE) test-deploy
+	$(MAKE) check-cuda
 	$(MAKE) release release-check DIST=$(TEST_DIST)
 
 # What the tests use beyond Go, from Debian: chromium (page test) and
@@ -54,6 +56,14 @@ test-short:
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags noengine ./tools/loadtest
+	CGO_ENABLED=1 $(GO) vet -tags cuda ./distilbert/cuda ./cmd/distilbert
+
+# The cuda build tag on a machine without a GPU (scripts/check-cuda.sh):
+# the cgo builds, the no-driver errors and fallback, the default binary
+# static and free of the GPU engine.
+.PHONY: check-cuda
+check-cuda:
+	GO=$(GO) ./scripts/check-cuda.sh bin/cuda-check
 
 # Comments say why, not what one machine measured one day.
 check-comments:

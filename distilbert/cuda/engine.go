@@ -28,6 +28,8 @@ type engine struct {
 	gelu bool
 	info distilbert.EngineInfo
 	opts engineOptions
+	// chunkTokens bounds one pass's padded tokens (maxChunkTokens).
+	chunkTokens int
 
 	mu      sync.Mutex // one pass at a time: one stream, one workspace
 	w       weights
@@ -118,7 +120,7 @@ func newEngine(dev device, spec distilbert.EngineSpec, info distilbert.EngineInf
 		return nil, fmt.Errorf("dim %d is not a multiple of n_heads %d", c.Dim, c.NHeads)
 	}
 	e := &engine{dev: dev, cfg: *c, g: g, tf32: tf32, gelu: c.Activation == "gelu", opts: opts,
-		graphs: map[shape]graph{}, seen: map[shape]bool{}}
+		graphs: map[shape]graph{}, seen: map[shape]bool{}, chunkTokens: maxChunkTokens}
 	e.info = info
 	e.info.Quantization = distilbert.QuantNone
 	e.info.Precision = map[dtype]string{f32: "fp32", f16: "fp16", bf16: "bf16"}[g]
@@ -272,7 +274,7 @@ func (e *engine) reserve(batch, seqLen int) error {
 	return nil
 }
 
-// Forward runs the batch in chunks of at most maxChunkTokens padded tokens.
+// Forward runs the batch in chunks of at most chunkTokens padded tokens.
 func (e *engine) Forward(batch []distilbert.Sequence, logits []float32) error {
 	if err := e.cfg.ValidateBatch(batch, logits); err != nil {
 		return err
@@ -288,7 +290,7 @@ func (e *engine) Forward(batch []distilbert.Sequence, logits []float32) error {
 		for end < len(batch) {
 			l := max(longest, len(batch[end].IDs))
 			// Counted at the bucketed length, which the pass may run at.
-			if end > start && (end+1-start)*((l+15)&^15) > maxChunkTokens {
+			if end > start && (end+1-start)*((l+15)&^15) > e.chunkTokens {
 				break
 			}
 			longest = l

@@ -89,6 +89,15 @@ func (r *refDevice) downloadF32(dst []float32, src buf) error {
 // gemm is cuBLAS GemmEx: column-major, element (i, j) of an m×n matrix with
 // leading dimension ld at i + j·ld, op(A) = Aᵀ when transA.
 func (r *refDevice) gemm(g gemm) error {
+	// Element (i, l) of op(A) is at a[i·ai + l·al]; (l, j) of op(B) at b[l·bl + j·bj].
+	ai, al := 1, g.lda
+	if g.transA {
+		ai, al = g.lda, 1
+	}
+	bl, bj := 1, g.ldb
+	if g.transB {
+		bl, bj = g.ldb, 1
+	}
 	for bi := range g.batch {
 		a := r.mem[g.a.ptr][g.a.off+bi*g.strideA:]
 		b := r.mem[g.b.ptr][g.b.off+bi*g.strideB:]
@@ -96,19 +105,15 @@ func (r *refDevice) gemm(g gemm) error {
 		for j := range g.n {
 			for i := range g.m {
 				var sum float32
-				for l := range g.k {
-					var av, bv float32
-					if g.transA {
-						av = a[l+i*g.lda]
-					} else {
-						av = a[i+l*g.lda]
+				if al == 1 && bl == 1 { // the linears' case: two contiguous rows
+					ar, br := a[i*ai:i*ai+g.k], b[j*bj:j*bj+g.k]
+					for l, v := range ar {
+						sum += v * br[l]
 					}
-					if g.transB {
-						bv = b[j+l*g.ldb]
-					} else {
-						bv = b[l+j*g.ldb]
+				} else {
+					for l := range g.k {
+						sum += a[i*ai+l*al] * b[l*bl+j*bj]
 					}
-					sum += av * bv
 				}
 				c[i+j*g.ldc] = store(g.c.dt, sum)
 			}

@@ -43,6 +43,8 @@ type serverMetrics struct {
 	modelMu   sync.Mutex
 	buildInfo string // the distilbert_build_info series of the model serving
 	loadedAt  atomic.Int64
+	// deviceMemory is the accelerator memory of the model serving (0: CPU).
+	deviceMemory atomic.Int64
 }
 
 type reqKey struct {
@@ -74,6 +76,7 @@ func newServerMetrics() *serverMetrics {
 		reloadFailures: s.NewCounter(`distilbert_model_reloads_total{result="failure"}`),
 	}
 	s.NewGauge("distilbert_model_loaded_timestamp_seconds", func() float64 { return float64(m.loadedAt.Load()) / 1e3 })
+	s.NewGauge("distilbert_device_memory_bytes", func() float64 { return float64(m.deviceMemory.Load()) })
 	registerLimitGauges(s, cgroupFS{}, runtime.NumCPU())
 	return m
 }
@@ -87,6 +90,7 @@ func (m *serverMetrics) setModel(clf *distilbert.Classifier, version string, loa
 	m.modelMu.Lock()
 	defer m.modelMu.Unlock()
 	m.loadedAt.Store(loadedAt.UnixMilli())
+	m.deviceMemory.Store(engine.DeviceMemory)
 	if name == m.buildInfo {
 		return
 	}

@@ -20,6 +20,7 @@ var metricFamilies = map[string]metricFamily{
 	"distilbert_build_info":                     {"gauge", "Always 1; the labels name the model, device, kernel path, precision and version serving."},
 	"distilbert_model_reloads_total":            {"counter", "Hot reloads of the model (SIGHUP, POST /admin/reload), by result; a failure keeps the loaded model serving."},
 	"distilbert_model_loaded_timestamp_seconds": {"gauge", "Unix time at which the model serving was loaded (at start or by the last reload)."},
+	"distilbert_device_memory_bytes":            {"gauge", "Memory of the accelerator the model runs on (0 on the CPU)."},
 	"distilbert_connections_open":               {"gauge", "TCP connections open now."},
 	"distilbert_connections_refused_total":      {"counter", "Connections closed at accept because a total or per-client cap was reached."},
 	"distilbert_accept_errors_total":            {"counter", "Accept errors retried with backoff (e.g. out of file descriptors)."},

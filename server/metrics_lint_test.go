@@ -67,7 +67,7 @@ func TestMetricsExposition(t *testing.T) {
 	for _, want := range []string{
 		"distilbert_http_requests_total", "distilbert_http_request_duration_seconds",
 		"distilbert_predictions_total", "distilbert_cache_hits_total", "distilbert_build_info",
-		"process_resident_memory_bytes", "go_gc_duration_seconds",
+		"distilbert_device_memory_bytes", "process_resident_memory_bytes", "go_gc_duration_seconds",
 	} {
 		if !families[want] {
 			t.Errorf("family %s missing from /metrics", want)

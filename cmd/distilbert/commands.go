@@ -305,7 +305,12 @@ func cmdInspect(args []string, stdout io.Writer) error {
 		cfg.MaxPositionEmbeddings, in.MaxTokens, cfg.VocabSize, cfg.SinusoidalPosEmbds, cfg.LayerNormEps)
 	fmt.Fprintf(w, "labels       %s\n", strings.Join(cfg.Labels, ", "))
 	fmt.Fprintf(w, "parameters   %d (%s in the checkpoint)\n", in.Parameters, weights.FormatBytes(in.Bytes))
-	fmt.Fprintf(w, "device       %s (%s)\n", in.Engine.Device, in.Engine.DeviceName)
+	if in.Engine.DeviceMemory > 0 {
+		fmt.Fprintf(w, "device       %s (%s, %s, precision %s)\n", in.Engine.Device, in.Engine.DeviceName,
+			weights.FormatBytes(in.Engine.DeviceMemory), in.Engine.Precision)
+	} else {
+		fmt.Fprintf(w, "device       %s (%s)\n", in.Engine.Device, in.Engine.DeviceName)
+	}
 	fmt.Fprintf(w, "kernels      %s (available: %s)\n", in.Kernels, strings.Join(implNames(), ", "))
 	if in.Quantization == string(distilbert.QuantInt8) {
 		fmt.Fprintf(w, "quantization %s (kernel %s; available: %s)\n", in.Quantization, in.Int8Kernel, strings.Join(kernels.Int8Kernels(), ", "))

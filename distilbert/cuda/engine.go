@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -123,10 +124,7 @@ func newEngine(dev device, spec distilbert.EngineSpec, info distilbert.EngineInf
 		graphs: map[shape]graph{}, seen: map[shape]bool{}, chunkTokens: maxChunkTokens}
 	e.info = info
 	e.info.Quantization = distilbert.QuantNone
-	e.info.Precision = map[dtype]string{f32: "fp32", f16: "fp16", bf16: "bf16"}[g]
-	if tf32 {
-		e.info.Precision = "tf32"
-	}
+	e.info.Precision = cmp.Or(spec.GPUPrecision, "fp32")
 	e.info.Pads = true
 	// A GPU wants big batches; Forward chunks them at maxChunkTokens.
 	e.info.MaxBatchSequences, e.info.MaxBatchTokens = 1024, 4*maxChunkTokens

@@ -129,3 +129,62 @@ func TestInt8KernelsAgree(t *testing.T) {
 		}
 	}
 }
+
+// limitedEngine declares small batch limits and records the largest batch
+// it was given.
+type limitedEngine struct {
+	Engine
+	largest *atomic.Int64
+}
+
+func (e limitedEngine) Forward(batch []Sequence, logits []float32) error {
+	for {
+		old := e.largest.Load()
+		if int64(len(batch)) <= old || e.largest.CompareAndSwap(old, int64(len(batch))) {
+			break
+		}
+	}
+	return e.Engine.Forward(batch, logits)
+}
+
+func (e limitedEngine) Info() EngineInfo {
+	info := e.Engine.Info()
+	info.MaxBatchSequences, info.MaxBatchTokens = 3, 1000
+	return info
+}
+
+var limitedLargest atomic.Int64
+
+func init() {
+	RegisterBackend(Backend{Name: "limited", AutoPriority: -2, Open: func(spec EngineSpec) (Engine, error) {
+		cpu, err := OpenCPU(spec)
+		if err != nil {
+			return nil, err
+		}
+		return limitedEngine{Engine: cpu, largest: &limitedLargest}, nil
+	}})
+}
+
+// The pipeline batches up to the engine's own limits (a GPU's are far
+// above the CPU's), and the CPU's are the defaults.
+func TestEngineBatchLimits(t *testing.T) {
+	if s, tk := (EngineInfo{}).BatchLimits(); s != MaxBatchSequences || tk != MaxBatchTokens {
+		t.Errorf("default limits %d, %d; want the CPU's %d, %d", s, tk, MaxBatchSequences, MaxBatchTokens)
+	}
+	c, err := Load(tinyOddDir, WithKernels(kernels.Generic()), WithDevice("limited"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	texts := strings.Fields("one two three four five six seven eight nine ten")
+	preds, err := c.Predict(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(preds) != len(texts) {
+		t.Fatalf("%d predictions for %d texts", len(preds), len(texts))
+	}
+	if n := limitedLargest.Load(); n != 3 {
+		t.Errorf("largest engine call %d sequences, want the engine's limit 3", n)
+	}
+}

@@ -135,8 +135,8 @@ func (l listFlag) Set(s string) error {
 // --api-keys-file or DISTILBERT_API_KEYS; see LoadAPIKeys.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, apiKeysFile *string) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address HOST:PORT")
-	fs.IntVar(&c.MaxBatchSize, "max-batch-size", c.MaxBatchSize, "most sequences per engine call")
-	fs.IntVar(&c.MaxBatchTokens, "max-batch-tokens", c.MaxBatchTokens, "most padded tokens (sequences x longest) per engine call")
+	fs.IntVar(&c.MaxBatchSize, "max-batch-size", c.MaxBatchSize, "most sequences per engine call (serve: unless given, the engine's, at most 256: 32 on the CPU)")
+	fs.IntVar(&c.MaxBatchTokens, "max-batch-tokens", c.MaxBatchTokens, "most padded tokens (sequences x longest) per engine call (serve: unless given, the engine's, at most 32768: 8192 on the CPU)")
 	fs.DurationVar(&c.MaxWait, "max-wait", c.MaxWait, "how long to wait for more requests to fill a batch (0: run what is queued at once)")
 	fs.IntVar(&c.MaxQueue, "max-queue", c.MaxQueue, "most queued sequences; beyond it requests get 503")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "per-request deadline (queue wait + inference), then 504")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/distilbert-go/distilbert/distilbert"
 	"github.com/distilbert-go/distilbert/kernels"
+	"github.com/distilbert-go/distilbert/server"
 )
 
 // TestMain lets tests run this binary's main in a child process, which is
@@ -113,4 +114,27 @@ func init() {
 		}
 		return countingEngine{e}, nil
 	}})
+}
+
+// serve's batch limits follow the engine when not given: the CPU's 32 and
+// 8192, a GPU's larger ones (capped), and a given flag always wins.
+func TestServeBatchingFollowsEngine(t *testing.T) {
+	gpu := distilbert.EngineInfo{Device: "cuda:0", MaxBatchSequences: 1024, MaxBatchTokens: 131072}
+	for _, tc := range []struct {
+		info         distilbert.EngineInfo
+		given        map[string]bool
+		seqs, tokens int
+	}{
+		{distilbert.EngineInfo{Device: "cpu"}, nil, 32, 8192},
+		{gpu, nil, servingBatchSequences, servingBatchTokens},
+		{gpu, map[string]bool{"max-batch-size": true}, 7, servingBatchTokens},
+	} {
+		cfg := server.DefaultConfig()
+		cfg.MaxBatchSize = 7
+		engineBatching(&cfg, tc.given, tc.info)
+		if cfg.MaxBatchSize != tc.seqs || cfg.MaxBatchTokens != tc.tokens {
+			t.Errorf("%s, given %v: batch %d × %d tokens, want %d × %d", tc.info.Device, tc.given,
+				cfg.MaxBatchSize, cfg.MaxBatchTokens, tc.seqs, tc.tokens)
+		}
+	}
 }

@@ -61,6 +61,9 @@ func cmdServe(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	given := map[string]bool{} // on the command line or in the environment
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	engineBatching(&cfg, given, c.Engine().Info())
 	// A reload reads --model again with the same options: a directory's
 	// new files, or a Hub id's newest revision.
 	cfg.Loader = func() (*distilbert.Classifier, error) { return loadClassifier(model, ef) }
@@ -100,4 +103,24 @@ func cmdServe(args []string, stdout io.Writer) error {
 		}
 	}()
 	return s.Run(ctx)
+}
+
+// Batch limits an engine gets when --max-batch-size and --max-batch-tokens
+// are not given: its own, up to these (a GPU takes far more than the CPU's
+// 32 and 8192, but a bigger batch only adds latency past them).
+const (
+	servingBatchSequences = 256
+	servingBatchTokens    = 32768
+)
+
+// engineBatching sets the batch limits that were not given to what the
+// engine takes, so that serve --device cuda batches like a GPU wants.
+func engineBatching(cfg *server.Config, given map[string]bool, info distilbert.EngineInfo) {
+	seqs, tokens := info.BatchLimits()
+	if !given["max-batch-size"] {
+		cfg.MaxBatchSize = min(seqs, servingBatchSequences)
+	}
+	if !given["max-batch-tokens"] {
+		cfg.MaxBatchTokens = min(tokens, servingBatchTokens)
+	}
 }

@@ -12,6 +12,7 @@ _Static_assert(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT == 16, "sms");
 _Static_assert(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR == 75, "cc major");
 _Static_assert(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR == 76, "cc minor");
 _Static_assert(CU_STREAM_NON_BLOCKING == 1, "stream flag");
+_Static_assert(CUDA_ERROR_OUT_OF_MEMORY == 2, "out of memory");
 _Static_assert(CU_STREAM_CAPTURE_MODE_RELAXED == 2, "capture mode");
 _Static_assert(CUBLAS_OP_N == 0 && CUBLAS_OP_T == 1, "ops");
 _Static_assert(CUDA_R_32F == 0 && CUDA_R_16F == 2 && CUDA_R_16BF == 14, "data types");

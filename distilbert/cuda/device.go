@@ -1,5 +1,11 @@
 package cuda
 
+import "errors"
+
+// errDeviceMemory is an allocation the device had no memory for; the
+// engine then retries with smaller chunks.
+var errDeviceMemory = errors.New("out of device memory")
+
 // dtype is how a device buffer stores its elements.
 type dtype uint8
 

@@ -283,18 +283,26 @@ func (e *engine) Forward(batch []distilbert.Sequence, logits []float32) error {
 		return errors.New("cuda: engine used after Close")
 	}
 	labels := len(e.cfg.Labels)
+	limit := e.chunkTokens
 	for start := 0; start < len(batch); {
 		end, longest := start, 0
 		for end < len(batch) {
 			l := max(longest, len(batch[end].IDs))
 			// Counted at the bucketed length, which the pass may run at.
-			if end > start && (end+1-start)*((l+15)&^15) > e.chunkTokens {
+			if end > start && (end+1-start)*((l+15)&^15) > limit {
 				break
 			}
 			longest = l
 			end++
 		}
-		if err := e.forward(batch[start:end], longest, logits[start*labels:end*labels]); err != nil {
+		err := e.forward(batch[start:end], longest, logits[start*labels:end*labels])
+		if errors.Is(err, errDeviceMemory) && end-start > 1 {
+			// A device shared with other work, or a small one: the same
+			// sequences in smaller chunks. The failed workspace was freed.
+			limit = max(limit/2, 1)
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		start = end

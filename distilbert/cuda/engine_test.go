@@ -3,6 +3,7 @@ package cuda
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"os/exec"
@@ -369,5 +370,30 @@ void __syncthreads();
 	out, err := exec.Command(cxx, "-std=c++14", "-fsyntax-only", "-Wall", "-include", emu, "-x", "c++", "kernels.cu").CombinedOutput()
 	if err != nil {
 		t.Fatalf("kernels.cu: %v\n%s", err, out)
+	}
+}
+
+// TestOutOfDeviceMemory: a batch whose workspace does not fit runs in
+// smaller chunks, with the same logits; a single sequence that cannot fit
+// is an error that says so.
+func TestOutOfDeviceMemory(t *testing.T) {
+	cases := readJSONL(t, "tiny-odd.jsonl")
+	tg := target{"cudaref", "fp32", false}
+	c := load(t, tinyOddDir, tg)
+	e := c.Engine().(*engine)
+	ref := e.dev.(*refDevice)
+	// Room for the weights and about a hundred tokens' activations.
+	ref.capacity = ref.used + 100_000
+	checkCases(t, c, tg, cases, forward(t, c, cases, true))
+	if e.ws.tokens > 128 {
+		t.Errorf("workspace for %d tokens: the chunks did not shrink", e.ws.tokens)
+	}
+	// A fresh engine, no workspace yet, room for 100 elements beside its weights.
+	c2 := load(t, tinyOddDir, tg)
+	e2 := c2.Engine().(*engine)
+	e2.dev.(*refDevice).capacity = e2.dev.(*refDevice).used + 100
+	err := e2.Forward([]distilbert.Sequence{{IDs: cases[len(cases)-1].InputIDs}}, make([]float32, len(c.Labels())))
+	if !errors.Is(err, errDeviceMemory) {
+		t.Errorf("a sequence that cannot fit: %v", err)
 	}
 }

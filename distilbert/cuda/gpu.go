@@ -179,7 +179,11 @@ func (d *gpuDevice) kernels() ([]byte, error) {
 func (d *gpuDevice) alloc(n int, dt dtype) (buf, error) {
 	var p C.CUdeviceptr
 	if C.dbg_alloc(d.g, &p, C.size_t(max(n, 1)*dt.size())) != 0 {
-		return buf{}, d.errorf(fmt.Sprintf("allocate %d × %s", n, dt))
+		err := d.errorf(fmt.Sprintf("allocate %d × %s", n, dt))
+		if d.g.result == C.DBG_CUDA_ERROR_OUT_OF_MEMORY {
+			err = fmt.Errorf("%w: %w", errDeviceMemory, err)
+		}
+		return buf{}, err
 	}
 	return buf{ptr: uint64(p), n: n, dt: dt}, nil
 }

@@ -12,6 +12,9 @@ import (
 // tested on it against the goldens where no GPU is at hand.
 type refDevice struct {
 	mem [][]float32 // allocations; ints are stored as exact float32 values
+	// capacity, when positive, bounds the elements allocated at once, as a
+	// GPU's memory does (tests of running out).
+	capacity, used int
 	// graphs replay the captured closure: it may only queue device work
 	// on buffers, which is what makes a CUDA graph's replay correct too.
 	graphs    map[graph]func() error
@@ -41,11 +44,18 @@ func (r *refDevice) alloc(n int, dt dtype) (buf, error) {
 	if n <= 0 {
 		n = 1
 	}
+	if r.capacity > 0 && r.used+n > r.capacity {
+		return buf{}, fmt.Errorf("%w: %d elements, %d of %d in use", errDeviceMemory, n, r.used, r.capacity)
+	}
+	r.used += n
 	r.mem = append(r.mem, make([]float32, n))
 	return buf{ptr: uint64(len(r.mem) - 1), n: n, dt: dt}, nil
 }
 
-func (r *refDevice) free(b buf) { r.mem[b.ptr] = nil }
+func (r *refDevice) free(b buf) {
+	r.used -= len(r.mem[b.ptr])
+	r.mem[b.ptr] = nil
+}
 
 // view is b's elements; it panics on a span outside the allocation, as the
 // GPU would fault (or worse).

@@ -16,6 +16,7 @@ static int cu_fail(dbg_gpu *g, const char *what, CUresult r) {
 	const char *s = NULL;
 	if (g->cuGetErrorString) g->cuGetErrorString(r, &s);
 	snprintf(g->err, sizeof g->err, "%s: %s (CUresult %d)", what, s ? s : "unknown error", r);
+	g->result = r;
 	return -1;
 }
 

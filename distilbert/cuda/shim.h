@@ -28,6 +28,7 @@ enum {
 	DBG_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16,
 	DBG_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75,
 	DBG_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76,
+	DBG_CUDA_ERROR_OUT_OF_MEMORY = 2,
 	DBG_CU_STREAM_NON_BLOCKING = 1,
 	DBG_CU_STREAM_CAPTURE_MODE_RELAXED = 2,
 	DBG_CUBLAS_OP_N = 0,
@@ -115,6 +116,7 @@ typedef struct dbg_gpu {
 	int nfn;
 
 	char err[1024]; // the last error, for Go
+	CUresult result; // the last failed driver call's result
 } dbg_gpu;
 
 // Each returns 0, or -1 with g->err set.

@@ -32,12 +32,8 @@ py=${PYTHON:-python3}
 log() { echo "gpu.sh $(date +%T): $*" | tee -a "$out/log.txt" >&2; }
 skip() { [[ " ${SKIP:-} " == *" $1 "* ]]; }
 
-for f in "$bin"/*.xz; do
-	[ -e "$f" ] || continue
-	[ -e "${f%.xz}" ] || xz -dkc "$f" >"${f%.xz}" 2>/dev/null ||
-		"$py" -c 'import lzma,sys; open(sys.argv[2],"wb").write(lzma.open(sys.argv[1]).read())' "$f" "${f%.xz}"
-	chmod +x "${f%.xz}"
-done
+. "$root/tools/baseline/unpack.sh"
+PYTHON=$py unpack_bins "$bin"
 
 log "probe"
 {

@@ -30,12 +30,8 @@ rounds=${ROUNDS:-2}
 py=${PYTHON:-python3}
 log() { echo "offline.sh $(date +%T): $*" | tee -a "$out/log.txt" >&2; }
 
-for f in "$bin"/*.xz; do
-	[ -e "$f" ] || continue
-	[ -e "${f%.xz}" ] || xz -dkc "$f" >"${f%.xz}" 2>/dev/null ||
-		"$py" -c 'import lzma,sys; open(sys.argv[2],"wb").write(lzma.open(sys.argv[1]).read())' "$f" "${f%.xz}"
-	chmod +x "${f%.xz}"
-done
+. "$root/tools/baseline/unpack.sh"
+PYTHON=$py unpack_bins "$bin"
 
 { nproc; lscpu; lscpu -e; grep -m1 '^flags' /proc/cpuinfo; } >"$out/cpu.txt" 2>&1
 # Two logical CPUs on different physical cores, so 2 threads never share one.

@@ -23,9 +23,8 @@ model=${MODEL_DIR:-/tmp/distilbert-base-random}
 port=${PORT:-18090}
 log() { echo "serve-load.sh $(date +%T): $*" | tee -a "$out/log.txt" >&2; }
 
-for f in "$bin"/distilbert.xz "$bin"/loadtest.xz; do
-	[ -e "$f" ] && [ ! -e "${f%.xz}" ] && xz -dkc "$f" >"${f%.xz}" && chmod +x "${f%.xz}"
-done
+. "$(dirname "${BASH_SOURCE[0]}")/unpack.sh"
+unpack_bins "$bin"
 
 # Two CPUs on distinct physical cores for the service, the rest for the load.
 cores=$(lscpu -p=CPU,CORE 2>/dev/null | grep -v '^#' | sort -t, -k2,2n -u | cut -d, -f1)

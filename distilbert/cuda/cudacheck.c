@@ -32,7 +32,6 @@ CUresult (*cuMemFree_)(CUdeviceptr) = cuMemFree;
 CUresult (*cuMemAllocHost_)(void **, size_t) = cuMemAllocHost;
 CUresult (*cuMemcpyHtoDAsync_)(CUdeviceptr, const void *, size_t, CUstream) = cuMemcpyHtoDAsync;
 CUresult (*cuMemcpyDtoHAsync_)(void *, CUdeviceptr, size_t, CUstream) = cuMemcpyDtoHAsync;
-CUresult (*cuMemGetInfo_)(size_t *, size_t *) = cuMemGetInfo;
 CUresult (*cuLaunchKernel_)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
 	CUstream, void **, void **) = cuLaunchKernel;
 CUresult (*cuDeviceGetAttribute_)(int *, CUdevice_attribute, CUdevice) = cuDeviceGetAttribute;

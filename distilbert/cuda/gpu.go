@@ -303,6 +303,13 @@ func (d *gpuDevice) gemm(g gemm) error {
 	return nil
 }
 
+// cuBLAS math modes: the engine's (float32 split-K reductions) and
+// cuBLAS's default, for tests that compare them.
+const (
+	mathStrict  = int(C.DBG_CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)
+	mathDefault = int(C.DBG_CUBLAS_DEFAULT_MATH)
+)
+
 // setMath sets cuBLAS's math mode (cublasMath_t), for tests.
 func (d *gpuDevice) setMath(mode int) error {
 	if C.dbg_set_math(d.g, C.int(mode)) != 0 {

@@ -51,7 +51,7 @@ func TestGEMMAccuracy(t *testing.T) {
 		}
 	}
 	for _, prec := range []string{"fp16", "bf16"} {
-		for _, mode := range []int{16, 0} {
+		for _, mode := range []int{mathStrict, mathDefault} {
 			c := load(t, sst2Dir, target{"cuda", prec, true})
 			e := c.Engine().(*engine)
 			e.opts.graphs = false // a capture cannot download
@@ -73,7 +73,7 @@ func TestGEMMAccuracy(t *testing.T) {
 			}
 			t.Logf("%s math %d: %d GEMMs, worst relative error %.3g; logits %v, want %v (diff %.3g)",
 				prec, mode, len(dev.gemmErrors), worst, logits, probe.Logits, maxDiff(logits, probe.Logits))
-			if mode == 16 && worst > 2e-2 {
+			if mode == mathStrict && worst > 2e-2 {
 				t.Errorf("%s: a GEMM is off by %.3g of its largest value", prec, worst)
 			}
 			c.Close()

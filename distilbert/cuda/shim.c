@@ -78,7 +78,6 @@ int dbg_load_libs(dbg_gpu *g, const char *cuda_names, const char *blas_names, co
 	SYM(libcuda, cuMemFreeHost, "cuMemFreeHost");
 	SYM(libcuda, cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
 	SYM(libcuda, cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
-	SYM(libcuda, cuMemGetInfo, "cuMemGetInfo_v2");
 	SYM(libcuda, cuModuleLoadData, "cuModuleLoadData");
 	SYM(libcuda, cuModuleUnload, "cuModuleUnload");
 	SYM(libcuda, cuModuleGetFunction, "cuModuleGetFunction");

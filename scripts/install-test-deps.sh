@@ -9,11 +9,13 @@
 #   nginx    nginx: the compose file's load-balancer config in front of two services
 #   podman   podman + runc: the image build and its read-only smoke test
 #   redis    redis-server: the shared-cache tests of the service
+#   cc       gcc, g++ and file: the cgo build of the cuda tag (make vet,
+#            make check-cuda), kernels.cu's syntax test, the static-binary checks
 # With no arguments it installs all but bochs (bochs only when named).
-#   scripts/install-test-deps.sh [qemu] [chromium] [bochs] [prometheus] [nginx] [podman] [redis]
+#   scripts/install-test-deps.sh [qemu] [chromium] [bochs] [prometheus] [nginx] [podman] [redis] [cc]
 set -eu
 
-[ $# -gt 0 ] || set -- qemu chromium prometheus nginx podman redis
+[ $# -gt 0 ] || set -- qemu chromium prometheus nginx podman redis cc
 
 # have WORDS: every word is a command on PATH or, starting with /, an
 # existing file (a glob is fine).
@@ -43,7 +45,8 @@ for want in "$@"; do
 	# runc, not Debian's default crun: deploy/podman/containers.conf names it.
 	podman) cmd="podman runc" pkgs="podman runc" ;;
 	redis) cmd=redis-server pkgs=redis-server ;;
-	*) echo "install-test-deps: unknown dependency '$want' (qemu, chromium, bochs, prometheus, nginx, podman, redis)" >&2; exit 2 ;;
+	cc) cmd="gcc g++ file" pkgs="gcc g++ libc6-dev file" ;;
+	*) echo "install-test-deps: unknown dependency '$want' (qemu, chromium, bochs, prometheus, nginx, podman, redis, cc)" >&2; exit 2 ;;
 	esac
 	if have "$cmd"; then
 		echo "install-test-deps: ${cmd%% *} already installed"

@@ -43,6 +43,7 @@ test: deps fmt-check vet check-comments check-docs
 	$(MAKE) fuzz
 	$(MAKE) test-deploy
 	$(MAKE) check-cuda
+	$(MAKE) check-avx2only
 	$(MAKE) release release-check DIST=$(TEST_DIST)
 
 # What the tests use beyond Go, from Debian: chromium (page test) and
@@ -64,6 +65,11 @@ vet:
 .PHONY: check-cuda
 check-cuda:
 	GO=$(GO) ./scripts/check-cuda.sh bin/cuda-check
+
+# The preload behind tools/baseline/run.sh --isa avx2 (scripts/check-avx2only.sh).
+.PHONY: check-avx2only
+check-avx2only:
+	./scripts/check-avx2only.sh bin/avx2only-check
 
 # Comments say why, not what one machine measured one day.
 check-comments:

@@ -4,12 +4,14 @@
 #
 #   tools/baseline/run.sh [--seq 16,64,128] [--batch 1,8] [--threads 1,2]
 #                         [--quant none,int8] [--model DIR] [--min-time 2s] [--rounds N]
-#                         [--no-check] [--ort-only]
+#                         [--no-check] [--ort-only] [--isa native|avx2]
 #
 # The same settings can come from the environment: SEQ, BATCH, THREADS, QUANT,
-# MODEL_DIR, MIN_TIME, ROUNDS, CHECK=0, ORT_ONLY=1. Runs are sequential (never two
-# benchmarks at once). --quant int8 compares ours --quantize int8 with ORT's
-# dynamic int8 (quantize_onnx.py's model-int8.onnx).
+# MODEL_DIR, MIN_TIME, ROUNDS, CHECK=0, ORT_ONLY=1, ISA. Runs are sequential (never
+# two benchmarks at once). --quant int8 compares ours --quantize int8 with ORT's
+# dynamic int8 (quantize_onnx.py's model-int8.onnx). --isa avx2 compares the
+# avx2 paths on a CPU with AVX-512: ours with DISTILBERT_KERNELS=avx2, ORT with
+# AVX-512 hidden from its CPUID (avx2only.c; needs cc and CPUID faulting).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,6 +26,7 @@ MIN_TIME=${MIN_TIME:-2s}
 ROUNDS=${ROUNDS:-1}
 CHECK=${CHECK:-1}
 ORT_ONLY=${ORT_ONLY:-0}
+ISA=${ISA:-native}
 PYTHON=/usr/bin/python3
 
 while [ $# -gt 0 ]; do
@@ -37,7 +40,8 @@ while [ $# -gt 0 ]; do
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--no-check) CHECK=0; shift ;;
 	--ort-only) ORT_ONLY=1; shift ;;
-	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--isa) ISA=$2; shift 2 ;;
+	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -45,11 +49,12 @@ done
 log() { echo "run.sh: $*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# (a) dependencies: Debian torch + OpenBLAS for the export, onnxruntime-node for the bench.
-if ! "$PYTHON" -c 'import torch, numpy' 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
-	log "installing python3-torch libopenblas0-pthread (apt)"
+# (a) dependencies: Debian torch + OpenBLAS for the export, python3-onnx for
+# the int8 rewrite, onnxruntime-node for the bench.
+if ! "$PYTHON" -c 'import torch, numpy, onnx' 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
+	log "installing python3-torch python3-onnx libopenblas0-pthread (apt)"
 	as_root apt-get update -q
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch libopenblas0-pthread
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-onnx libopenblas0-pthread
 fi
 if [ ! -d "$here/node_modules/onnxruntime-node" ]; then
 	log "installing onnxruntime-node (npm ci)"
@@ -86,6 +91,24 @@ mkdir -p "$results"
 : >"$results/ours.jsonl"
 : >"$results/ort.jsonl"
 
+# ours and ort run the two engines, on the same instruction sets.
+ours_env=()
+ort_env=()
+case "$ISA" in
+native) ;;
+avx2)
+	log "building avx2only.so (ORT runs with AVX-512 hidden from CPUID)"
+	cc -O2 -shared -fPIC -o "$results/avx2only.so" "$here/avx2only.c"
+	cc -O2 -DAVX2ONLY_PROBE -o "$results/avx2only-probe" "$here/avx2only.c"
+	"$results/avx2only-probe" >&2 || { log "--isa avx2: AVX-512 could not be hidden here"; exit 1; }
+	# glibc picks its string functions before avx2only.so loads: a tunable keeps them off AVX-512.
+	ort_env=(env LD_PRELOAD="$results/avx2only.so" GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD)
+	ours_env=(env DISTILBERT_KERNELS=avx2 GODEBUG=cpu.avx512f=off,cpu.avx512bw=off,cpu.avx512vl=off) ;;
+*) echo "run.sh: --isa takes native and avx2, got $ISA" >&2; exit 2 ;;
+esac
+ours() { "${ours_env[@]}" "$bin" "$@"; }
+ort() { "${ort_env[@]}" node "$here/ort_bench.js" "$@"; }
+
 bin="$results/distilbert"
 if [ "$ORT_ONLY" != 1 ]; then
 	log "building cmd/distilbert"
@@ -94,7 +117,7 @@ fi
 
 # Both engines on the same two texts: the comparison is only fair if they agree.
 if [ "$CHECK" = 1 ] && [ "$ORT_ONLY" != 1 ]; then
-	node "$here/ort_bench.js" --onnx "$MODEL_DIR/model.onnx" --model "$MODEL_DIR" --check >"$results/check-ort.jsonl" 2>/dev/null
+	ort --onnx "$MODEL_DIR/model.onnx" --model "$MODEL_DIR" --check >"$results/check-ort.jsonl" 2>/dev/null
 	node -e '
 		const fs = require("fs");
 		const ort = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
@@ -111,7 +134,7 @@ if [ "$CHECK" = 1 ] && [ "$ORT_ONLY" != 1 ]; then
 fi
 # The int8 rival must still compute (nearly) the same function as float32.
 if [ "$CHECK" = 1 ] && [ -f "$MODEL_DIR/model-int8.onnx" ] && [[ ",$QUANT," == *,int8,* ]]; then
-	node "$here/ort_bench.js" --onnx "$MODEL_DIR/model-int8.onnx" --model "$MODEL_DIR" --check >"$results/check-ort-int8.jsonl" 2>/dev/null
+	ort --onnx "$MODEL_DIR/model-int8.onnx" --model "$MODEL_DIR" --check >"$results/check-ort-int8.jsonl" 2>/dev/null
 	node -e '
 		const fs = require("fs");
 		const read = (f) => fs.readFileSync(f, "utf8").trim().split("\n").map(JSON.parse);
@@ -131,13 +154,13 @@ for round in $(seq "$ROUNDS"); do
 for q in "${quant_list[@]}"; do
 for t in "${thread_list[@]}"; do
 	if [ "$ORT_ONLY" != 1 ]; then
-		log "ours: $q, threads $t, batch $BATCH, seq $SEQ"
-		if ! "$bin" bench --model "$MODEL_DIR" --quantize "$q" --seq "$SEQ" --batch "$BATCH" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ours.jsonl"; then
+		log "ours: $q, isa $ISA, threads $t, batch $BATCH, seq $SEQ"
+		if ! ours bench --model "$MODEL_DIR" --quantize "$q" --seq "$SEQ" --batch "$BATCH" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ours.jsonl"; then
 			log "ours: bench failed ($q, threads $t); continuing with ORT only"
 		fi
 	fi
-	log "onnxruntime: $q, threads $t, batch $BATCH, seq $SEQ"
-	node "$here/ort_bench.js" --onnx "$(onnx_for "$q")" --model "$MODEL_DIR" --quantization "$q" \
+	log "onnxruntime: $q, isa $ISA, threads $t, batch $BATCH, seq $SEQ"
+	ort --onnx "$(onnx_for "$q")" --model "$MODEL_DIR" --quantization "$q" \
 		--seq "$SEQ" --batch "$BATCH" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ort.jsonl"
 done
 done

@@ -131,6 +131,8 @@ offline-bins:
 	CGO_ENABLED=0 $(GO) test -c -ldflags='-s -w' -o $(OFFLINE_BIN)/kernels.test ./kernels
 	CGO_ENABLED=0 $(GO) test -c -ldflags='-s -w' -tags nodefaultmodel -o $(OFFLINE_BIN)/distilbert.test ./distilbert
 	xz -9 -f $(OFFLINE_BIN)/distilbert $(OFFLINE_BIN)/loadtest $(OFFLINE_BIN)/genmodel $(OFFLINE_BIN)/kernels.test $(OFFLINE_BIN)/distilbert.test
+	@# ORT's AVX2 rows on an AVX-512 box (offline.sh): the preload, where a C compiler is at hand.
+	if [ "$$($(GO) env GOARCH)" = amd64 ] && command -v cc >/dev/null; then cc -O2 -shared -fPIC -o $(OFFLINE_BIN)/avx2only.so tools/baseline/avx2only.c; fi
 	@ls -l $(OFFLINE_BIN)
 
 # The GPU checks' binaries for tools/baseline/gpu.sh on a machine with no Go:

@@ -21,6 +21,8 @@
 # quantized (kernels field K/int8; avx512 runs its VNNI int8 kernel where
 # the CPU has it), runs BenchmarkLinearInt8, and benches ONNX Runtime's
 # dynamic int8 (quantize_onnx.py) beside them (rows with quantization int8).
+# On a CPU with AVX-512, ORT also runs with AVX-512 hidden (avx2only.so from
+# BINDIR, rows tagged onnxruntime/avx2), the rival of our avx2 rows.
 set -u
 bin=$(cd "$1" && pwd)
 out=$(mkdir -p "$2" && cd "$2" && pwd)
@@ -101,23 +103,46 @@ ours() {
 		env "${env[@]}" "$bin/distilbert" bench --model "$model" --seq 64,128 --batch 1,32 --threads "$(nproc)" --json
 	} | sed "s|\"kernels\":\"$k\"|\"kernels\":\"$tag\"|" >>"$out/ours.jsonl"
 }
+# ort_round [avx2]: ONNX Runtime's rows of one round; with avx2, under
+# avx2only.so (AVX-512 hidden from its CPUID: its AVX2 kernels, the rival
+# of our avx2 path), tagged onnxruntime/avx2.
+ort_round() {
+	local tag=onnxruntime pre=()
+	if [ "${1:-}" = avx2 ]; then
+		tag=onnxruntime/avx2
+		pre=(env LD_PRELOAD="$bin/avx2only.so" GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD)
+	fi
+	local relabel="s|\"kernels\": *\"onnxruntime\"|\"kernels\": \"$tag\"|"
+	log "round $round: $tag"
+	local ort=("${pre[@]}" "$py" "$root/tools/baseline/ort_bench.py" --onnx "$model/model.onnx" --model "$model" --min-time 1 --json)
+	{
+		taskset -c "$pin1" "${ort[@]}" --seq 16,64,128 --batch 1 --threads 1
+		taskset -c "$pin" "${ort[@]}" --seq 16,64,128 --batch 1 --threads 2
+		taskset -c "$pin" "${ort[@]}" --seq 64 --batch 32 --threads 2
+		"${ort[@]}" --seq 64,128 --batch 1,32 --threads "$(nproc)"
+	} | sed "$relabel" >>"$out/ort.jsonl"
+	if [ -f "$model/model-int8.onnx" ] && [[ " ${QUANTIZE:-} " == *" int8 "* ]]; then
+		log "round $round: $tag int8"
+		local ort8=("${pre[@]}" "$py" "$root/tools/baseline/ort_bench.py" --onnx "$model/model-int8.onnx" --model "$model" --min-time 1 --json --quantization int8)
+		{
+			taskset -c "$pin1" "${ort8[@]}" --seq 16,64,128 --batch 1 --threads 1
+			taskset -c "$pin" "${ort8[@]}" --seq 16,64,128 --batch 1 --threads 2
+			taskset -c "$pin" "${ort8[@]}" --seq 64 --batch 32 --threads 2
+		} | sed "$relabel" >>"$out/ort.jsonl"
+	fi
+}
+# Where the CPU has AVX-512 and we bench the avx2 path, ORT also runs as on
+# an AVX2 CPU (make offline-bins builds avx2only.so where it has a C compiler).
+ort_avx2=
+if [[ " $kernels " == *" avx2 "* ]] && grep -qw avx512f /proc/cpuinfo && [ -f "$bin/avx2only.so" ]; then
+	if LD_PRELOAD="$bin/avx2only.so" /bin/true 2>>"$out/log.txt"; then ort_avx2=1; else log "avx2only.so does not work here: no ORT avx2 rows"; fi
+fi
 for round in $(seq "$rounds"); do
 	for k in $kernels; do
 		if [ -z "${SPINS:-}" ]; then ours "$k"; else for sp in $SPINS; do ours "$k" "$sp"; done; fi
 		for q in ${QUANTIZE:-}; do ours "$k" "" "$q"; done
 	done
-	log "round $round: onnxruntime"
-	ort=("$py" "$root/tools/baseline/ort_bench.py" --onnx "$model/model.onnx" --model "$model" --min-time 1 --json)
-	taskset -c "$pin1" "${ort[@]}" --seq 16,64,128 --batch 1 --threads 1 >>"$out/ort.jsonl"
-	taskset -c "$pin" "${ort[@]}" --seq 16,64,128 --batch 1 --threads 2 >>"$out/ort.jsonl"
-	taskset -c "$pin" "${ort[@]}" --seq 64 --batch 32 --threads 2 >>"$out/ort.jsonl"
-	"${ort[@]}" --seq 64,128 --batch 1,32 --threads "$(nproc)" >>"$out/ort.jsonl"
-	if [ -f "$model/model-int8.onnx" ] && [[ " ${QUANTIZE:-} " == *" int8 "* ]]; then
-		log "round $round: onnxruntime int8"
-		ort8=("$py" "$root/tools/baseline/ort_bench.py" --onnx "$model/model-int8.onnx" --model "$model" --min-time 1 --json --quantization int8)
-		taskset -c "$pin1" "${ort8[@]}" --seq 16,64,128 --batch 1 --threads 1 >>"$out/ort.jsonl"
-		taskset -c "$pin" "${ort8[@]}" --seq 16,64,128 --batch 1 --threads 2 >>"$out/ort.jsonl"
-		taskset -c "$pin" "${ort8[@]}" --seq 64 --batch 32 --threads 2 >>"$out/ort.jsonl"
-	fi
+	ort_round
+	if [ -n "$ort_avx2" ]; then ort_round avx2; fi
 done
 log "done"

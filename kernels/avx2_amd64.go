@@ -84,22 +84,40 @@ func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 
 	return packPanelsWith(dst, w, out, in, ld, transposed, panelWidth, packPanel16)
 }
 
-// packPanel16 packs the leading multiple of 8 columns of a whole panel (16
-// rows of w, ld apart) by 8×8 register transposes: attention packs each
-// head's keys this way per call.
-func packPanel16(dst, w []float32, in, ld int) int {
+// packPanel16 packs the leading multiple of 8 k of rows (8 or 16) rows of
+// w (ld apart) into a 16-wide panel by 8×8 register transposes: attention
+// packs each head's keys this way per call.
+func packPanel16(dst, w []float32, in, ld, rows int) int {
+	return packPanelRows(dst, w, in, ld, rows, panelWidth)
+}
+
+// packPanelRows is packPanel16 and packPanel32: a whole panel by its own
+// transposer, a narrower one (a short sequence's keys) 8 rows at a time.
+func packPanelRows(dst, w []float32, in, ld, rows, width int) int {
 	blocks := in / 8
 	if blocks == 0 {
 		return 0
 	}
-	_ = w[15*ld+blocks*8-1]        // the last value read
-	_ = dst[blocks*8*panelWidth-1] // the last value written
-	pack16x8AVX2(&dst[0], &w[0], blocks, ld)
+	_ = w[(rows-1)*ld+blocks*8-1]      // the last value read
+	_ = dst[(blocks*8-1)*width+rows-1] // the last value written
+	switch {
+	case rows == 16 && width == 16:
+		pack16x8AVX2(&dst[0], &w[0], blocks, ld)
+	case rows == 32 && width == 32:
+		pack32x8AVX2(&dst[0], &w[0], blocks, ld)
+	default:
+		for r := 0; r < rows; r += 8 {
+			pack8x8Stride(&dst[r], &w[r*ld], blocks, ld, width)
+		}
+	}
 	return blocks * 8
 }
 
 //go:noescape
 func pack16x8AVX2(dst, w *float32, blocks, ld int)
+
+//go:noescape
+func pack8x8Stride(dst, w *float32, blocks, ld, stride int)
 
 // packGroup6 packs a whole 6-row group.
 func packGroup6(dst, x []float32, in, ldx int) { packSixRows(dst, x, in, ldx, microRows) }

@@ -98,19 +98,10 @@ func packPanels32(dst, w []float32, out, in, ld int, transposed bool) []float32 
 	return packPanelsWith(dst, w, out, in, ld, transposed, avx512Panel, packPanel32)
 }
 
-// packPanel32 packs the leading multiple of 8 columns of a whole panel (32
-// rows of w, ld apart) by 8×8 register transposes, as packPanel16 does for
-// avx2: attention packs each head's keys per call, and the scalar scatter
-// cost as much as the product it fed at batch 32.
-func packPanel32(dst, w []float32, in, ld int) int {
-	blocks := in / 8
-	if blocks == 0 {
-		return 0
-	}
-	_ = w[31*ld+blocks*8-1]         // the last value read
-	_ = dst[blocks*8*avx512Panel-1] // the last value written
-	pack32x8AVX2(&dst[0], &w[0], blocks, ld)
-	return blocks * 8
+// packPanel32 is packPanel16 for the avx512 path's 32-wide panels: the
+// scalar scatter cost as much as the product it fed at batch 32.
+func packPanel32(dst, w []float32, in, ld, rows int) int {
+	return packPanelRows(dst, w, in, ld, rows, avx512Panel)
 }
 
 //go:noescape

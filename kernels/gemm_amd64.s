@@ -521,6 +521,42 @@ p16loop:
 	VZEROUPPER
 	RET
 
+// func pack8x8Stride(dst *float32, w *float32, blocks, ld, stride int)
+//
+// Packs blocks×8 columns of 8 rows of w (ld floats apart) into panel rows
+// stride floats apart: dst[stride·k+j] = w[j][k]. A panel narrower than
+// the kernel's (attention's keys at short lengths) is packed 8 rows at a
+// time by it.
+TEXT ·pack8x8Stride(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	MOVQ ld+24(FP), DX
+	SHLQ $2, DX
+	LEAQ (DX)(DX*2), R9
+	MOVQ stride+32(FP), BX
+	SHLQ $2, BX
+	LEAQ (BX)(BX*2), R11 // 3 panel rows
+
+p8loop:
+	LOAD8(SI)
+	T8X8
+	LEAQ    (DI)(BX*4), R8
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(BX*1)
+	VMOVUPS Y10, (DI)(BX*2)
+	VMOVUPS Y11, (DI)(R11*1)
+	VMOVUPS Y12, (R8)
+	VMOVUPS Y13, (R8)(BX*1)
+	VMOVUPS Y14, (R8)(BX*2)
+	VMOVUPS Y15, (R8)(R11*1)
+	ADDQ    $32, SI
+	LEAQ    (DI)(BX*8), DI
+	DECQ    CX
+	JNZ     p8loop
+	VZEROUPPER
+	RET
+
 // STORE8W32 is STORE8 for a 32-wide panel: panel rows 128 bytes apart.
 #define STORE8W32(OFF) \
 	VMOVUPS Y8, OFF(DI) \

@@ -545,3 +545,43 @@ func TestSplitColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestPackPanelsAllImplementations checks each SIMD weight packer element
+// by element against the portable scatter of the same panel width, on a
+// dirty buffer, for every count of columns up to three panels (whole
+// panels, partial ones of 8-row slices and of odd tails) and K with and
+// without a partial last 8, strided and transposed.
+func TestPackPanelsAllImplementations(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im *Impl) {
+		if im.Name() == "generic" {
+			t.Skip("the portable packer is the reference")
+		}
+		r := rand.New(rand.NewPCG(21, 22))
+		for _, in := range []int{1, 7, 8, 16, 19, 64} {
+			for out := 1; out <= 3*im.panel+1; out++ {
+				for _, transposed := range []bool{false, true} {
+					rows, cols := out, in
+					if transposed {
+						rows, cols = in, out
+					}
+					ld := cols + r.IntN(3)
+					w := randSlice(r, rows*ld)
+					want := packPanels(nil, w, out, in, ld, transposed, im.panel)
+					dirty := make([]float32, len(want))
+					for i := range dirty {
+						dirty[i] = float32(math.NaN())
+					}
+					got := im.pack(dirty, w, out, in, ld, transposed)
+					if len(got) != len(want) {
+						t.Fatalf("out %d in %d transposed %v: %d values, want %d", out, in, transposed, len(got), len(want))
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("out %d in %d ld %d transposed %v: value %d is %g, want %g", out, in, ld, transposed, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	})
+}

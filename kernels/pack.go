@@ -13,9 +13,10 @@ func packPanels(dst, w []float32, out, in, ld int, transposed bool, width int) [
 }
 
 // packPanelsWith is packPanels with full, unless nil, packing the leading
-// columns of a whole untransposed panel (w at its first row, rows ld
-// apart) faster; it returns how many it did.
-func packPanelsWith(dst, w []float32, out, in, ld int, transposed bool, width int, full func(dst, w []float32, in, ld int) int) []float32 {
+// k values of a panel's leading multiple of 8 columns faster (rows rows of
+// w at its first row, ld apart, into dst with panel rows width apart); it
+// returns how many k it did.
+func packPanelsWith(dst, w []float32, out, in, ld int, transposed bool, width int, full func(dst, w []float32, in, ld, rows int) int) []float32 {
 	panels := (out + width - 1) / width
 	n := panels * in * width
 	if cap(dst) < n {
@@ -39,13 +40,19 @@ func packPanelsWith(dst, w []float32, out, in, ld int, transposed bool, width in
 	}
 	for panel := 0; panel < panels; panel++ {
 		col0, base := panel*width, panel*in*width
-		k0 := 0
-		if full != nil && col0+width <= out {
-			k0 = full(p[base:base+in*width], w[col0*ld:], in, ld)
+		cols := min(width, out-col0)
+		fast, k0 := 0, 0 // columns col0…col0+fast are packed for k < k0
+		if full != nil && cols >= 8 {
+			fast = cols &^ 7
+			k0 = full(p[base:base+in*width], w[col0*ld:], in, ld, fast)
 		}
-		for j := col0; j < min(col0+width, out); j++ {
-			for k, v := range w[j*ld+k0 : j*ld+in] {
-				p[base+(k0+k)*width+j-col0] = v
+		for j := col0; j < col0+cols; j++ {
+			from := 0
+			if j < col0+fast {
+				from = k0
+			}
+			for k, v := range w[j*ld+from : j*ld+in] {
+				p[base+(from+k)*width+j-col0] = v
 			}
 		}
 	}

@@ -84,9 +84,9 @@ func packPanels16(dst, w []float32, out, in, ld int, transposed bool) []float32 
 	return packPanelsWith(dst, w, out, in, ld, transposed, panelWidth, packPanel16)
 }
 
-// packPanel16 packs the leading multiple of 8 k of rows (8 or 16) rows of
-// w (ld apart) into a 16-wide panel by 8×8 register transposes: attention
-// packs each head's keys this way per call.
+// packPanel16 packs rows (8 or 16) rows of w (ld apart) into a 16-wide
+// panel by 8×8 register transposes, up to the last whole 8 of in, and
+// returns how far it got: attention packs each head's keys per call.
 func packPanel16(dst, w []float32, in, ld, rows int) int {
 	return packPanelRows(dst, w, in, ld, rows, panelWidth)
 }

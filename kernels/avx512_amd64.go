@@ -20,11 +20,16 @@ func gemm4x32AVX512(k, rows int, a, b, c *float32, ldc int, cin *float32, ldcin 
 //go:noescape
 func geluAVX512(x *float32, n int)
 
-// avx512 multiplies with 512-bit FMAs. GELU, compute-bound and over the
-// FFN's whole hidden layer, has its own 512-bit loop; the other
-// element-wise kernels (layer norm, softmax, dot, axpy) are the AVX2 ones,
-// which every AVX-512 CPU runs: they are a few per cent of a forward pass
-// and memory-bound.
+//go:noescape
+func expSubSumAVX512(x *float32, n int, sub float32) float32
+
+// softmaxAVX512 takes softmax's exponentials sixteen at a time.
+func softmaxAVX512(x []float32) { softmaxWith(x, true) }
+
+// avx512 multiplies with 512-bit FMAs. GELU and softmax's exponentials,
+// compute-bound, have their own 512-bit loops; the other element-wise
+// kernels (layer norm, dot, axpy) are the AVX2 ones, which every AVX-512
+// CPU runs: they are a few per cent of a forward pass and memory-bound.
 var avx512 = newImpl(Impl{
 	name:     "avx512",
 	priority: 30,
@@ -40,7 +45,7 @@ var avx512 = newImpl(Impl{
 	dot:          dotAVX2Slice,
 	axpy:         axpyAVX2Slice,
 	addLayerNorm: addLayerNormAVX2,
-	softmax:      softmaxAVX2,
+	softmax:      softmaxAVX512,
 	gelu:         geluAVX512Slice,
 	int8Prefs:    []string{"avx512-vnni", "avx-vnni", "avx2"},
 	peak:         peakLoop{run: fmaLoopAVX512, opsPerIter: 24 * 16 * 2},

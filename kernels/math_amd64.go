@@ -25,7 +25,11 @@ func scaleAVX2(x *float32, n int, s float32)
 // The assembly handles multiples of 8; the wrappers finish tails through
 // an 8-element buffer padded with values that cannot change the result.
 
-func softmaxAVX2(x []float32) {
+func softmaxAVX2(x []float32) { softmaxWith(x, false) }
+
+// softmaxWith is softmaxAVX2, with the exponentials sixteen at a time
+// (expSubSumAVX512) where wide.
+func softmaxWith(x []float32, wide bool) {
 	if len(x) == 0 {
 		return
 	}
@@ -38,8 +42,13 @@ func softmaxAVX2(x []float32) {
 		mx = max(mx, v)
 	}
 	var sum float32
-	if n8 > 0 {
-		sum = expSubSumAVX2(&x[0], n8, mx)
+	done := 0
+	if wide && n8 >= 16 {
+		done = n8 &^ 15
+		sum = expSubSumAVX512(&x[0], done, mx)
+	}
+	if n8 > done {
+		sum += expSubSumAVX2(&x[done], n8-done, mx)
 	}
 	if tail := x[n8:]; len(tail) > 0 {
 		// The padding is left out of the sum: no pad value is neutral for

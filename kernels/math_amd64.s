@@ -605,3 +605,36 @@ gelu512loop:
 gelu512done:
 	VZEROUPPER
 	RET
+
+// func expSubSumAVX512(x *float32, n int, sub float32) float32
+// expSubSumAVX2 sixteen at a time, for n (a multiple of 16) elements: each
+// x[i] = exp(x[i]-sub) is the AVX2 result bit for bit (EXP512); the sum
+// of them is taken in another order.
+TEXT ·expSubSumAVX512(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS sub+16(FP), Z9
+	VPXORD       Z8, Z8, Z8
+	SHRQ         $4, CX
+	JZ           exp16done
+
+exp16loop:
+	VMOVUPS (SI), Z0
+	VSUBPS  Z9, Z0, Z0
+	EXP512(Z0)
+	VMOVUPS Z0, (SI)
+	VADDPS  Z0, Z8, Z8
+	ADDQ    $64, SI
+	DECQ    CX
+	JNZ     exp16loop
+
+exp16done:
+	VEXTRACTF64X4 $1, Z8, Y1
+	VADDPS        Y1, Y8, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       X0, X0, X0
+	VHADDPS       X0, X0, X0
+	MOVSS         X0, ret+24(FP)
+	VZEROUPPER
+	RET

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/baseline/avx2only.c, the preload that hides AVX-512 from ONNX
-# Runtime for run.sh --isa avx2: it builds warning-free; where the CPU has
-# AVX-512 and CPUID faulting, a program under it sees AVX2 and no AVX-512,
+# Runtime for run.sh --isa avx2, run through avx2only.sh: it builds
+# warning-free; where the CPU has AVX-512 and CPUID faulting, a program
+# under it sees AVX2 and no AVX-512,
 # a real segfault still kills the program, and Node (which resets every
 # signal handler at start-up) still runs; elsewhere it refuses clearly.
 #
@@ -30,10 +31,11 @@ if ! grep -qw avx512f /proc/cpuinfo; then
 	exit 0
 fi
 "$out/avx2only-probe" || fail "the probe still sees AVX-512"
-rc=$(LD_PRELOAD=$out/avx2only.so sh -c '"$0"; echo $?' "$out/segv" 2>/dev/null)
+run=tools/baseline/avx2only.sh
+rc=$("$run" "$out/avx2only.so" sh -c '"$0"; echo $?' "$out/segv" 2>/dev/null)
 [ "$rc" = 139 ] || fail "a real segfault under the preload exited $rc, not 139 (SIGSEGV)"
 if command -v node >/dev/null; then
-	got=$(LD_PRELOAD=$out/avx2only.so node -e 'console.log("ok")') || fail "node under the preload failed"
+	got=$("$run" "$out/avx2only.so" node -e 'console.log("ok")') || fail "node under the preload failed"
 	[ "$got" = ok ] || fail "node under the preload printed $got"
 fi
 echo "check-avx2only: AVX-512 hidden, real faults still fatal"

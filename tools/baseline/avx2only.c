@@ -14,7 +14,7 @@
 // setting is per thread and inherited by threads created later, so it is
 // switched on in a constructor, before the program starts any. The dynamic
 // loader reads CPUID before any constructor runs, so glibc's own string
-// functions are kept off AVX-512 with GLIBC_TUNABLES (run.sh sets it).
+// functions are kept off AVX-512 with GLIBC_TUNABLES (avx2only.sh sets it).
 // The program keeps its own SIGSEGV handling: sigaction is interposed, so a
 // handler it installs for SIGSEGV (Node resets every signal at start-up, V8
 // adds its own) is recorded and called for every fault that is not CPUID,

@@ -110,7 +110,7 @@ ort_round() {
 	local tag=onnxruntime pre=()
 	if [ "${1:-}" = avx2 ]; then
 		tag=onnxruntime/avx2
-		pre=(env LD_PRELOAD="$bin/avx2only.so" GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD)
+		pre=("$root/tools/baseline/avx2only.sh" "$bin/avx2only.so")
 	fi
 	local relabel="s|\"kernels\": *\"onnxruntime\"|\"kernels\": \"$tag\"|"
 	log "round $round: $tag"
@@ -135,7 +135,7 @@ ort_round() {
 # an AVX2 CPU (make offline-bins builds avx2only.so where it has a C compiler).
 ort_avx2=
 if [[ " $kernels " == *" avx2 "* ]] && grep -qw avx512f /proc/cpuinfo && [ -f "$bin/avx2only.so" ]; then
-	if LD_PRELOAD="$bin/avx2only.so" /bin/true 2>>"$out/log.txt"; then ort_avx2=1; else log "avx2only.so does not work here: no ORT avx2 rows"; fi
+	if "$root/tools/baseline/avx2only.sh" "$bin/avx2only.so" /bin/true 2>>"$out/log.txt"; then ort_avx2=1; else log "avx2only.so does not work here: no ORT avx2 rows"; fi
 fi
 for round in $(seq "$rounds"); do
 	for k in $kernels; do

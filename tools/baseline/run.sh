@@ -101,8 +101,7 @@ avx2)
 	cc -O2 -shared -fPIC -o "$results/avx2only.so" "$here/avx2only.c"
 	cc -O2 -DAVX2ONLY_PROBE -o "$results/avx2only-probe" "$here/avx2only.c"
 	"$results/avx2only-probe" >&2 || { log "--isa avx2: AVX-512 could not be hidden here"; exit 1; }
-	# glibc picks its string functions before avx2only.so loads: a tunable keeps them off AVX-512.
-	ort_env=(env LD_PRELOAD="$results/avx2only.so" GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD)
+	ort_env=("$here/avx2only.sh" "$results/avx2only.so")
 	ours_env=(env DISTILBERT_KERNELS=avx2 GODEBUG=cpu.avx512f=off,cpu.avx512bw=off,cpu.avx512vl=off) ;;
 *) echo "run.sh: --isa takes native and avx2, got $ISA" >&2; exit 2 ;;
 esac

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// Vector exp and exact-enough GELU for the AVX2 implementation. Each
+// Vector exp for the AVX2 and AVX-512 implementations. Each
 // constant is replicated 8 times so it can be a 256-bit memory operand.
 DATA mathc<>+0(SB)/4, $0x42b0c0a5
 DATA mathc<>+4(SB)/4, $0x42b0c0a5
@@ -100,95 +100,156 @@ DATA mathc<>+368(SB)/4, $0x3f800000
 DATA mathc<>+372(SB)/4, $0x3f800000
 DATA mathc<>+376(SB)/4, $0x3f800000
 DATA mathc<>+380(SB)/4, $0x3f800000
-DATA mathc<>+384(SB)/4, $0x3f000000
-DATA mathc<>+388(SB)/4, $0x3f000000
-DATA mathc<>+392(SB)/4, $0x3f000000
-DATA mathc<>+396(SB)/4, $0x3f000000
-DATA mathc<>+400(SB)/4, $0x3f000000
-DATA mathc<>+404(SB)/4, $0x3f000000
-DATA mathc<>+408(SB)/4, $0x3f000000
-DATA mathc<>+412(SB)/4, $0x3f000000
-DATA mathc<>+416(SB)/4, $0x3f3504f3
-DATA mathc<>+420(SB)/4, $0x3f3504f3
-DATA mathc<>+424(SB)/4, $0x3f3504f3
-DATA mathc<>+428(SB)/4, $0x3f3504f3
-DATA mathc<>+432(SB)/4, $0x3f3504f3
-DATA mathc<>+436(SB)/4, $0x3f3504f3
-DATA mathc<>+440(SB)/4, $0x3f3504f3
-DATA mathc<>+444(SB)/4, $0x3f3504f3
-DATA mathc<>+448(SB)/4, $0x3ea7ba05
-DATA mathc<>+452(SB)/4, $0x3ea7ba05
-DATA mathc<>+456(SB)/4, $0x3ea7ba05
-DATA mathc<>+460(SB)/4, $0x3ea7ba05
-DATA mathc<>+464(SB)/4, $0x3ea7ba05
-DATA mathc<>+468(SB)/4, $0x3ea7ba05
-DATA mathc<>+472(SB)/4, $0x3ea7ba05
-DATA mathc<>+476(SB)/4, $0x3ea7ba05
-DATA mathc<>+480(SB)/4, $0x3e827906
-DATA mathc<>+484(SB)/4, $0x3e827906
-DATA mathc<>+488(SB)/4, $0x3e827906
-DATA mathc<>+492(SB)/4, $0x3e827906
-DATA mathc<>+496(SB)/4, $0x3e827906
-DATA mathc<>+500(SB)/4, $0x3e827906
-DATA mathc<>+504(SB)/4, $0x3e827906
-DATA mathc<>+508(SB)/4, $0x3e827906
-DATA mathc<>+512(SB)/4, $0xbe91a98e
-DATA mathc<>+516(SB)/4, $0xbe91a98e
-DATA mathc<>+520(SB)/4, $0xbe91a98e
-DATA mathc<>+524(SB)/4, $0xbe91a98e
-DATA mathc<>+528(SB)/4, $0xbe91a98e
-DATA mathc<>+532(SB)/4, $0xbe91a98e
-DATA mathc<>+536(SB)/4, $0xbe91a98e
-DATA mathc<>+540(SB)/4, $0xbe91a98e
-DATA mathc<>+544(SB)/4, $0x3fb5f0e3
-DATA mathc<>+548(SB)/4, $0x3fb5f0e3
-DATA mathc<>+552(SB)/4, $0x3fb5f0e3
-DATA mathc<>+556(SB)/4, $0x3fb5f0e3
-DATA mathc<>+560(SB)/4, $0x3fb5f0e3
-DATA mathc<>+564(SB)/4, $0x3fb5f0e3
-DATA mathc<>+568(SB)/4, $0x3fb5f0e3
-DATA mathc<>+572(SB)/4, $0x3fb5f0e3
-DATA mathc<>+576(SB)/4, $0xbfba00e3
-DATA mathc<>+580(SB)/4, $0xbfba00e3
-DATA mathc<>+584(SB)/4, $0xbfba00e3
-DATA mathc<>+588(SB)/4, $0xbfba00e3
-DATA mathc<>+592(SB)/4, $0xbfba00e3
-DATA mathc<>+596(SB)/4, $0xbfba00e3
-DATA mathc<>+600(SB)/4, $0xbfba00e3
-DATA mathc<>+604(SB)/4, $0xbfba00e3
-DATA mathc<>+608(SB)/4, $0x3f87dc22
-DATA mathc<>+612(SB)/4, $0x3f87dc22
-DATA mathc<>+616(SB)/4, $0x3f87dc22
-DATA mathc<>+620(SB)/4, $0x3f87dc22
-DATA mathc<>+624(SB)/4, $0x3f87dc22
-DATA mathc<>+628(SB)/4, $0x3f87dc22
-DATA mathc<>+632(SB)/4, $0x3f87dc22
-DATA mathc<>+636(SB)/4, $0x3f87dc22
-DATA mathc<>+640(SB)/4, $0x7fffffff
-DATA mathc<>+644(SB)/4, $0x7fffffff
-DATA mathc<>+648(SB)/4, $0x7fffffff
-DATA mathc<>+652(SB)/4, $0x7fffffff
-DATA mathc<>+656(SB)/4, $0x7fffffff
-DATA mathc<>+660(SB)/4, $0x7fffffff
-DATA mathc<>+664(SB)/4, $0x7fffffff
-DATA mathc<>+668(SB)/4, $0x7fffffff
-DATA mathc<>+672(SB)/4, $0x0000007f
-DATA mathc<>+676(SB)/4, $0x0000007f
-DATA mathc<>+680(SB)/4, $0x0000007f
-DATA mathc<>+684(SB)/4, $0x0000007f
-DATA mathc<>+688(SB)/4, $0x0000007f
-DATA mathc<>+692(SB)/4, $0x0000007f
-DATA mathc<>+696(SB)/4, $0x0000007f
-DATA mathc<>+700(SB)/4, $0x0000007f
-DATA mathc<>+704(SB)/4, $0x80000000
-DATA mathc<>+708(SB)/4, $0x80000000
-DATA mathc<>+712(SB)/4, $0x80000000
-DATA mathc<>+716(SB)/4, $0x80000000
-DATA mathc<>+720(SB)/4, $0x80000000
-DATA mathc<>+724(SB)/4, $0x80000000
-DATA mathc<>+728(SB)/4, $0x80000000
-DATA mathc<>+732(SB)/4, $0x80000000
-GLOBL mathc<>(SB), RODATA|NOPTR, $736
+DATA mathc<>+384(SB)/4, $0x0000007f
+DATA mathc<>+388(SB)/4, $0x0000007f
+DATA mathc<>+392(SB)/4, $0x0000007f
+DATA mathc<>+396(SB)/4, $0x0000007f
+DATA mathc<>+400(SB)/4, $0x0000007f
+DATA mathc<>+404(SB)/4, $0x0000007f
+DATA mathc<>+408(SB)/4, $0x0000007f
+DATA mathc<>+412(SB)/4, $0x0000007f
+GLOBL mathc<>(SB), RODATA|NOPTR, $416
+
+// GELU's constants, each replicated 8 times (see geluAVX2): erf(u) on
+// [0, C] is u·P(u²)/Q(u²), P of degree 6 (p6…p0) and Q of degree 4
+// (q4…q0), a rational fit minimising the absolute error (≤ 5e-8 in exact
+// arithmetic; ≤ 2e-7 for Φ as evaluated in float32).
+// +0: rsqrt2 (1/√2)
+DATA geluc<>+0(SB)/4, $0x3f3504f3
+DATA geluc<>+4(SB)/4, $0x3f3504f3
+DATA geluc<>+8(SB)/4, $0x3f3504f3
+DATA geluc<>+12(SB)/4, $0x3f3504f3
+DATA geluc<>+16(SB)/4, $0x3f3504f3
+DATA geluc<>+20(SB)/4, $0x3f3504f3
+DATA geluc<>+24(SB)/4, $0x3f3504f3
+DATA geluc<>+28(SB)/4, $0x3f3504f3
+// +32: C (C = 3.92: erf(C) rounds to 1 in float32)
+DATA geluc<>+32(SB)/4, $0x407ae148
+DATA geluc<>+36(SB)/4, $0x407ae148
+DATA geluc<>+40(SB)/4, $0x407ae148
+DATA geluc<>+44(SB)/4, $0x407ae148
+DATA geluc<>+48(SB)/4, $0x407ae148
+DATA geluc<>+52(SB)/4, $0x407ae148
+DATA geluc<>+56(SB)/4, $0x407ae148
+DATA geluc<>+60(SB)/4, $0x407ae148
+// +64: negC (−C·√2)
+DATA geluc<>+64(SB)/4, $0xc0b16622
+DATA geluc<>+68(SB)/4, $0xc0b16622
+DATA geluc<>+72(SB)/4, $0xc0b16622
+DATA geluc<>+76(SB)/4, $0xc0b16622
+DATA geluc<>+80(SB)/4, $0xc0b16622
+DATA geluc<>+84(SB)/4, $0xc0b16622
+DATA geluc<>+88(SB)/4, $0xc0b16622
+DATA geluc<>+92(SB)/4, $0xc0b16622
+// +96: p6
+DATA geluc<>+96(SB)/4, $0x32ab1b4f
+DATA geluc<>+100(SB)/4, $0x32ab1b4f
+DATA geluc<>+104(SB)/4, $0x32ab1b4f
+DATA geluc<>+108(SB)/4, $0x32ab1b4f
+DATA geluc<>+112(SB)/4, $0x32ab1b4f
+DATA geluc<>+116(SB)/4, $0x32ab1b4f
+DATA geluc<>+120(SB)/4, $0x32ab1b4f
+DATA geluc<>+124(SB)/4, $0x32ab1b4f
+// +128: p5
+DATA geluc<>+128(SB)/4, $0xb605d4a6
+DATA geluc<>+132(SB)/4, $0xb605d4a6
+DATA geluc<>+136(SB)/4, $0xb605d4a6
+DATA geluc<>+140(SB)/4, $0xb605d4a6
+DATA geluc<>+144(SB)/4, $0xb605d4a6
+DATA geluc<>+148(SB)/4, $0xb605d4a6
+DATA geluc<>+152(SB)/4, $0xb605d4a6
+DATA geluc<>+156(SB)/4, $0xb605d4a6
+// +160: p4
+DATA geluc<>+160(SB)/4, $0x391c3bf0
+DATA geluc<>+164(SB)/4, $0x391c3bf0
+DATA geluc<>+168(SB)/4, $0x391c3bf0
+DATA geluc<>+172(SB)/4, $0x391c3bf0
+DATA geluc<>+176(SB)/4, $0x391c3bf0
+DATA geluc<>+180(SB)/4, $0x391c3bf0
+DATA geluc<>+184(SB)/4, $0x391c3bf0
+DATA geluc<>+188(SB)/4, $0x391c3bf0
+// +192: p3
+DATA geluc<>+192(SB)/4, $0x3b823478
+DATA geluc<>+196(SB)/4, $0x3b823478
+DATA geluc<>+200(SB)/4, $0x3b823478
+DATA geluc<>+204(SB)/4, $0x3b823478
+DATA geluc<>+208(SB)/4, $0x3b823478
+DATA geluc<>+212(SB)/4, $0x3b823478
+DATA geluc<>+216(SB)/4, $0x3b823478
+DATA geluc<>+220(SB)/4, $0x3b823478
+// +224: p2
+DATA geluc<>+224(SB)/4, $0x3d528879
+DATA geluc<>+228(SB)/4, $0x3d528879
+DATA geluc<>+232(SB)/4, $0x3d528879
+DATA geluc<>+236(SB)/4, $0x3d528879
+DATA geluc<>+240(SB)/4, $0x3d528879
+DATA geluc<>+244(SB)/4, $0x3d528879
+DATA geluc<>+248(SB)/4, $0x3d528879
+DATA geluc<>+252(SB)/4, $0x3d528879
+// +256: p1
+DATA geluc<>+256(SB)/4, $0x3e5313f8
+DATA geluc<>+260(SB)/4, $0x3e5313f8
+DATA geluc<>+264(SB)/4, $0x3e5313f8
+DATA geluc<>+268(SB)/4, $0x3e5313f8
+DATA geluc<>+272(SB)/4, $0x3e5313f8
+DATA geluc<>+276(SB)/4, $0x3e5313f8
+DATA geluc<>+280(SB)/4, $0x3e5313f8
+DATA geluc<>+284(SB)/4, $0x3e5313f8
+// +288: p0
+DATA geluc<>+288(SB)/4, $0x3f906eb7
+DATA geluc<>+292(SB)/4, $0x3f906eb7
+DATA geluc<>+296(SB)/4, $0x3f906eb7
+DATA geluc<>+300(SB)/4, $0x3f906eb7
+DATA geluc<>+304(SB)/4, $0x3f906eb7
+DATA geluc<>+308(SB)/4, $0x3f906eb7
+DATA geluc<>+312(SB)/4, $0x3f906eb7
+DATA geluc<>+316(SB)/4, $0x3f906eb7
+// +320: q4
+DATA geluc<>+320(SB)/4, $0x3a864068
+DATA geluc<>+324(SB)/4, $0x3a864068
+DATA geluc<>+328(SB)/4, $0x3a864068
+DATA geluc<>+332(SB)/4, $0x3a864068
+DATA geluc<>+336(SB)/4, $0x3a864068
+DATA geluc<>+340(SB)/4, $0x3a864068
+DATA geluc<>+344(SB)/4, $0x3a864068
+DATA geluc<>+348(SB)/4, $0x3a864068
+// +352: q3
+DATA geluc<>+352(SB)/4, $0x3c73f80a
+DATA geluc<>+356(SB)/4, $0x3c73f80a
+DATA geluc<>+360(SB)/4, $0x3c73f80a
+DATA geluc<>+364(SB)/4, $0x3c73f80a
+DATA geluc<>+368(SB)/4, $0x3c73f80a
+DATA geluc<>+372(SB)/4, $0x3c73f80a
+DATA geluc<>+376(SB)/4, $0x3c73f80a
+DATA geluc<>+380(SB)/4, $0x3c73f80a
+// +384: q2
+DATA geluc<>+384(SB)/4, $0x3df0c95f
+DATA geluc<>+388(SB)/4, $0x3df0c95f
+DATA geluc<>+392(SB)/4, $0x3df0c95f
+DATA geluc<>+396(SB)/4, $0x3df0c95f
+DATA geluc<>+400(SB)/4, $0x3df0c95f
+DATA geluc<>+404(SB)/4, $0x3df0c95f
+DATA geluc<>+408(SB)/4, $0x3df0c95f
+DATA geluc<>+412(SB)/4, $0x3df0c95f
+// +416: q1
+DATA geluc<>+416(SB)/4, $0x3f041911
+DATA geluc<>+420(SB)/4, $0x3f041911
+DATA geluc<>+424(SB)/4, $0x3f041911
+DATA geluc<>+428(SB)/4, $0x3f041911
+DATA geluc<>+432(SB)/4, $0x3f041911
+DATA geluc<>+436(SB)/4, $0x3f041911
+DATA geluc<>+440(SB)/4, $0x3f041911
+DATA geluc<>+444(SB)/4, $0x3f041911
+// +448: q0
+DATA geluc<>+448(SB)/4, $0x3f800000
+DATA geluc<>+452(SB)/4, $0x3f800000
+DATA geluc<>+456(SB)/4, $0x3f800000
+DATA geluc<>+460(SB)/4, $0x3f800000
+DATA geluc<>+464(SB)/4, $0x3f800000
+DATA geluc<>+468(SB)/4, $0x3f800000
+DATA geluc<>+472(SB)/4, $0x3f800000
+DATA geluc<>+476(SB)/4, $0x3f800000
+GLOBL geluc<>(SB), RODATA|NOPTR, $480
 
 // EXP(X) computes exp(X) in place, X a YMM register, with the Cephes expf
 // method: X = n·ln2 + r, |r| ≤ ln2/2, exp(r) by a degree-7 polynomial,
@@ -213,7 +274,7 @@ GLOBL mathc<>(SB), RODATA|NOPTR, $736
 	VFMADD213PS  X, Y12, Y11 \
 	VADDPS       mathc<>+352(SB), Y11, Y11 \
 	VCVTPS2DQ    Y10, Y13 \
-	VPADDD       mathc<>+672(SB), Y13, Y13 \
+	VPADDD       mathc<>+384(SB), Y13, Y13 \
 	VPSLLD       $23, Y13, Y13 \
 	VMULPS       Y13, Y11, X \
 	VANDNPS      X, Y14, X
@@ -248,46 +309,46 @@ expdone:
 	RET
 
 // func geluAVX2(x *float32, n int)
-// x = x·Φ(x) for n (a multiple of 8) elements, Φ from erfc with
-// Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7): with z = |x|/√2,
-// erfc(z) = t·(a1+t·(a2+t·(a3+t·(a4+t·a5))))·exp(-z²), t = 1/(1+p·z);
-// Φ(x) = erfc(z)/2 for x < 0 and 1 - erfc(z)/2 otherwise. Taking the
-// x < 0 side from erfc avoids cancellation in 1+erf(x).
+// x = x·Φ(x) for n (a multiple of 8) elements, Φ(x) = (1+erf(u))/2 with
+// u = x/√2 and erf(u) = u·P(u²)/Q(u²), so Φ = (Q+u·P)/(2Q): a division
+// and eleven multiply-adds, no exponential. x is first raised to −C·√2,
+// where Φ is below 2e-8, so that a far negative x gives about 0 rather
+// than x times the rounding error of Q+u·P. u is capped at C (erf(C)
+// rounds to 1), which keeps P and Q in their fitted range; a NaN x stays
+// NaN through the final product.
 TEXT ·geluAVX2(SB), NOSPLIT, $0-16
-	MOVQ x+0(FP), SI
-	MOVQ n+8(FP), CX
-	SHRQ $3, CX
-	JZ   geludone
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	SHRQ         $3, CX
+	JZ           geludone
+	VMOVUPS      geluc<>+64(SB), Y8 // −C·√2
 
 geluloop:
-	VMOVUPS      (SI), Y1
-	VANDPS       mathc<>+640(SB), Y1, Y2
-	VMULPS       mathc<>+416(SB), Y2, Y2
-	VMULPS       mathc<>+448(SB), Y2, Y3
-	VADDPS       mathc<>+352(SB), Y3, Y3
-	VBROADCASTSS mathc<>+352(SB), Y4
-	VDIVPS       Y3, Y4, Y3
-	VBROADCASTSS mathc<>+608(SB), Y5
-	VFMADD213PS  mathc<>+576(SB), Y3, Y5
-	VFMADD213PS  mathc<>+544(SB), Y3, Y5
-	VFMADD213PS  mathc<>+512(SB), Y3, Y5
-	VFMADD213PS  mathc<>+480(SB), Y3, Y5
-	VMULPS       Y3, Y5, Y5
-	VMULPS       Y2, Y2, Y0
-	VXORPS       mathc<>+704(SB), Y0, Y0
-	EXP(Y0)
-	VMULPS       Y0, Y5, Y5
-	VMULPS       mathc<>+384(SB), Y5, Y5
-	VBROADCASTSS mathc<>+352(SB), Y6
-	VSUBPS       Y5, Y6, Y6
-	VXORPS       Y7, Y7, Y7
-	VCMPPS       $1, Y7, Y1, Y7
-	VBLENDVPS    Y7, Y5, Y6, Y6
-	VMULPS       Y6, Y1, Y1
-	VMOVUPS      Y1, (SI)
-	ADDQ         $32, SI
-	DECQ         CX
-	JNZ          geluloop
+	VMOVUPS     (SI), Y1
+	VMAXPS      Y1, Y8, Y7              // x raised to −C·√2; a NaN x stays
+	VMULPS      geluc<>+0(SB), Y7, Y2   // u
+	VMINPS      geluc<>+32(SB), Y2, Y2  // u ≤ C
+	VMULPS      Y2, Y2, Y3              // u²
+	VMOVUPS     geluc<>+96(SB), Y4
+	VFMADD213PS geluc<>+128(SB), Y3, Y4
+	VFMADD213PS geluc<>+160(SB), Y3, Y4
+	VFMADD213PS geluc<>+192(SB), Y3, Y4
+	VFMADD213PS geluc<>+224(SB), Y3, Y4
+	VFMADD213PS geluc<>+256(SB), Y3, Y4
+	VFMADD213PS geluc<>+288(SB), Y3, Y4 // P
+	VMOVUPS     geluc<>+320(SB), Y5
+	VFMADD213PS geluc<>+352(SB), Y3, Y5
+	VFMADD213PS geluc<>+384(SB), Y3, Y5
+	VFMADD213PS geluc<>+416(SB), Y3, Y5
+	VFMADD213PS geluc<>+448(SB), Y3, Y5 // Q
+	VADDPS      Y5, Y5, Y6              // 2Q
+	VFMADD231PS Y4, Y2, Y5              // Q + u·P
+	VDIVPS      Y6, Y5, Y5              // Φ
+	VMULPS      Y5, Y7, Y1
+	VMOVUPS     Y1, (SI)
+	ADDQ        $32, SI
+	DECQ        CX
+	JNZ         geluloop
 
 geludone:
 	VZEROUPPER
@@ -555,7 +616,7 @@ scaledone:
 	VFMADD213PS       X, Z12, Z11 \
 	VADDPS.BCST       mathc<>+352(SB), Z11, Z11 \
 	VCVTPS2DQ         Z10, Z13 \
-	VPADDD.BCST       mathc<>+672(SB), Z13, Z13 \
+	VPADDD.BCST       mathc<>+384(SB), Z13, Z13 \
 	VPSLLD            $23, Z13, Z13 \
 	VMULPS            Z13, Z11, X \
 	VPXORD            X, X, K2, X
@@ -569,34 +630,30 @@ TEXT ·geluAVX512(SB), NOSPLIT, $0-16
 	MOVQ         n+8(FP), CX
 	SHRQ         $4, CX
 	JZ           gelu512done
-	VBROADCASTSS mathc<>+352(SB), Z20 // 1
-	VBROADCASTSS mathc<>+416(SB), Z21 // 1/√2
-	VBROADCASTSS mathc<>+448(SB), Z22 // p
-	VBROADCASTSS mathc<>+384(SB), Z23 // 1/2
-	VPXORD       Z24, Z24, Z24        // 0
+	VBROADCASTSS geluc<>+64(SB), Z8 // −C·√2
 
 gelu512loop:
 	VMOVUPS          (SI), Z1
-	VPANDD.BCST      mathc<>+640(SB), Z1, Z2
-	VMULPS           Z21, Z2, Z2
-	VMULPS           Z22, Z2, Z3
-	VADDPS           Z20, Z3, Z3
-	VDIVPS           Z3, Z20, Z4
-	VBROADCASTSS     mathc<>+608(SB), Z6
-	VFMADD213PS.BCST mathc<>+576(SB), Z4, Z6
-	VFMADD213PS.BCST mathc<>+544(SB), Z4, Z6
-	VFMADD213PS.BCST mathc<>+512(SB), Z4, Z6
-	VFMADD213PS.BCST mathc<>+480(SB), Z4, Z6
-	VMULPS           Z4, Z6, Z6
-	VMULPS           Z2, Z2, Z0
-	VPXORD.BCST      mathc<>+704(SB), Z0, Z0
-	EXP512(Z0)
-	VMULPS           Z0, Z6, Z6
-	VMULPS           Z23, Z6, Z6
-	VSUBPS           Z6, Z20, Z7
-	VCMPPS           $1, Z24, Z1, K1
-	VMOVAPS          Z6, K1, Z7
-	VMULPS           Z7, Z1, Z1
+	VMAXPS           Z1, Z8, Z7
+	VMULPS.BCST      geluc<>+0(SB), Z7, Z2
+	VMINPS.BCST      geluc<>+32(SB), Z2, Z2
+	VMULPS           Z2, Z2, Z3
+	VBROADCASTSS     geluc<>+96(SB), Z4
+	VFMADD213PS.BCST geluc<>+128(SB), Z3, Z4
+	VFMADD213PS.BCST geluc<>+160(SB), Z3, Z4
+	VFMADD213PS.BCST geluc<>+192(SB), Z3, Z4
+	VFMADD213PS.BCST geluc<>+224(SB), Z3, Z4
+	VFMADD213PS.BCST geluc<>+256(SB), Z3, Z4
+	VFMADD213PS.BCST geluc<>+288(SB), Z3, Z4
+	VBROADCASTSS     geluc<>+320(SB), Z5
+	VFMADD213PS.BCST geluc<>+352(SB), Z3, Z5
+	VFMADD213PS.BCST geluc<>+384(SB), Z3, Z5
+	VFMADD213PS.BCST geluc<>+416(SB), Z3, Z5
+	VFMADD213PS.BCST geluc<>+448(SB), Z3, Z5
+	VADDPS           Z5, Z5, Z6
+	VFMADD231PS      Z4, Z2, Z5
+	VDIVPS           Z6, Z5, Z5
+	VMULPS           Z5, Z7, Z1
 	VMOVUPS          Z1, (SI)
 	ADDQ             $64, SI
 	DECQ             CX

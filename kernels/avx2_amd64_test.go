@@ -36,6 +36,11 @@ func TestGELUAVX512MatchesAVX2(t *testing.T) {
 		for i := range x {
 			x[i] *= 12
 		}
+		// The clamps' edges and what lies beyond them.
+		special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), -1e30, 1e30, -5.5437174, -5.55, 5.55, float32(math.Copysign(0, -1))}
+		for i := 0; i < n && i < len(special); i++ {
+			x[i*(n/len(special)+1)%n] = special[i]
+		}
 		a, b := slices.Clone(x), slices.Clone(x)
 		geluAVX2Slice(a)
 		geluAVX512Slice(b)

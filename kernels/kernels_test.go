@@ -3,6 +3,7 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,35 @@ func TestAddLayerNormAllImplementations(t *testing.T) {
 			im.AddLayerNorm(x, res, n, g, b, 1e-12)
 			if d := maxAbsDiff(x, want); d > 1e-4 {
 				t.Fatalf("layernorm n=%d: diff %g", n, d)
+			}
+		}
+	})
+}
+
+// GELU's edges on every implementation: NaN stays NaN, +Inf stays +Inf,
+// a far negative input gives about zero and a large positive one about
+// itself.
+func TestGELUEdgesAllImplementations(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, im *Impl) {
+		x := []float32{float32(math.NaN()), float32(math.Inf(1)), -1e4, -40, 1e4, 40, 0}
+		for len(x) < 40 { // past every SIMD width, so the vector loops see them
+			x = append(x, x[:7]...)
+		}
+		y := slices.Clone(x)
+		im.GELU(y)
+		for i, v := range x {
+			g := float64(y[i])
+			var ok bool
+			switch {
+			case math.IsNaN(float64(v)):
+				ok = math.IsNaN(g)
+			case v < 0:
+				ok = math.Abs(g) <= 1e-6
+			default:
+				ok = math.Abs(g-float64(v)) <= 1e-6*float64(v) || g == float64(v)
+			}
+			if !ok {
+				t.Fatalf("GELU(%g) = %g", v, g)
 			}
 		}
 	})

@@ -4,14 +4,17 @@
 #
 #   tools/baseline/run.sh [--seq 16,64,128] [--batch 1,8] [--threads 1,2]
 #                         [--quant none,int8] [--model DIR] [--min-time 2s] [--rounds N]
-#                         [--no-check] [--ort-only] [--isa native|avx2]
+#                         [--no-check] [--ort-only] [--isa native|avx2] [--per-row]
 #
 # The same settings can come from the environment: SEQ, BATCH, THREADS, QUANT,
-# MODEL_DIR, MIN_TIME, ROUNDS, CHECK=0, ORT_ONLY=1, ISA. Runs are sequential (never
-# two benchmarks at once). --quant int8 compares ours --quantize int8 with ORT's
-# dynamic int8 (quantize_onnx.py's model-int8.onnx). --isa avx2 compares the
-# avx2 paths on a CPU with AVX-512: ours with DISTILBERT_KERNELS=avx2, ORT with
-# AVX-512 hidden from its CPUID (avx2only.c; needs cc and CPUID faulting).
+# MODEL_DIR, MIN_TIME, ROUNDS, CHECK=0, ORT_ONLY=1, ISA, PER_ROW=1. Runs are
+# sequential (never two benchmarks at once). --quant int8 compares ours
+# --quantize int8 with ORT's dynamic int8 (quantize_onnx.py's model-int8.onnx).
+# --isa avx2 compares the avx2 paths on a CPU with AVX-512: ours with
+# DISTILBERT_KERNELS=avx2, ORT with AVX-512 hidden from its CPUID (avx2only.c;
+# needs cc and CPUID faulting). --per-row alternates the engines on every
+# batch × seq row rather than on every set of rows: the two runs of a pair
+# are seconds apart, not minutes, for one model load more per row.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,6 +30,7 @@ ROUNDS=${ROUNDS:-1}
 CHECK=${CHECK:-1}
 ORT_ONLY=${ORT_ONLY:-0}
 ISA=${ISA:-native}
+PER_ROW=${PER_ROW:-0}
 PYTHON=/usr/bin/python3
 
 while [ $# -gt 0 ]; do
@@ -41,7 +45,8 @@ while [ $# -gt 0 ]; do
 	--no-check) CHECK=0; shift ;;
 	--ort-only) ORT_ONLY=1; shift ;;
 	--isa) ISA=$2; shift 2 ;;
-	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--per-row) PER_ROW=1; shift ;;
+	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -144,23 +149,39 @@ if [ "$CHECK" = 1 ] && [ -f "$MODEL_DIR/model-int8.onnx" ] && [[ ",$QUANT," == *
 	' "$results/check-ort.jsonl" "$results/check-ort-int8.jsonl"
 fi
 
-# (d) the benchmarks, one thread count at a time, ours then ORT; with
-# --rounds N the whole sequence repeats N times, so slow spells of a shared
-# machine hit both engines alike, and the table shows medians.
+# (d) the benchmarks, one thread count (with --per-row, one row) at a time,
+# ours then ORT; with --rounds N the whole sequence repeats N times, so slow
+# spells of a shared machine hit both engines alike, and the table shows
+# medians.
 IFS=, read -ra thread_list <<<"$THREADS"
+# bench_pair runs ours then ORT on the given batch and seq lists.
+bench_pair() {
+	local q=$1 t=$2 batch=$3 seq=$4
+	if [ "$ORT_ONLY" != 1 ]; then
+		log "ours: $q, isa $ISA, threads $t, batch $batch, seq $seq"
+		if ! ours bench --model "$MODEL_DIR" --quantize "$q" --seq "$seq" --batch "$batch" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ours.jsonl"; then
+			log "ours: bench failed ($q, threads $t); continuing with ORT only"
+		fi
+	fi
+	log "onnxruntime: $q, isa $ISA, threads $t, batch $batch, seq $seq"
+	ort --onnx "$(onnx_for "$q")" --model "$MODEL_DIR" --quantization "$q" \
+		--seq "$seq" --batch "$batch" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ort.jsonl"
+}
+IFS=, read -ra batch_list <<<"$BATCH"
+IFS=, read -ra seq_list <<<"$SEQ"
 for round in $(seq "$ROUNDS"); do
 [ "$ROUNDS" -gt 1 ] && log "round $round of $ROUNDS"
 for q in "${quant_list[@]}"; do
 for t in "${thread_list[@]}"; do
-	if [ "$ORT_ONLY" != 1 ]; then
-		log "ours: $q, isa $ISA, threads $t, batch $BATCH, seq $SEQ"
-		if ! ours bench --model "$MODEL_DIR" --quantize "$q" --seq "$SEQ" --batch "$BATCH" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ours.jsonl"; then
-			log "ours: bench failed ($q, threads $t); continuing with ORT only"
-		fi
+	if [ "$PER_ROW" = 1 ]; then
+		for b in "${batch_list[@]}"; do
+			for n in "${seq_list[@]}"; do
+				bench_pair "$q" "$t" "$b" "$n"
+			done
+		done
+	else
+		bench_pair "$q" "$t" "$BATCH" "$SEQ"
 	fi
-	log "onnxruntime: $q, isa $ISA, threads $t, batch $BATCH, seq $SEQ"
-	ort --onnx "$(onnx_for "$q")" --model "$MODEL_DIR" --quantization "$q" \
-		--seq "$SEQ" --batch "$BATCH" --threads "$t" --min-time "$MIN_TIME" --json >>"$results/ort.jsonl"
 done
 done
 done

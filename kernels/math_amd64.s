@@ -113,7 +113,8 @@ GLOBL mathc<>(SB), RODATA|NOPTR, $416
 // GELU's constants, each replicated 8 times (see geluAVX2): erf(u) on
 // [0, C] is u·P(u²)/Q(u²), P of degree 6 (p6…p0) and Q of degree 4
 // (q4…q0), a rational fit minimising the absolute error (≤ 5e-8 in exact
-// arithmetic; ≤ 2e-7 for Φ as evaluated in float32).
+// arithmetic; ≤ 2e-7 for Φ as evaluated in float32). tools/erffit/erffit.py
+// fits them, checks the float32 evaluation and prints these words.
 // +0: rsqrt2 (1/√2)
 DATA geluc<>+0(SB)/4, $0x3f3504f3
 DATA geluc<>+4(SB)/4, $0x3f3504f3

@@ -19,6 +19,8 @@ type workspace struct {
 	x, tmp, q, k, v, ctx []float32 // [tokens][dim]
 	hidden               []float32 // [tokens][hidden_dim]
 	cls, pooled          []float32 // [batch][dim]
+	headIn, headOut      []float32 // [batch][dim]: one head's rows (clsAttention)
+	clsQ, clsY           []float32 // [batch·heads][dim]: queries and averaged inputs (clsAttention)
 	offsets              []int     // start row of each sequence, plus the total
 	attn                 []kernels.AttnSeq
 	trace                traceFunc
@@ -86,8 +88,8 @@ func (m *Model) forward(batch []Sequence, logits []float32, trace traceFunc) err
 	}
 	for i := range m.layers {
 		// Only the [CLS] rows of the last layer reach the classifier, so
-		// that layer computes queries, attention and FFN for them alone;
-		// keys and values still come from every token.
+		// that layer computes queries, attention and FFN for them alone,
+		// and no token's key or value (clsAttention).
 		clsOnly := i == len(m.layers)-1 && trace == nil
 		m.layerForward(ws, &m.layers[i], batch, tokens, clsOnly)
 		if trace != nil {
@@ -125,18 +127,18 @@ func (m *Model) layerForward(ws *workspace, l *layer, batch []Sequence, tokens i
 	d := c.Dim
 	rows := tokens
 	if clsOnly {
-		m.project(ws.x, tokens, projection{ws.k, &l.k}, projection{ws.v, &l.v})
 		rows = len(batch)
 		for i := range batch {
 			copy(ws.cls[i*d:i*d+d], ws.x[ws.offsets[i]*d:ws.offsets[i]*d+d])
 		}
+		m.linear(ws.q, ws.cls, rows, &l.q, kernels.ActNone)
+		m.clsAttention(ws, l.cls, batch)
 		// The residual below needs the compacted input rows in ws.x.
 		copy(ws.x, ws.cls[:rows*d])
-		m.linear(ws.q, ws.x, rows, &l.q, kernels.ActNone)
 	} else {
 		m.project(ws.x, tokens, projection{ws.k, &l.k}, projection{ws.v, &l.v}, projection{ws.q, &l.q})
+		m.attention(ws, batch)
 	}
-	m.attention(ws, batch, rows, clsOnly)
 	m.linear(ws.tmp, ws.ctx, rows, &l.out, kernels.ActNone)
 	k.AddLayerNorm(ws.tmp[:rows*d], ws.x, d, l.saNorm.gamma, l.saNorm.beta, c.LayerNormEps)
 	ws.x, ws.tmp = ws.tmp, ws.x
@@ -169,20 +171,63 @@ func (m *Model) project(x []float32, rows int, outs ...projection) {
 }
 
 // attention computes softmax(q·kᵀ/√d_head + mask)·v per sequence and head
-// into ws.ctx (see kernels.Attention). With clsOnly, ws.q holds one query
-// row per sequence (its [CLS]), at row i for sequence i.
-func (m *Model) attention(ws *workspace, batch []Sequence, rows int, clsOnly bool) {
+// into ws.ctx (see kernels.Attention).
+func (m *Model) attention(ws *workspace, batch []Sequence) {
 	c := &m.Config
 	// The queries come scaled by 1/√d_head (their weights were, at load).
 	ws.attn = ws.attn[:0]
 	for si, s := range batch {
-		a := kernels.AttnSeq{Q: ws.offsets[si], NQ: len(s.IDs), K: ws.offsets[si], NK: len(s.IDs), Mask: s.Mask}
-		if clsOnly {
-			a.Q, a.NQ = si, 1
-		}
-		ws.attn = append(ws.attn, a)
+		ws.attn = append(ws.attn, kernels.AttnSeq{Q: ws.offsets[si], NQ: len(s.IDs), K: ws.offsets[si], NK: len(s.IDs), Mask: s.Mask})
 	}
 	m.kernels.Attention(ws.ctx, ws.q, ws.k, ws.v, c.Dim, c.NHeads, c.HeadDim(), ws.attn)
+}
+
+// clsAttention is the last layer's attention for the [CLS] query of each
+// sequence (ws.q row i for sequence i, into ws.ctx row i) without
+// computing any token's key or value. For head h and input rows x_t,
+//
+//	q_h·k_t = q_h·(Wk_h x_t + bk_h) = (Wk_hᵀ q_h)·x_t + q_h·bk_h
+//
+// where the last term is the same for every t, which softmax ignores, and
+//
+//	Σ_t p_t v_t = Wv_h (Σ_t p_t x_t) + bv_h    as Σ_t p_t = 1.
+//
+// So each head's query u_h = Wk_hᵀ q_h attends directly over the layer's
+// input rows (dim wide and shared by every head: one multi-query attention
+// per sequence), and a small product per head maps the averaged input y_h
+// to the head's context. Two tokens×dim×dim projections become products of
+// batch rows.
+func (m *Model) clsAttention(ws *workspace, ch *clsHeads, batch []Sequence) {
+	c, k := &m.Config, m.kernels
+	d, hd, heads, b := c.Dim, c.HeadDim(), c.NHeads, len(batch)
+	ws.headIn = grow(ws.headIn, b*d)
+	ws.headOut = grow(ws.headOut, b*d)
+	ws.clsQ = grow(ws.clsQ, b*heads*d)
+	ws.clsY = grow(ws.clsY, b*heads*d)
+	// Sequence s's queries are rows s·heads … s·heads+heads-1 of clsQ.
+	for h := range heads {
+		for s := range b {
+			copy(ws.headIn[s*hd:s*hd+hd], ws.q[s*d+h*hd:])
+		}
+		k.Linear(ws.headOut, ws.headIn, b, ch.keyT[h].w, nil, kernels.ActNone)
+		for s := range b {
+			copy(ws.clsQ[(s*heads+h)*d:(s*heads+h+1)*d], ws.headOut[s*d:])
+		}
+	}
+	ws.attn = ws.attn[:0]
+	for si, s := range batch {
+		ws.attn = append(ws.attn, kernels.AttnSeq{Q: si * heads, NQ: heads, K: ws.offsets[si], NK: len(s.IDs), Mask: s.Mask})
+	}
+	k.Attention(ws.clsY, ws.clsQ, ws.x, ws.x, d, 1, d, ws.attn)
+	for h := range heads {
+		for s := range b {
+			copy(ws.headIn[s*d:s*d+d], ws.clsY[(s*heads+h)*d:])
+		}
+		k.Linear(ws.headOut, ws.headIn, b, ch.value[h].w, ch.value[h].b, kernels.ActNone)
+		for s := range b {
+			copy(ws.ctx[s*d+h*hd:s*d+h*hd+hd], ws.headOut[s*hd:])
+		}
+	}
 }
 
 // classify: logits = classifier(ReLU(pre_classifier(x[CLS]))). When

@@ -43,6 +43,15 @@ type layer struct {
 	ffn1, ffn2     linear
 	outputNorm     layerNorm
 	activationKind kernels.Activation
+	cls            *clsHeads // the last layer only: see Model.clsAttention
+}
+
+// clsHeads are the last layer's key and value weights split by head, for
+// the attention of the [CLS] queries alone (Model.clsAttention). Each is
+// a small linear layer in the encoder's precision.
+type clsHeads struct {
+	keyT  []linear // head h: Wk_hᵀ, [dim][headDim], no bias (softmax ignores bk's term)
+	value []linear // head h: Wv_h, [headDim][dim], with bv_h
 }
 
 func activationOf(name string) (kernels.Activation, error) {
@@ -82,8 +91,14 @@ func newModel(c *Config, p *Params, impl *kernels.Impl, quant Quantization) (*Mo
 	m.wordEmb = p.WordEmbeddings.Data
 	m.posEmb = p.PositionEmbeddings.Data
 	m.embNorm = norm(p.EmbeddingNorm)
-	for _, lp := range p.Layers {
+	for i, lp := range p.Layers {
+		var cls *clsHeads
+		if i == len(p.Layers)-1 {
+			// Before K and V are packed: packing may release their pages.
+			cls = pk.clsHeads(lp.K, lp.V, c.NHeads, quantizeEncoder)
+		}
 		m.layers = append(m.layers, layer{
+			cls:            cls,
 			activationKind: act,
 			q:              pk.linear(lp.Q, quantizeEncoder, queryScale),
 			k:              pk.linear(lp.K, quantizeEncoder, 1),
@@ -155,6 +170,45 @@ func (pk *packer) linear(p LinearParams, quantize bool, scale float32) linear {
 		pk.params.Evict(p.Weight)
 	}
 	return l
+}
+
+// clsHeads splits the key and value layers k and v by head into the
+// per-head weights of clsAttention, copied out of the checkpoint.
+func (pk *packer) clsHeads(k, v LinearParams, heads int, quantize bool) *clsHeads {
+	dim := k.Weight.Shape[1]
+	hd := dim / heads
+	ch := &clsHeads{keyT: make([]linear, heads), value: make([]linear, heads)}
+	for h := range heads {
+		kt := make([]float32, dim*hd)
+		for d := range hd {
+			row := k.Weight.Data[(h*hd+d)*dim:][:dim]
+			for j, w := range row {
+				kt[j*hd+d] = w
+			}
+		}
+		ch.keyT[h] = linear{w: pk.weights(kt, dim, hd, quantize)}
+		vh := append([]float32(nil), v.Weight.Data[h*hd*dim:(h+1)*hd*dim]...)
+		ch.value[h] = linear{w: pk.weights(vh, hd, dim, quantize), b: append([]float32(nil), v.Bias.Data[h*hd:(h+1)*hd]...)}
+	}
+	return ch
+}
+
+// weights packs or quantizes a [out][in] matrix the packer owns.
+func (pk *packer) weights(w []float32, out, in int, quantize bool) kernels.Weights {
+	var (
+		ws  kernels.Weights
+		err error
+	)
+	if quantize {
+		ws, err = kernels.QuantizeMatrix(w, out, in)
+	} else {
+		ws, err = pk.impl.Pack(w, out, in)
+	}
+	if err != nil {
+		pk.fail(err)
+		return nil
+	}
+	return ws
 }
 
 func (pk *packer) fail(err error) {

@@ -49,11 +49,12 @@
 
 // PREFETCH2 issues the two prefetches of one k, pfStep (R12) bytes apart:
 // with pfStep 64, one B row of 128 bytes per k keeps pace with this call's
-// own B stream; calls that share the next slice step less.
+// own B stream; calls that share the next slice step less. Into L2, as the
+// AVX2 kernels do (see gemm6x16AVX2).
 #define PREFETCH2 \
-	PREFETCHT0 (R10) \
+	PREFETCHT1 (R10) \
 	ADDQ       R12, R10 \
-	PREFETCHT0 (R10) \
+	PREFETCHT1 (R10) \
 	ADDQ       R12, R10
 
 #define ZERO4 \

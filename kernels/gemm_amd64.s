@@ -56,11 +56,14 @@
 // sums of a panel out of C until its last K slice). Twelve accumulators Y0-Y11 hold the 6×16 block; Y12/Y13
 // hold the B row, Y14/Y15 the broadcast A values. Unrolled by two.
 // pf, unless nil, is where to prefetch from while computing: one
-// PREFETCHT0 per k, pfStep bytes apart (64: one B row of the next slice
+// PREFETCHT1 per k, pfStep bytes apart (64: one B row of the next slice
 // per k; less when several calls share the next slice), so that memory
-// traffic overlaps this call's arithmetic. Without pf the loop issues no
-// prefetches at all, which is better when B slices are reused by many row
-// groups anyway.
+// traffic overlaps this call's arithmetic. Into L2, not L1: a few-row pass
+// streaming W from memory keeps more misses in flight through L2's miss
+// buffers than through L1's, and the slice is read soon enough for L2 to
+// hold it. Without pf the loop issues
+// no prefetches at all, which is better when B slices are reused by many
+// row groups anyway.
 TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -93,9 +96,9 @@ TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-72
 	PCALIGN $64
 
 loop2:
-	PREFETCHT0 (R10)
+	PREFETCHT1 (R10)
 	ADDQ       R11, R10
-	PREFETCHT0 (R10)
+	PREFETCHT1 (R10)
 	ADDQ       R11, R10
 	KSTEP(0, 32, 0, 4, 8, 12, 16, 20)
 	KSTEP(64, 96, 24, 28, 32, 36, 40, 44)
@@ -230,7 +233,7 @@ TEXT ·gemm4x16AVX2(SB), NOSPLIT, $0-72
 	PCALIGN $64
 
 loop4pf:
-	PREFETCHT0 (R10)
+	PREFETCHT1 (R10)
 	ADDQ       R11, R10
 	KSTEP4
 	DECQ CX
@@ -304,9 +307,9 @@ TEXT ·gemm2x16AVX2(SB), NOSPLIT, $0-72
 	PCALIGN $64
 
 loop2x2pf:
-	PREFETCHT0 (R10)
+	PREFETCHT1 (R10)
 	ADDQ       R11, R10
-	PREFETCHT0 (R10)
+	PREFETCHT1 (R10)
 	ADDQ       R11, R10
 	KSTEP2(0, 0, Y0, Y1, Y2, Y3)
 	KSTEP2(64, 24, Y4, Y5, Y6, Y7)

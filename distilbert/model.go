@@ -145,26 +145,16 @@ func (pk *packer) linear(p LinearParams, quantize bool, scale float32) linear {
 		w = scaleInto(pk.scaleBuf[:len(w)], w, scale)
 		b = scaleInto(make([]float32, len(b)), b, scale)
 	}
-	l := linear{b: b}
+	l := linear{w: pk.weights(w, out, in, quantize), b: b}
+	if l.w == nil {
+		return linear{}
+	}
 	aliases := false
-	if quantize {
-		q, err := kernels.QuantizeMatrix(w, out, in)
-		if err != nil {
-			pk.fail(err)
-			return linear{}
-		}
-		l.w = q
-	} else {
-		mat, err := pk.impl.Pack(w, out, in)
-		if err != nil {
-			pk.fail(err)
-			return linear{}
-		}
+	if mat, ok := l.w.(*kernels.Matrix); ok {
 		if scale != 1 && mat.Aliases(w) {
 			pk.scaleBuf = nil // the matrix keeps the buffer
 		}
 		aliases = mat.Aliases(p.Weight.Data)
-		l.w = mat
 	}
 	if !aliases {
 		pk.params.Evict(p.Weight)
@@ -193,7 +183,8 @@ func (pk *packer) clsHeads(k, v LinearParams, heads int, quantize bool) *clsHead
 	return ch
 }
 
-// weights packs or quantizes a [out][in] matrix the packer owns.
+// weights packs (a float32 Matrix may keep w itself) or quantizes a
+// [out][in] matrix; nil after an error, which the packer keeps.
 func (pk *packer) weights(w []float32, out, in int, quantize bool) kernels.Weights {
 	var (
 		ws  kernels.Weights

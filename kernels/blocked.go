@@ -30,8 +30,8 @@ type blockedGemm struct {
 	// kernel computes C[rows][panel] = [Cin +] A·B for a group with `valid`
 	// real rows (it may skip the FMAs of padding rows), C rows ldc floats
 	// apart, Cin (nil: none; it may be C) rows ldcin apart. pf, unless nil,
-	// is where to prefetch while computing: prefetchesPerK prefetches (into L2) per
-	// k, pfStep bytes apart (0: the kernel never does).
+	// is where to prefetch (into L2) while computing: prefetchesPerK
+	// prefetches per k, pfStep bytes apart (0: the kernel never does).
 	kernel         func(valid, k int, a, b, c *float32, ldc int, cin *float32, ldcin int, pf *float32, pfStep int)
 	prefetchesPerK int
 	// exactRows has bit r set when kernel, given r valid rows, writes

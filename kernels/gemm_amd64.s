@@ -61,9 +61,8 @@
 // traffic overlaps this call's arithmetic. Into L2, not L1: a few-row pass
 // streaming W from memory keeps more misses in flight through L2's miss
 // buffers than through L1's, and the slice is read soon enough for L2 to
-// hold it. Without pf the loop issues
-// no prefetches at all, which is better when B slices are reused by many
-// row groups anyway.
+// hold it. Without pf the loop issues no prefetches at all, which is
+// better when B slices are reused by many row groups anyway.
 TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"flag"
 	"math"
 	"os"
 	"os/exec"
@@ -17,11 +18,20 @@ const (
 	goldenDir  = "../../testdata/golden"
 	tinyOddDir = "../../testdata/models/tiny-odd"
 	sst2Dir    = "../defaultmodel/sst2-mini"
-	// fp32 on a device matches the PyTorch goldens this closely; reduced
-	// precisions keep every label and stay within reducedTol.
+	// fp32 on a device matches the PyTorch goldens this closely; tf32 and
+	// fp16 keep every label and stay within reducedTol. bf16 keeps 8
+	// significant bits to fp16's 11: on tiny-odd's random weights its
+	// rounding alone moves the logits by 3e-2 (the reference device, which
+	// rounds as the GPU does), so it is held to bf16Tol, labels kept.
 	fp32Tol    = 1e-4
 	reducedTol = 2e-2
+	bf16Tol    = 5e-2
 )
+
+// refAll runs the reference device on every golden case, as a GPU runs
+// them (minutes of plain-Go GEMMs): what each precision's rounding alone
+// costs, before a GPU adds its own summation order.
+var refAll = flag.Bool("cudaref.all", false, "run the reference device on every golden case")
 
 func TestMain(m *testing.M) {
 	// The reference device, selectable like a GPU, runs the engine's plan.
@@ -39,15 +49,15 @@ type target struct {
 
 func (tg target) String() string { return tg.device + "/" + tg.precision }
 
-// targets: the reference device in fp32 and fp16 (bf16 and tf32 differ from
-// them only in rounding, which TestRounding covers), and every precision
+// targets: the reference device in fp32, fp16 and bf16 (tf32 differs from
+// fp32 only in the GEMMs' input rounding, which it does not model), and every precision
 // on each GPU that answers (none without -tags cuda). With -test.short on a
 // GPU machine only the GPU runs: CI runs the reference device.
 func targets(t *testing.T) []target {
 	var out []target
 	gpus := gpuDevices(t)
 	if !testing.Short() || len(gpus) == 0 {
-		out = append(out, target{"cudaref", "fp32", false}, target{"cudaref", "fp16", false})
+		out = append(out, target{"cudaref", "fp32", false}, target{"cudaref", "fp16", false}, target{"cudaref", "bf16", false})
 	}
 	for _, dev := range gpus {
 		for _, p := range distilbert.GPUPrecisions {
@@ -99,8 +109,11 @@ func load(t testing.TB, dir string, tg target) *distilbert.Classifier {
 }
 
 func tolerance(tg target) float64 {
-	if tg.precision == "fp32" {
+	switch tg.precision {
+	case "fp32":
 		return fp32Tol
+	case "bf16":
+		return bf16Tol
 	}
 	return reducedTol
 }
@@ -183,7 +196,7 @@ func TestGoldens(t *testing.T) {
 		t.Run(tg.String(), func(t *testing.T) {
 			for _, fx := range []struct{ dir, file string }{{tinyOddDir, "tiny-odd.jsonl"}, {sst2Dir, "sst2-mini-edge.jsonl"}} {
 				cases := readJSONL(t, fx.file)
-				if !tg.gpu && fx.dir == sst2Dir {
+				if !tg.gpu && !*refAll && fx.dir == sst2Dir {
 					if raceEnabled {
 						continue // the plain run checks it; tiny-odd covers the race build
 					}
@@ -213,7 +226,7 @@ func TestPaddedBatchGolden(t *testing.T) {
 	for _, tg := range targets(t) {
 		t.Run(tg.String(), func(t *testing.T) {
 			for _, fx := range []struct{ dir, file string }{{tinyOddDir, "tiny-odd-batch.json"}, {sst2Dir, "sst2-mini-batch.json"}} {
-				if !tg.gpu && fx.dir == sst2Dir {
+				if !tg.gpu && !*refAll && fx.dir == sst2Dir {
 					continue // 8 × 512 padded tokens: minutes in plain Go
 				}
 				var g struct {
@@ -261,7 +274,7 @@ func TestSST2Dev(t *testing.T) {
 	for _, tg := range targets(t) {
 		t.Run(tg.String(), func(t *testing.T) {
 			sub := cases
-			if !tg.gpu {
+			if !tg.gpu && !*refAll {
 				if raceEnabled {
 					t.Skip("race build: the plain run checks it")
 				}

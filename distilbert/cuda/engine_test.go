@@ -49,6 +49,10 @@ type target struct {
 
 func (tg target) String() string { return tg.device + "/" + tg.precision }
 
+// sampled: the reference device runs a sample of the longer golden sets
+// (its plain-Go GEMMs are slow), unless -cudaref.all.
+func (tg target) sampled() bool { return !tg.gpu && !*refAll }
+
 // targets: the reference device in fp32, fp16 and bf16 (tf32 differs from
 // fp32 only in the GEMMs' input rounding, which it does not model), and every precision
 // on each GPU that answers (none without -tags cuda). With -test.short on a
@@ -196,7 +200,7 @@ func TestGoldens(t *testing.T) {
 		t.Run(tg.String(), func(t *testing.T) {
 			for _, fx := range []struct{ dir, file string }{{tinyOddDir, "tiny-odd.jsonl"}, {sst2Dir, "sst2-mini-edge.jsonl"}} {
 				cases := readJSONL(t, fx.file)
-				if !tg.gpu && !*refAll && fx.dir == sst2Dir {
+				if tg.sampled() && fx.dir == sst2Dir {
 					if raceEnabled {
 						continue // the plain run checks it; tiny-odd covers the race build
 					}
@@ -226,7 +230,7 @@ func TestPaddedBatchGolden(t *testing.T) {
 	for _, tg := range targets(t) {
 		t.Run(tg.String(), func(t *testing.T) {
 			for _, fx := range []struct{ dir, file string }{{tinyOddDir, "tiny-odd-batch.json"}, {sst2Dir, "sst2-mini-batch.json"}} {
-				if !tg.gpu && !*refAll && fx.dir == sst2Dir {
+				if tg.sampled() && fx.dir == sst2Dir {
 					continue // 8 × 512 padded tokens: minutes in plain Go
 				}
 				var g struct {
@@ -274,7 +278,7 @@ func TestSST2Dev(t *testing.T) {
 	for _, tg := range targets(t) {
 		t.Run(tg.String(), func(t *testing.T) {
 			sub := cases
-			if !tg.gpu && !*refAll {
+			if tg.sampled() {
 				if raceEnabled {
 					t.Skip("race build: the plain run checks it")
 				}

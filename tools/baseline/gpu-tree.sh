@@ -14,7 +14,8 @@
 # (ignored by git) by name.
 set -eu
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-state=.git/info/gpu-tree
+exclude=$(git rev-parse --git-path info/exclude)
+state=$(git rev-parse --git-path info/gpu-tree)
 limit=$((64 << 20))
 
 # Fixtures the GPU checks do not read; each path is checked to exist, so a
@@ -36,9 +37,10 @@ slim)
 		[ -e "$p" ] || { echo "gpu-tree: $p is gone: update the list" >&2; exit 1; }
 	done
 	git symbolic-ref -q --short HEAD >"$state" || git rev-parse HEAD >"$state"
-	[ -f .git/info/exclude ] && cp .git/info/exclude "$state.exclude"
+	mkdir -p "$(dirname "$exclude")"
+	[ -f "$exclude" ] && cp "$exclude" "$state.exclude"
 	git checkout -q --detach
-	printf '/%s\n' "${offGPU[@]}" >>.git/info/exclude
+	printf '/%s\n' "${offGPU[@]}" >>"$exclude"
 	git rm -r -q --cached "${offGPU[@]}"
 	tree=$(tracked_bytes)
 	bins=$(du -sb bin/gpu 2>/dev/null | cut -f1)
@@ -54,8 +56,8 @@ slim)
 restore)
 	[ -e "$state" ] || { echo "gpu-tree: not slim" >&2; exit 1; }
 	git reset -q
-	rm -f .git/info/exclude
-	[ -f "$state.exclude" ] && mv "$state.exclude" .git/info/exclude
+	rm -f "$exclude"
+	[ -f "$state.exclude" ] && mv "$state.exclude" "$exclude"
 	git checkout -q "$(cat "$state")"
 	rm -f "$state"
 	git status --short | head

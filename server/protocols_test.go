@@ -23,17 +23,6 @@ type v2Response struct {
 	Outputs      []v2Tensor `json:"outputs"`
 }
 
-func (r v2Response) output(t *testing.T, name string) v2Tensor {
-	t.Helper()
-	for _, o := range r.Outputs {
-		if o.Name == name {
-			return o
-		}
-	}
-	t.Fatalf("no output %q in %+v", name, r)
-	return v2Tensor{}
-}
-
 // v2Error checks the protocol's error shape, {"error": "message"}, and
 // returns the message.
 func v2Error(t *testing.T, r response) string {
@@ -64,7 +53,9 @@ func checkV2(t *testing.T, r v2Response, texts []string, labelShape []int) {
 		case "logits":
 			err = json.Unmarshal(o.Data, &logits)
 		case "label":
-			err = json.Unmarshal(o.Data, &labels)
+			if err := json.Unmarshal(o.Data, &labels); err != nil || len(labels) != n {
+				t.Fatalf("label output %s: %d labels for %d texts, %v", o.Data, len(labels), n, err)
+			}
 			if o.Datatype != "BYTES" || !sameInts(o.Shape, labelShape) {
 				t.Errorf("label output %s %v, want BYTES %v", o.Datatype, o.Shape, labelShape)
 			}
@@ -76,6 +67,9 @@ func checkV2(t *testing.T, r v2Response, texts []string, labelShape []int) {
 		if o.Datatype != "FP32" || !sameInts(o.Shape, []int{n, 2}) {
 			t.Errorf("output %s: %s %v, want FP32 [%d 2]", o.Name, o.Datatype, o.Shape, n)
 		}
+	}
+	if probs != nil && len(probs) != 2*n || logits != nil && len(logits) != 2*n {
+		t.Fatalf("%d probabilities and %d logits for %d texts", len(probs), len(logits), n)
 	}
 	for i, text := range texts {
 		want := alone(t, text)

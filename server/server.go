@@ -1108,11 +1108,11 @@ func (s *Server) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
 		return peer
 	}
 	var xff [][]byte
-	ctx.Request.Header.VisitAll(func(k, v []byte) {
+	for k, v := range ctx.Request.Header.All() {
 		if strings.EqualFold(string(k), "X-Forwarded-For") {
 			xff = append(xff, v)
 		}
-	})
+	}
 	return clientAddr(peer, xff, s.trusted)
 }
 

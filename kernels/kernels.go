@@ -497,8 +497,8 @@ func (e *epilogue) apply(dst []float32, ldd, r0, r1, c0, c1 int) {
 	}
 }
 
-// Aliases reports whether the packed matrix reads w's memory directly
-// (no copy was made), so the caller must keep w alive and may not evict it.
-func (m *Matrix) Aliases(w []float32) bool {
-	return len(m.data) > 0 && len(w) > 0 && &m.data[0] == &w[0]
+// Aliases reports whether the packed matrix reads src's memory directly
+// (no copy was made), so the caller must keep src alive and may not evict it.
+func (w *Matrix) Aliases(src []float32) bool {
+	return len(w.data) > 0 && len(src) > 0 && &w.data[0] == &src[0]
 }

@@ -85,20 +85,7 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 fuzz:
-	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./weights
-	$(GO) test -run=NONE -fuzz=FuzzPickle -fuzztime=$(FUZZTIME) ./weights
-	$(GO) test -run=NONE -fuzz=FuzzPyTorch -fuzztime=$(FUZZTIME) ./weights
-	$(GO) test -run=NONE -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./distilbert/tokenize
-	$(GO) test -run=NONE -fuzz=FuzzParseConfig -fuzztime=$(FUZZTIME) ./distilbert
-	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./server
-	$(GO) test -run=NONE -fuzz=FuzzParseModelInfo -fuzztime=$(FUZZTIME) ./weights/hub
-	$(GO) test -run=NONE -fuzz=FuzzNormalizeETag -fuzztime=$(FUZZTIME) ./weights/hub
-	$(GO) test -run=NONE -fuzz=FuzzParseID -fuzztime=$(FUZZTIME) ./weights/hub
-	$(GO) test -run=NONE -fuzz=FuzzParseSHA256Sums -fuzztime=$(FUZZTIME) ./distilbert
-	$(GO) test -run=NONE -fuzz=FuzzV2Decode -fuzztime=$(FUZZTIME) ./server
-	$(GO) test -run=NONE -fuzz=FuzzTEIDecode -fuzztime=$(FUZZTIME) ./server
-	$(GO) test -run=NONE -fuzz=FuzzCgroupFiles -fuzztime=2000x ./server
-	$(GO) test -run=NONE -fuzz=FuzzHTTP -fuzztime=2000x ./server
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 # Static builds for both architectures, and the generic-only build.
 cross:

@@ -16,13 +16,6 @@ const (
 	i32               // int32 (token ids, masks)
 )
 
-func (d dtype) size() int {
-	if d == f16 || d == bf16 {
-		return 2
-	}
-	return 4
-}
-
 func (d dtype) String() string {
 	return [...]string{"f32", "f16", "bf16", "i32"}[d]
 }

@@ -194,6 +194,14 @@ func (d *gpuDevice) free(b buf) {
 	}
 }
 
+// size is the bytes an element takes in device memory.
+func (d dtype) size() int {
+	if d == f16 || d == bf16 {
+		return 2
+	}
+	return 4
+}
+
 func (b buf) addr() uint64 { return b.ptr + uint64(b.off*b.dt.size()) }
 
 func (d *gpuDevice) uploadF32(dst buf, src []float32) error {

@@ -46,30 +46,27 @@ func checkV2(t *testing.T, r v2Response, texts []string, labelShape []int) {
 	var probs, logits []float64
 	var labels []string
 	for _, o := range r.Outputs {
-		var err error
+		var dst any
+		wantType, wantShape := "FP32", []int{n, 2}
 		switch o.Name {
 		case "probabilities":
-			err = json.Unmarshal(o.Data, &probs)
+			dst = &probs
 		case "logits":
-			err = json.Unmarshal(o.Data, &logits)
+			dst = &logits
 		case "label":
-			if err := json.Unmarshal(o.Data, &labels); err != nil || len(labels) != n {
-				t.Fatalf("label output %s: %d labels for %d texts, %v", o.Data, len(labels), n, err)
-			}
-			if o.Datatype != "BYTES" || !sameInts(o.Shape, labelShape) {
-				t.Errorf("label output %s %v, want BYTES %v", o.Datatype, o.Shape, labelShape)
-			}
-			continue
+			dst, wantType, wantShape = &labels, "BYTES", labelShape
 		}
-		if err != nil {
-			t.Fatalf("output %s: %v", o.Name, err)
+		if dst != nil {
+			if err := json.Unmarshal(o.Data, dst); err != nil {
+				t.Fatalf("output %s: %v", o.Name, err)
+			}
 		}
-		if o.Datatype != "FP32" || !sameInts(o.Shape, []int{n, 2}) {
-			t.Errorf("output %s: %s %v, want FP32 [%d 2]", o.Name, o.Datatype, o.Shape, n)
+		if o.Datatype != wantType || !sameInts(o.Shape, wantShape) {
+			t.Errorf("output %s: %s %v, want %s %v", o.Name, o.Datatype, o.Shape, wantType, wantShape)
 		}
 	}
-	if probs != nil && len(probs) != 2*n || logits != nil && len(logits) != 2*n {
-		t.Fatalf("%d probabilities and %d logits for %d texts", len(probs), len(logits), n)
+	if probs != nil && len(probs) != 2*n || logits != nil && len(logits) != 2*n || labels != nil && len(labels) != n {
+		t.Fatalf("%d probabilities, %d logits and %d labels for %d texts", len(probs), len(logits), len(labels), n)
 	}
 	for i, text := range texts {
 		want := alone(t, text)

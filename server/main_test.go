@@ -89,7 +89,11 @@ func startWrapped(t *testing.T, wrapper, env []string, args ...string) *proc {
 	p := &proc{t: t, done: make(chan struct{})}
 	argv := append(append(append([]string(nil), wrapper...), binary, "serve", "--addr", "127.0.0.1:0"), args...)
 	p.cmd = exec.Command(argv[0], argv[1:]...)
-	p.cmd.Env = append(append(os.Environ(), "DISTILBERT_SHUTDOWN_DELAY=0"), env...)
+	// The race runtime sleeps a second before exiting so that late reports
+	// make it out; the drain tests time the exit, so that sleep is dropped
+	// (races are still reported while the process runs: see stop).
+	p.cmd.Env = append(append(os.Environ(), "DISTILBERT_SHUTDOWN_DELAY=0",
+		"GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE")), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -142,26 +146,70 @@ func startWrapped(t *testing.T, wrapper, env []string, args ...string) *proc {
 	}
 }
 
+// stop ends the process at the end of its test (SIGTERM, then a kill) and
+// fails the test if the race detector reported anything in it: the binary
+// is built with -race when the tests are, and a race in the server would
+// otherwise only change its exit status, which most tests never read.
 func (p *proc) stop() {
 	select {
 	case <-p.done:
-		return
 	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+		}
 	}
 	p.client.CloseIdleConnections()
+	if report := p.raceReport(); report != "" {
+		p.t.Errorf("the race detector reported in the server:\n%s", report)
+	}
+}
+
+// raceReport is the race detector's output in the process's stderr, or "".
+func (p *proc) raceReport() string {
+	var b strings.Builder
+	inRace := false
+	for _, rec := range p.logLines() {
+		line, _ := rec["line"].(string)
+		if rec["msg"] != "raw" {
+			continue
+		}
+		if strings.Contains(line, "WARNING: DATA RACE") {
+			inRace = true
+		}
+		if inRace {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	if b.Len() == 0 && p.err != nil {
+		if ee, ok := p.err.(*exec.ExitError); ok && raceEnabled && ee.ExitCode() == 66 {
+			return "exit status 66 (the race detector's), no report in stderr"
+		}
+	}
+	return b.String()
 }
 
 func (p *proc) logLines() []map[string]any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]map[string]any(nil), p.logs...)
+}
+
+// logField is field key of the first log record with message msg, as
+// text ("" when there is none).
+func (p *proc) logField(msg, key string) string {
+	for _, rec := range p.logLines() {
+		if rec["msg"] == msg {
+			if v, ok := rec[key]; ok {
+				return fmt.Sprint(v)
+			}
+		}
+	}
+	return ""
 }
 
 // response is one answered request.

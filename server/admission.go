@@ -13,7 +13,8 @@ import (
 )
 
 // admission is the byte budget for request bodies: a request takes its
-// Content-Length (a chunked one, the body limit) from it when its headers
+// Content-Length (a chunked one, the body limit; a compressed one, the
+// body limit more for what it decodes to) from it when its headers
 // have been read, before fasthttp reads the body, and gives it back when
 // answered. A request the budget cannot take gets 503 at once and its body
 // is never buffered (only drained, see trackedConn.Close), so that the
@@ -62,6 +63,9 @@ func (a *admission) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestCo
 	case n <= 0, n > a.maxBody: // nothing to hold, or a 413 anyway
 		a.grants[h] = grant{at: now}
 		return fasthttp.RequestConfig{}
+	}
+	if compressedRequest(h) {
+		n += a.maxBody // its decoded copy, up to the body limit (see decodeBody)
 	}
 	if a.used > 0 && a.used+n > a.max {
 		a.grants[h] = grant{refused: true, at: now}

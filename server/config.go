@@ -26,7 +26,7 @@ type Config struct {
 
 	// Limits.
 	RequestTimeout time.Duration // per-request deadline (queue + inference) → 504
-	MaxBodyBytes   int           // → 413
+	MaxBodyBytes   int           // → 413; also the decoded size of a compressed body
 	MaxBatchItems  int           // texts per /predict/batch → 413
 	MaxTextChars   int           // characters (code points) per text → 413
 
@@ -44,7 +44,10 @@ type Config struct {
 	ReadTimeout   time.Duration // time to read one request (headers and body)
 	IdleTimeout   time.Duration // keep-alive connections idle longer are closed
 	AccessLog     bool          // one log line per request
-	LogLevel      string        // debug, info, warn, error
+	// CompressResponses gzips (or deflates) responses of 1 KiB or more
+	// for clients that accept it.
+	CompressResponses bool
+	LogLevel          string // debug, info, warn, error
 
 	// ServedModelName is {name} in the Open Inference Protocol's
 	// /v2/models/{name} routes; empty: the model's own name.
@@ -89,20 +92,21 @@ type Config struct {
 // DefaultConfig returns the defaults documented in `distilbert serve --help`.
 func DefaultConfig() Config {
 	c := Config{
-		Addr:           ":8080",
-		MaxBatchSize:   32,
-		MaxBatchTokens: 8192,
-		MaxQueue:       1024,
-		RequestTimeout: 30 * time.Second,
-		MaxBodyBytes:   1 << 20,
-		MaxBatchItems:  256,
-		MaxTextChars:   10000,
-		ShutdownGrace:  15 * time.Second,
-		ReadTimeout:    30 * time.Second,
-		IdleTimeout:    60 * time.Second,
-		AccessLog:      true,
-		LogLevel:       "info",
-		Version:        "dev",
+		Addr:              ":8080",
+		MaxBatchSize:      32,
+		MaxBatchTokens:    8192,
+		MaxQueue:          1024,
+		RequestTimeout:    30 * time.Second,
+		MaxBodyBytes:      1 << 20,
+		MaxBatchItems:     256,
+		MaxTextChars:      10000,
+		ShutdownGrace:     15 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		AccessLog:         true,
+		CompressResponses: true,
+		LogLevel:          "info",
+		Version:           "dev",
 	}
 	c.ShutdownDelay = 5 * time.Second
 	c.CacheRedisTTL = 24 * time.Hour
@@ -140,7 +144,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, apiKeysFile *string) {
 	fs.DurationVar(&c.MaxWait, "max-wait", c.MaxWait, "how long to wait for more requests to fill a batch (0: run what is queued at once)")
 	fs.IntVar(&c.MaxQueue, "max-queue", c.MaxQueue, "most queued sequences; beyond it requests get 503")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "per-request deadline (queue wait + inference), then 504")
-	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body, then 413")
+	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body, also once decompressed (Content-Encoding gzip or deflate), then 413")
 	fs.IntVar(&c.MaxBatchItems, "max-batch-items", c.MaxBatchItems, "most texts in one /predict/batch, then 413")
 	fs.IntVar(&c.MaxTextChars, "max-text-chars", c.MaxTextChars, "longest text in characters, then 413")
 	fs.StringVar(apiKeysFile, "api-keys-file", *apiKeysFile, "file of API keys, one per line (# comments); also DISTILBERT_API_KEYS=k1,k2")
@@ -167,6 +171,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, apiKeysFile *string) {
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time allowed to read one request")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close keep-alive connections idle this long")
 	fs.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request")
+	fs.BoolVar(&c.CompressResponses, "compress-responses", c.CompressResponses, "gzip or deflate responses of 1 KiB or more for clients that accept it (Accept-Encoding)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.AdminKeysFile, "admin-keys-file", c.AdminKeysFile, "file of admin keys, one per line, for POST /admin/reload (reload the model from --model); also DISTILBERT_ADMIN_KEYS=k1,k2")
 	fs.StringVar(&c.ServedModelName, "served-model-name", c.ServedModelName, "model name in the Open Inference Protocol (KServe v2) routes /v2/models/NAME (default: the model's name)")

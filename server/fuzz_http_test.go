@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,14 @@ func FuzzHTTP(f *testing.F) {
 		"POST /predict HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\nAuthorization: Bearer a.b.c\r\nContent-Length: 13\r\n\r\n{\"text\":\"\\u0000\"}",
 	} {
 		f.Add([]byte(s))
+	}
+	for _, enc := range []string{"gzip", "deflate", "br"} {
+		body := gzipped(f, []byte(`{"texts":["good","bad"]}`))
+		if enc == "deflate" {
+			body = zlibbed(f, []byte(`{"text":"good"}`))
+		}
+		f.Add(append([]byte("POST /predict/batch HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nContent-Encoding: "+enc+
+			"\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"), body...))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		fuzzServerOnce.Do(func() {

@@ -392,6 +392,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, next func(*fasthttp.RequestCtx,
 		}
 		s.adm.release(&ctx.Request.Header)
 		s.inflight.Add(-1)
+		if s.cfg.CompressResponses {
+			compressResponse(ctx) // before the access log, which counts the bytes sent
+		}
 		status := ctx.Response.StatusCode()
 		d := time.Since(start)
 		s.m.request(route, status, d.Seconds())
@@ -684,8 +687,11 @@ func (s *Server) authThrottled(ctx *fasthttp.RequestCtx, addr string, now time.T
 // predict serves /predict and /predict/batch. /predict also takes Hugging
 // Face TEI's request shape, answered in TEI's shape (see tei.go).
 func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start time.Time, info *reqInfo) {
+	// After admit the body is decoded; a refused compressed one is answered
+	// in the native shape, since what it holds is not read.
+	aerr := s.admit(ctx, start, info)
 	tei := !batch && isTEIRequest(ctx.PostBody())
-	if aerr := s.admit(ctx, start, info); aerr != nil {
+	if aerr != nil {
 		if tei {
 			writeTEIError(ctx, id, aerr)
 		} else {
@@ -724,7 +730,8 @@ func (s *Server) predict(ctx *fasthttp.RequestCtx, batch bool, id string, start 
 	writeJSON(ctx, 200, b)
 }
 
-// admit authenticates and rate-limits a request that needs the model.
+// admit authenticates and rate-limits a request that needs the model,
+// then decodes its body if the client compressed it.
 func (s *Server) admit(ctx *fasthttp.RequestCtx, start time.Time, info *reqInfo) *apiError {
 	client, aerr := s.clientKey(ctx)
 	if aerr != nil {
@@ -736,6 +743,13 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, start time.Time, info *reqInfo)
 			ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			return errorf(429, "rate_limited", "rate limit of %g requests/s exceeded; retry in %v", s.cfg.RateLimit, wait.Round(time.Millisecond))
 		}
+	}
+	// Decompressed only now, so that a refused client costs no inflating.
+	if aerr := decodeBody(&ctx.Request, s.cfg.MaxBodyBytes); aerr != nil {
+		if aerr.Status == fasthttp.StatusUnsupportedMediaType {
+			ctx.Response.Header.Set(fasthttp.HeaderAcceptEncoding, acceptedEncodings)
+		}
+		return aerr
 	}
 	return nil
 }

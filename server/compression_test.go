@@ -62,7 +62,8 @@ func TestCompressedRequestsAndResponses(t *testing.T) {
 	if !strings.Contains(strings.Join(plain.header.Values("Vary"), ","), "Accept-Encoding") {
 		t.Errorf("Vary %q lacks Accept-Encoding", plain.header.Values("Vary"))
 	}
-	packed := p.do("POST", "/predict/batch", gzipBytes(batch), "Content-Encoding", "gzip", "Accept-Encoding", "gzip")
+	packedBatch := gzipBytes(batch)
+	packed := p.do("POST", "/predict/batch", packedBatch, "Content-Encoding", "gzip", "Accept-Encoding", "gzip", "X-Request-ID", "packed")
 	if packed.status != 200 || packed.header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("gzip both ways: %d %q %s", packed.status, packed.header.Get("Content-Encoding"), packed.body)
 	}
@@ -110,6 +111,13 @@ func TestCompressedRequestsAndResponses(t *testing.T) {
 	r = p.do("POST", "/predict", []byte("not gzip at all"), "Content-Encoding", "gzip")
 	if r.status != 400 || r.errorCode(t) != "bad_encoding" {
 		t.Errorf("a body that is not gzip: %d %s", r.status, r.body)
+	}
+
+	// The access log counts the bytes on the wire both ways.
+	for _, rec := range p.logLines() {
+		if rec["id"] == "packed" && (rec["bytes_in"] != float64(len(packedBatch)) || rec["bytes_out"] != float64(len(packed.body))) {
+			t.Errorf("access log bytes_in %v, bytes_out %v; sent %d, received %d", rec["bytes_in"], rec["bytes_out"], len(packedBatch), len(packed.body))
+		}
 	}
 
 	// Prometheus asks for gzip; a small answer is not worth compressing.

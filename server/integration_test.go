@@ -121,6 +121,10 @@ func TestEndpoints(t *testing.T) {
 	if r := p.get("/healthz", "X-Request-ID", "abc-123"); r.header.Get("X-Request-ID") != "abc-123" {
 		t.Errorf("X-Request-ID not echoed: %q", r.header.Get("X-Request-ID"))
 	}
+	// A W3C traceparent's trace id goes into the access log; a malformed one is left out.
+	const trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	p.get("/healthz", "X-Request-ID", "traced", "traceparent", "00-"+trace+"-00f067aa0ba902b7-01")
+	p.get("/healthz", "X-Request-ID", "badly-traced", "traceparent", "00-"+trace+"-0000000000000000-01")
 	if r := p.post("/predict", []byte(`{}`), "X-Request-ID", "err-7"); r.header.Get("X-Request-ID") != "err-7" || !bytes.Contains(r.body, []byte(`"request_id":"err-7"`)) {
 		t.Errorf("X-Request-ID not in the error: %q %s", r.header.Get("X-Request-ID"), r.body)
 	}
@@ -152,8 +156,16 @@ func TestEndpoints(t *testing.T) {
 	}
 
 	// Texts are not logged without --log-texts; requests are, with their id.
-	var sawErr7 bool
+	var sawErr7, sawTrace bool
 	for _, rec := range p.logLines() {
+		switch rec["id"] {
+		case "traced":
+			sawTrace = rec["trace_id"] == trace
+		case "badly-traced":
+			if rec["trace_id"] != nil {
+				t.Errorf("trace_id %v from a traceparent with a zero parent id", rec["trace_id"])
+			}
+		}
 		line, _ := json.Marshal(rec)
 		if bytes.Contains(line, []byte("charming")) || bytes.Contains(line, []byte("Café")) {
 			t.Errorf("a text was logged: %s", line)
@@ -164,6 +176,9 @@ func TestEndpoints(t *testing.T) {
 	}
 	if !sawErr7 {
 		t.Errorf("no access log line for request err-7")
+	}
+	if !sawTrace {
+		t.Errorf("no access log line with trace_id %s", trace)
 	}
 }
 

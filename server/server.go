@@ -9,6 +9,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -362,6 +363,9 @@ type reqInfo struct {
 	client string
 	texts  []string
 	cached int
+	// wireBytes is the body's size as sent, when it was compressed (the
+	// request then holds it inflated); 0 otherwise.
+	wireBytes int
 }
 
 // handle is the fasthttp handler.
@@ -428,8 +432,11 @@ func (s *Server) accessLog(ctx *fasthttp.RequestCtx, id string, route, status in
 		slog.Int("status", status),
 		slog.Float64("duration_ms", ms(d)),
 		slog.String("remote", ctx.RemoteIP().String()),
-		slog.Int("bytes_in", len(ctx.Request.Body())),
+		slog.Int("bytes_in", cmp.Or(info.wireBytes, len(ctx.Request.Body()))),
 		slog.Int("bytes_out", len(ctx.Response.Body())),
+	}
+	if trace := traceID(ctx.Request.Header.Peek("traceparent")); trace != "" {
+		attrs = append(attrs, slog.String("trace_id", trace))
 	}
 	if info.client != "" {
 		attrs = append(attrs, slog.String("client", info.client))
@@ -466,6 +473,31 @@ func requestID(ctx *fasthttp.RequestCtx) string {
 		x >>= 4
 	}
 	return string(b[:])
+}
+
+// traceID is the trace id of a W3C Trace Context traceparent header
+// ("00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>"), or "" when
+// the header is absent or malformed, so that access log lines can be
+// joined with the traces of the proxies and clients around the service.
+func traceID(v []byte) string {
+	if len(v) < 55 || (len(v) > 55 && v[55] != '-') || v[2] != '-' || v[35] != '-' || v[52] != '-' {
+		return ""
+	}
+	version, trace, parent, flags := v[0:2], v[3:35], v[36:52], v[53:55]
+	if string(version) == "ff" || (string(version) == "00" && len(v) != 55) {
+		return ""
+	}
+	for _, f := range [][]byte{version, trace, parent, flags} {
+		for _, c := range f {
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return ""
+			}
+		}
+	}
+	if strings.Trim(string(trace), "0") == "" || strings.Trim(string(parent), "0") == "" {
+		return ""
+	}
+	return string(trace)
 }
 
 func (s *Server) applyCORS(ctx *fasthttp.RequestCtx) {
@@ -745,6 +777,9 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, start time.Time, info *reqInfo)
 		}
 	}
 	// Decompressed only now, so that a refused client costs no inflating.
+	if compressedRequest(&ctx.Request.Header) {
+		info.wireBytes = len(ctx.Request.Body())
+	}
 	if aerr := decodeBody(&ctx.Request, s.cfg.MaxBodyBytes); aerr != nil {
 		if aerr.Status == fasthttp.StatusUnsupportedMediaType {
 			ctx.Response.Header.Set(fasthttp.HeaderAcceptEncoding, acceptedEncodings)

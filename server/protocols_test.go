@@ -1,19 +1,25 @@
 package server_test
 
 import (
+	wire "encoding/binary" // binary is the path of the built server
 	"encoding/json"
 	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 // v2Tensor is one output of an Open Inference Protocol response.
 type v2Tensor struct {
-	Name     string          `json:"name"`
-	Datatype string          `json:"datatype"`
-	Shape    []int           `json:"shape"`
-	Data     json.RawMessage `json:"data"`
+	Name       string          `json:"name"`
+	Datatype   string          `json:"datatype"`
+	Shape      []int           `json:"shape"`
+	Data       json.RawMessage `json:"data"`
+	Parameters struct {
+		BinaryDataSize *int `json:"binary_data_size"`
+	} `json:"parameters"`
 }
 
 type v2Response struct {
@@ -36,6 +42,62 @@ func v2Error(t *testing.T, r response) string {
 		t.Fatalf("status %d: error %s, Content-Type %q", r.status, r.body, r.header.Get("Content-Type"))
 	}
 	return msg
+}
+
+// decodeV2 reads an inference answer as tritonclient.http does: the JSON
+// header (all of the body, unless Inference-Header-Content-Length says
+// less), then each binary output's bytes in order, turned here into the
+// JSON data they stand for so that checkV2 reads both forms alike.
+func decodeV2(t *testing.T, r response) v2Response {
+	t.Helper()
+	body := r.body
+	var bin []byte
+	if h := r.header.Get("Inference-Header-Content-Length"); h != "" {
+		n, err := strconv.Atoi(h)
+		if err != nil || n > len(body) {
+			t.Fatalf("Inference-Header-Content-Length %q for %d bytes", h, len(body))
+		}
+		body, bin = body[:n], body[n:]
+		if ct := r.header.Get("Content-Type"); ct != "application/octet-stream" {
+			t.Errorf("binary answer's Content-Type %q", ct)
+		}
+	}
+	var resp v2Response
+	if err := json.Unmarshal(body, &resp); err != nil {
+		t.Fatalf("status %d: %v: %q", r.status, err, body)
+	}
+	for i := range resp.Outputs {
+		o := &resp.Outputs[i]
+		if o.Parameters.BinaryDataSize == nil {
+			continue
+		}
+		size := *o.Parameters.BinaryDataSize
+		if o.Data != nil || size > len(bin) {
+			t.Fatalf("output %s: binary_data_size %d with %d bytes left, data %s", o.Name, size, len(bin), o.Data)
+		}
+		var v any
+		switch raw := bin[:size]; o.Datatype {
+		case "FP32":
+			floats := make([]float32, size/4)
+			for j := range floats {
+				floats[j] = math.Float32frombits(wire.LittleEndian.Uint32(raw[4*j:]))
+			}
+			v = floats
+		case "BYTES":
+			var elems []string
+			for len(raw) > 0 {
+				n := int(wire.LittleEndian.Uint32(raw))
+				elems, raw = append(elems, string(raw[4:4+n])), raw[4+n:]
+			}
+			v = elems
+		}
+		o.Data, _ = json.Marshal(v)
+		bin = bin[size:]
+	}
+	if len(bin) != 0 {
+		t.Fatalf("%d bytes after the binary outputs", len(bin))
+	}
+	return resp
 }
 
 // checkV2 compares an inference response for texts with each text
@@ -84,6 +146,17 @@ func checkV2(t *testing.T, r v2Response, texts []string, labelShape []int) {
 	}
 }
 
+// binaryTexts lays texts out as the binary tensor data extension's BYTES
+// elements: a 4-byte little-endian length, then the bytes.
+func binaryTexts(texts []string) []byte {
+	var b []byte
+	for _, t := range texts {
+		b = wire.LittleEndian.AppendUint32(b, uint32(len(t)))
+		b = append(b, t...)
+	}
+	return b
+}
+
 func sameInts(a, b []int) bool {
 	if len(a) != len(b) {
 		return false
@@ -125,7 +198,7 @@ func TestOpenInferenceProtocol(t *testing.T) {
 	}
 	r := p.get("/v2")
 	r.json(t, &server)
-	if r.status != 200 || server.Name != "distilbert" || server.Version == "" || server.Extensions == nil {
+	if r.status != 200 || server.Name != "distilbert" || server.Version == "" || !slices.Contains(server.Extensions, "binary_tensor_data") {
 		t.Errorf("server metadata: %d %s", r.status, r.body)
 	}
 	var meta struct {
@@ -164,21 +237,38 @@ func TestOpenInferenceProtocol(t *testing.T) {
 
 	// tritonclient: InferInput("text", [n, 1], "BYTES").set_data_from_numpy(
 	// np.array([[t] for t in texts], dtype=object), binary_data=False), no
-	// outputs requested: the client then asks for binary outputs and reads
-	// the JSON answer, which carries no Inference-Header-Content-Length.
+	// outputs requested: the client then asks for every output in binary.
 	triton := map[string]any{
 		"id":         "triton-1",
 		"inputs":     []any{map[string]any{"name": "text", "shape": []int{len(texts), 1}, "datatype": "BYTES", "data": texts}},
 		"parameters": map[string]any{"binary_data_output": true},
 	}
-	var resp v2Response
 	r = p.post("/v2/models/sentiment/infer", triton, key...)
-	r.json(t, &resp)
-	if r.status != 200 || resp.ModelName != "sentiment" || resp.ModelVersion != "1" || resp.ID != "triton-1" || len(resp.Outputs) != 3 ||
-		r.header.Get("Inference-Header-Content-Length") != "" {
-		t.Fatalf("triton request: %d %s", r.status, r.body)
+	if r.status != 200 || r.header.Get("Inference-Header-Content-Length") == "" {
+		t.Fatalf("triton request: %d %s, Inference-Header-Content-Length %q", r.status, r.body, r.header.Get("Inference-Header-Content-Length"))
+	}
+	resp := decodeV2(t, r)
+	if resp.ModelName != "sentiment" || resp.ModelVersion != "1" || resp.ID != "triton-1" || len(resp.Outputs) != 3 {
+		t.Fatalf("triton request: %+v", resp)
 	}
 	checkV2(t, resp, texts, []int{len(texts), 1})
+
+	// tritonclient's defaults: set_data_from_numpy(np.array(texts,
+	// dtype=object)) sends the texts as binary BYTES after the JSON, and
+	// InferRequestedOutput("probabilities") asks for binary, while "label"
+	// is asked for as JSON.
+	header := []byte(`{"inputs":[{"name":"text","shape":[` + strconv.Itoa(len(texts)) + `],"datatype":"BYTES","parameters":{"binary_data_size":` +
+		strconv.Itoa(len(binaryTexts(texts))) + `}}],"outputs":[{"name":"probabilities","parameters":{"binary_data":true}},{"name":"label","parameters":{"binary_data":false}}]}`)
+	r = p.do("POST", "/v2/models/sentiment/infer", append(header, binaryTexts(texts)...),
+		append([]string{"Inference-Header-Content-Length", strconv.Itoa(len(header)), "Content-Type", "application/octet-stream"}, key...)...)
+	if r.status != 200 {
+		t.Fatalf("binary triton request: %d %s", r.status, r.body)
+	}
+	resp = decodeV2(t, r)
+	if len(resp.Outputs) != 2 || resp.Outputs[0].Parameters.BinaryDataSize == nil || resp.Outputs[1].Parameters.BinaryDataSize != nil {
+		t.Fatalf("binary triton request: %s", r.body)
+	}
+	checkV2(t, resp, texts, []int{len(texts)})
 
 	// tritonclient with InferRequestedOutput(name, binary_data=False), one
 	// text of shape [1], through the versioned path.
@@ -186,9 +276,8 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		"inputs":  []any{map[string]any{"name": "text", "shape": []int{1}, "datatype": "BYTES", "data": []string{texts[0]}}},
 		"outputs": []any{map[string]any{"name": "label", "parameters": map[string]any{"binary_data": false}}, map[string]any{"name": "logits", "parameters": map[string]any{"binary_data": false}}},
 	}
-	resp = v2Response{}
 	r = p.post("/v2/models/sentiment/versions/1/infer", triton, key...)
-	r.json(t, &resp)
+	resp = decodeV2(t, r)
 	if r.status != 200 || len(resp.Outputs) != 2 || resp.Outputs[0].Name != "label" || resp.Outputs[1].Name != "logits" || resp.ID == "" {
 		t.Fatalf("triton request with outputs: %d %s", r.status, r.body)
 	}
@@ -202,9 +291,8 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		"model_name": "sentiment",
 		"inputs":     []any{map[string]any{"name": "text", "shape": []int{len(texts)}, "datatype": "BYTES", "data": texts}},
 	}
-	resp = v2Response{}
 	r = p.post("/v2/models/sentiment/infer", kserve, key...)
-	r.json(t, &resp)
+	resp = decodeV2(t, r)
 	if r.status != 200 || resp.ID != "4d2f7a9e-0c1b-4c55-9d0e-2a7f3b1c8e11" {
 		t.Fatalf("kserve request: %d %s", r.status, r.body)
 	}
@@ -214,9 +302,8 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		nested[i] = []string{texts[i]}
 	}
 	kserve["inputs"] = []any{map[string]any{"name": "text", "shape": []int{2, 1}, "datatype": "BYTES", "data": nested}}
-	resp = v2Response{}
 	r = p.post("/v2/models/sentiment/infer", kserve, key...)
-	r.json(t, &resp)
+	resp = decodeV2(t, r)
 	if r.status != 200 {
 		t.Fatalf("kserve nested request: %d %s", r.status, r.body)
 	}
@@ -245,7 +332,7 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		{"POST", "/v2/models/sentiment/infer", one([]int{3}, []string{"a", "b"}), key, 400, "shape"},
 		{"POST", "/v2/models/sentiment/infer", one([]int{1}, []int{1}), key, 400, "array of strings"},
 		{"POST", "/v2/models/sentiment/infer", []byte(`{"inputs": [{"name": "input-0", "shape": [1], "datatype": "BYTES", "data": ["a"]}]}`), key, 400, `unknown input "input-0"`},
-		{"POST", "/v2/models/sentiment/infer", []byte(`{"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "parameters": {"binary_data_size": 8}}]}`), key, 400, "binary"},
+		{"POST", "/v2/models/sentiment/infer", []byte(`{"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "parameters": {"binary_data_size": 8}}]}`), key, 400, "8 bytes of binary data"},
 		{"POST", "/v2/models/sentiment/infer", []byte(`{"inputs": [`), key, 400, "malformed JSON"},
 		{"POST", "/v2/models/sentiment/infer", one([]int{1}, []string{""}), key, 400, "empty"},
 		{"POST", "/v2/models/sentiment/infer", one([]int{9}, []string{"a", "b", "c", "d", "e", "f", "g", "h", "i"}), key, 413, "limit is 8"},
@@ -269,24 +356,26 @@ func TestOpenInferenceProtocol(t *testing.T) {
 			t.Errorf("%s %s: error %q, want it to say %q", tc.method, tc.path, msg, tc.want)
 		}
 	}
-	// The binary tensor extension's request (tritonclient's default
-	// binary_data=True): refused with a clear message, not misread.
-	bin := append([]byte(`{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","parameters":{"binary_data_size":8}}]}`), 4, 0, 0, 0, 'g', 'o', 'o', 'd')
-	r = p.do("POST", "/v2/models/sentiment/infer", bin, append([]string{"Inference-Header-Content-Length", "97", "Content-Type", "application/octet-stream"}, key...)...)
-	if r.status != 400 || !strings.Contains(v2Error(t, r), "binary_data=False") {
-		t.Errorf("binary request: %d %s", r.status, r.body)
+	// A binary element whose length runs past the body, and a header
+	// length past it: clear errors, nothing misread.
+	bin := append([]byte(`{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","parameters":{"binary_data_size":8}}]}`), 9, 0, 0, 0, 'g', 'o', 'o', 'd')
+	for _, h := range []string{strconv.Itoa(len(bin) - 8), "9999"} {
+		r = p.do("POST", "/v2/models/sentiment/infer", bin, append([]string{"Inference-Header-Content-Length", h, "Content-Type", "application/octet-stream"}, key...)...)
+		if msg := v2Error(t, r); r.status != 400 || !strings.Contains(msg, "bytes") {
+			t.Errorf("bad binary request (header length %s): %d %s", h, r.status, msg)
+		}
 	}
 
 	// The routes have their own request metrics (bounded: the template,
 	// not the name), and the texts are counted with the others.
-	if got := p.metric(`distilbert_http_requests_total{path="/v2/models/{name}/infer",status="200"}`); got != 4 {
-		t.Errorf("infer 200s counted %g, want 4", got)
+	if got := p.metric(`distilbert_http_requests_total{path="/v2/models/{name}/infer",status="200"}`); got != 5 {
+		t.Errorf("infer 200s counted %g, want 5", got)
 	}
 	if got := p.metric(`distilbert_http_requests_total{path="/v2/models/{name}/infer",status="404"}`); got != 3 {
 		t.Errorf("infer 404s counted %g, want 3", got)
 	}
-	if got := p.metric(`distilbert_texts_total`); got != float64(2*len(texts)+3) {
-		t.Errorf("texts counted %g, want %d", got, 2*len(texts)+3)
+	if got := p.metric(`distilbert_texts_total`); got != float64(3*len(texts)+3) {
+		t.Errorf("texts counted %g, want %d", got, 3*len(texts)+3)
 	}
 }
 

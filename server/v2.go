@@ -2,22 +2,27 @@ package server
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 )
 
-// The Open Inference Protocol (KServe v2, also Triton's), in its JSON form:
-// health, server and model metadata, and inference with one BYTES input of
-// texts and FP32 outputs. The binary tensor extension is not supported:
-// binary inputs are refused, and outputs are always JSON, which the KServe
-// and Triton clients read whatever binary_data they asked for.
+// The Open Inference Protocol (KServe v2, also Triton's) over HTTP: health,
+// server and model metadata, and inference with one BYTES input of texts
+// and FP32 outputs, in JSON or in Triton's binary tensor data extension
+// (what tritonclient.http sends by default: the JSON header, then each
+// binary tensor's bytes, a BYTES element being a 4-byte little-endian
+// length and its bytes).
 
 const (
 	v2ModelVersion = "1" // the one version of the one model
@@ -195,7 +200,7 @@ func (s *Server) serveV2(ctx *fasthttp.RequestCtx, route int, id string, start t
 	}
 	switch route {
 	case routeV2Server:
-		b, _ := json.Marshal(map[string]any{"name": "distilbert", "version": s.cfg.Version, "extensions": []string{}})
+		b, _ := json.Marshal(map[string]any{"name": "distilbert", "version": s.cfg.Version, "extensions": []string{"binary_tensor_data"}})
 		writeJSON(ctx, 200, b)
 		return
 	case routeV2Live:
@@ -231,11 +236,16 @@ func (s *Server) inferV2(ctx *fasthttp.RequestCtx, id string, start time.Time, i
 		writeV2Error(ctx, id, aerr)
 		return
 	}
-	if len(ctx.Request.Header.Peek("Inference-Header-Content-Length")) > 0 {
-		writeV2Error(ctx, id, errorf(400, "binary_unsupported", "the binary tensor data extension is not supported; send the input's data as JSON (binary_data=False in the Triton and KServe clients)"))
-		return
+	jsonLen := -1
+	if h := ctx.Request.Header.Peek(v2HeaderLength); len(h) > 0 {
+		n, err := strconv.Atoi(string(h))
+		if err != nil || n < 0 || n > len(ctx.PostBody()) {
+			writeV2Error(ctx, id, errorf(400, "invalid_input", "%s %q is not a length within the body of %d bytes", v2HeaderLength, truncate(string(h), 20), len(ctx.PostBody())))
+			return
+		}
+		jsonLen = n
 	}
-	req, aerr := decodeV2Infer(ctx.PostBody(), s.limits)
+	req, aerr := decodeV2Infer(ctx.PostBody(), jsonLen, s.limits)
 	if aerr != nil {
 		writeV2Error(ctx, id, aerr)
 		return
@@ -252,6 +262,7 @@ func (s *Server) inferV2(ctx *fasthttp.RequestCtx, id string, start time.Time, i
 	m := info.model
 	n, nl := len(results), len(m.labels)
 	b := make([]byte, 0, 160+len(m.v2.nameJSON)+len(respID)+n*(2*nl*14+24))
+	var bin []byte // the binary outputs' data, after the JSON
 	b = append(b, `{"model_name":`...)
 	b = append(b, m.v2.nameJSON...)
 	b = append(b, `,"model_version":"`+v2ModelVersion+`","id":`...)
@@ -269,27 +280,30 @@ func (s *Server) inferV2(ctx *fasthttp.RequestCtx, id string, start time.Time, i
 			if req.rank2 {
 				b = append(b, ",1"...)
 			}
-			b = append(b, `],"data":[`...)
-			for i := range results {
+		} else {
+			b = append(b, `","datatype":"FP32","shape":[`...)
+			b = strconv.AppendInt(b, int64(n), 10)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, int64(nl), 10)
+		}
+		if req.binary[k] {
+			before := len(bin)
+			bin = appendV2Binary(bin, out, results, m.labels)
+			b = append(b, `],"parameters":{"binary_data_size":`...)
+			b = strconv.AppendInt(b, int64(len(bin)-before), 10)
+			b = append(b, "}}"...)
+			continue
+		}
+		b = append(b, `],"data":[`...)
+		for i := range results {
+			if out == v2OutLabel {
 				if i > 0 {
 					b = append(b, ',')
 				}
 				b = append(b, m.labelJSON[results[i].label]...)
+				continue
 			}
-			b = append(b, "]}"...)
-			continue
-		}
-		b = append(b, `","datatype":"FP32","shape":[`...)
-		b = strconv.AppendInt(b, int64(n), 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(nl), 10)
-		b = append(b, `],"data":[`...)
-		for i := range results {
-			vals := results[i].probs
-			if out == v2OutLogits {
-				vals = results[i].logits
-			}
-			for j, v := range vals {
+			for j, v := range v2Values(&results[i], out) {
 				if i > 0 || j > 0 {
 					b = append(b, ',')
 				}
@@ -299,8 +313,46 @@ func (s *Server) inferV2(ctx *fasthttp.RequestCtx, id string, start time.Time, i
 		b = append(b, "]}"...)
 	}
 	b = append(b, "]}"...)
-	writeJSON(ctx, 200, b)
+	if !slices.Contains(req.binary, true) {
+		writeJSON(ctx, 200, b)
+		return
+	}
+	ctx.Response.Header.Set(v2HeaderLength, strconv.Itoa(len(b)))
+	ctx.SetStatusCode(200)
+	ctx.SetContentType("application/octet-stream")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetBody(append(b, bin...))
 }
+
+// v2Values are a result's values for an FP32 output.
+func v2Values(r *result, out int) []float32 {
+	if out == v2OutLogits {
+		return r.logits
+	}
+	return r.probs
+}
+
+// appendV2Binary appends output out of every result in the binary tensor
+// data extension's layout: FP32 values little-endian, row-major; a BYTES
+// element as its 4-byte little-endian length and its bytes.
+func appendV2Binary(b []byte, out int, results []result, labels []string) []byte {
+	for i := range results {
+		if out == v2OutLabel {
+			label := labels[results[i].label]
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(label)))
+			b = append(b, label...)
+			continue
+		}
+		for _, v := range v2Values(&results[i], out) {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		}
+	}
+	return b
+}
+
+// v2HeaderLength is the binary tensor data extension's header: the length
+// of the JSON that starts the body, the binary data following it.
+const v2HeaderLength = "Inference-Header-Content-Length"
 
 // v2InferRequest is the protocol's inference request, JSON form. ModelName
 // and ModelVersion are not the protocol's but KServe's Python client sends
@@ -331,14 +383,27 @@ type v2Output struct {
 type v2Infer struct {
 	id      *string
 	texts   []string
-	outputs []int // indices into v2Outputs, in answer order
-	rank2   bool  // the input's shape was [n, 1]: the label output's is too
+	outputs []int  // indices into v2Outputs, in answer order
+	binary  []bool // per output: answered as binary data
+	rank2   bool   // the input's shape was [n, 1]: the label output's is too
 }
 
 // decodeV2Infer parses an inference request strictly: one BYTES input
-// named "text" of shape [n] or [n, 1] whose data, flat or nested, holds n
-// strings; outputs among v2Outputs. Errors are 400, or 413 over the limits.
-func decodeV2Infer(body []byte, lim limits) (*v2Infer, *apiError) {
+// named "text" of shape [n] or [n, 1] whose data, flat or nested JSON or
+// binary, holds n strings; outputs among v2Outputs, each JSON or binary.
+// jsonLen is the Inference-Header-Content-Length (-1: none, all JSON).
+// Errors are 400, or 413 over the limits.
+func decodeV2Infer(body []byte, jsonLen int, lim limits) (*v2Infer, *apiError) {
+	if lim.MaxBodyBytes > 0 && len(body) > lim.MaxBodyBytes {
+		return nil, errorf(413, "body_too_large", "request body is %d bytes, the limit is %d", len(body), lim.MaxBodyBytes)
+	}
+	var bin []byte
+	if jsonLen > len(body) {
+		return nil, errorf(400, "invalid_input", "%s %d is past the %d-byte body", v2HeaderLength, jsonLen, len(body))
+	}
+	if jsonLen >= 0 {
+		body, bin = body[:jsonLen], body[jsonLen:]
+	}
 	if err := checkObjectBody(body, lim); err != nil {
 		return nil, err
 	}
@@ -366,8 +431,6 @@ func decodeV2Infer(body []byte, lim limits) (*v2Infer, *apiError) {
 		return bad("unknown input %q; the model's input is %q", truncate(in.Name, 100), v2InputName)
 	case in.Datatype != "BYTES":
 		return bad("input %q has datatype %q; it must be BYTES", v2InputName, truncate(in.Datatype, 20))
-	case in.Parameters["binary_data_size"] != nil:
-		return bad("input %q: the binary tensor data extension is not supported; send its data as JSON", v2InputName)
 	case len(in.Shape) == 0 || len(in.Shape) > 2 || len(in.Shape) == 2 && in.Shape[1] != 1:
 		return bad("input %q has shape %v; it must be [n] or [n, 1]", v2InputName, in.Shape)
 	case in.Shape[0] < 0:
@@ -377,7 +440,25 @@ func decodeV2Infer(body []byte, lim limits) (*v2Infer, *apiError) {
 	case lim.MaxBatchItems > 0 && in.Shape[0] > int64(lim.MaxBatchItems):
 		return nil, errorf(413, "too_many_items", "input %q has %d texts, the limit is %d", v2InputName, in.Shape[0], lim.MaxBatchItems)
 	}
-	texts, aerr := v2Strings(in.Data)
+	var texts []string
+	var aerr *apiError
+	if size := in.Parameters["binary_data_size"]; size != nil {
+		var n int64
+		switch {
+		case json.Unmarshal(size, &n) != nil || n < 0:
+			return bad("input %q: binary_data_size must be a byte count, got %s", v2InputName, truncate(string(size), 30))
+		case len(in.Data) > 0 && string(in.Data) != "null":
+			return bad("input %q has both data and binary_data_size", v2InputName)
+		case n != int64(len(bin)):
+			return bad("input %q declares %d bytes of binary data; the body has %d after its JSON", v2InputName, n, len(bin))
+		}
+		texts, aerr = v2BinaryStrings(bin, in.Shape[0])
+	} else {
+		if len(bin) > 0 {
+			return bad("the body has %d bytes after its JSON but no input declares binary_data_size", len(bin))
+		}
+		texts, aerr = v2Strings(in.Data)
+	}
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -393,8 +474,13 @@ func decodeV2Infer(body []byte, lim limits) (*v2Infer, *apiError) {
 		}
 	}
 	out := &v2Infer{id: req.ID, texts: texts, rank2: len(in.Shape) == 2}
+	allBinary, aerr := v2Bool(req.Parameters, "binary_data_output", "the request", false)
+	if aerr != nil {
+		return nil, aerr
+	}
 	if len(req.Outputs) == 0 {
 		out.outputs = []int{v2OutProbabilities, v2OutLogits, v2OutLabel}
+		out.binary = []bool{allBinary, allBinary, allBinary}
 		return out, nil
 	}
 	seen := map[int]bool{}
@@ -414,16 +500,60 @@ func decodeV2Infer(body []byte, lim limits) (*v2Infer, *apiError) {
 			return bad("output %q: the classification extension is not supported; request the label output", o.Name)
 		}
 		seen[k] = true
+		bin, aerr := v2Bool(o.Parameters, "binary_data", fmt.Sprintf("output %q", o.Name), allBinary)
+		if aerr != nil {
+			return nil, aerr
+		}
 		out.outputs = append(out.outputs, k)
+		out.binary = append(out.binary, bin)
 	}
 	return out, nil
+}
+
+// v2Bool reads the boolean parameter key of what (def when absent).
+func v2Bool(params map[string]json.RawMessage, key, what string, def bool) (bool, *apiError) {
+	raw, ok := params[key]
+	if !ok {
+		return def, nil
+	}
+	var v bool
+	if json.Unmarshal(raw, &v) != nil {
+		return false, errorf(400, "invalid_input", "%s: parameter %q must be true or false, got %s", what, key, truncate(string(raw), 30))
+	}
+	return v, nil
+}
+
+// v2BinaryStrings reads n BYTES elements in the binary tensor data
+// extension's layout, each a 4-byte little-endian length and that many
+// bytes, filling b exactly; texts must be UTF-8, as in JSON.
+func v2BinaryStrings(b []byte, n int64) ([]string, *apiError) {
+	texts := make([]string, 0, min(n, int64(len(b)/4)))
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, errorf(400, "invalid_input", "input %q: binary data ends inside the length of element %d", v2InputName, len(texts))
+		}
+		size := binary.LittleEndian.Uint32(b)
+		if uint64(size) > uint64(len(b)-4) {
+			return nil, errorf(400, "invalid_input", "input %q: element %d claims %d bytes, %d are left", v2InputName, len(texts), size, len(b)-4)
+		}
+		text := b[4 : 4+size]
+		if !utf8.Valid(text) {
+			return nil, errorf(400, "invalid_input", "input %q element %d is not valid UTF-8", v2InputName, len(texts))
+		}
+		if int64(len(texts)) == n {
+			return nil, errorf(400, "invalid_input", "input %q has shape [%d] but more binary elements", v2InputName, n)
+		}
+		texts = append(texts, string(text))
+		b = b[4+size:]
+	}
+	return texts, nil
 }
 
 // v2Strings reads BYTES tensor data: strings, flat or nested one level
 // ([[s], [s]] for shape [n, 1]), in row-major order.
 func v2Strings(data json.RawMessage) ([]string, *apiError) {
 	if len(data) == 0 || string(data) == "null" {
-		return nil, errorf(400, "invalid_input", "input %q has no data (the binary tensor data extension is not supported: send its data as JSON)", v2InputName)
+		return nil, errorf(400, "invalid_input", "input %q has no data (neither JSON data nor binary_data_size)", v2InputName)
 	}
 	var flat []*string
 	if err := json.Unmarshal(data, &flat); err == nil {

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestDecodeV2Infer(t *testing.T) {
@@ -39,7 +41,7 @@ func TestDecodeV2Infer(t *testing.T) {
 		{"two inputs", `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["a"]},{"name":"text","shape":[1],"datatype":"BYTES","data":["a"]}]}`, 400, nil, nil, false, ""},
 		{"wrong name", `{"inputs":[{"name":"input-0","shape":[1],"datatype":"BYTES","data":["a"]}]}`, 400, nil, nil, false, ""},
 		{"wrong datatype", `{"inputs":[{"name":"text","shape":[1],"datatype":"FP32","data":[1]}]}`, 400, nil, nil, false, ""},
-		{"binary input", `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","parameters":{"binary_data_size":8}}]}`, 400, nil, nil, false, ""},
+		{"binary input without binary data", `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","parameters":{"binary_data_size":8}}]}`, 400, nil, nil, false, ""},
 		{"no data", `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES"}]}`, 400, nil, nil, false, ""},
 		{"null data", input(`[1]`, `null`), 400, nil, nil, false, ""},
 		{"shape mismatch", input(`[3]`, `["a","b"]`), 400, nil, nil, false, ""},
@@ -62,7 +64,7 @@ func TestDecodeV2Infer(t *testing.T) {
 		{"id not a string", `{"id":5,"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["a"]}]}`, 400, nil, nil, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := decodeV2Infer([]byte(tc.body), testLimits)
+			got, err := decodeV2Infer([]byte(tc.body), -1, testLimits)
 			if tc.status != 0 {
 				if err == nil || err.Status != tc.status {
 					t.Fatalf("got %+v, %v; want status %d", got, err, tc.status)
@@ -80,6 +82,80 @@ func TestDecodeV2Infer(t *testing.T) {
 			}
 			if id := ""; got.id != nil && *got.id != tc.id || got.id == nil && tc.id != id {
 				t.Fatalf("id %v, want %q", got.id, tc.id)
+			}
+		})
+	}
+}
+
+// binaryBytes lays texts out as the binary tensor data extension's BYTES
+// elements: a 4-byte little-endian length, then the bytes.
+func binaryBytes(texts ...string) []byte {
+	var b []byte
+	for _, t := range texts {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(t)))
+		b = append(b, t...)
+	}
+	return b
+}
+
+// Requests of the binary tensor data extension, as tritonclient.http
+// sends them by default: the JSON header, then the input's bytes.
+func TestDecodeV2InferBinary(t *testing.T) {
+	header := func(shape string, size int, extra string) string {
+		return `{"inputs":[{"name":"text","shape":` + shape + `,"datatype":"BYTES","parameters":{"binary_data_size":` + fmt.Sprint(size) + `}}]` + extra + `}`
+	}
+	two := binaryBytes("a fine film", "dull, é")
+	outputs := `,"outputs":[{"name":"label","parameters":{"binary_data":true}},{"name":"logits"}]`
+	for _, tc := range []struct {
+		name    string
+		json    string
+		bin     []byte
+		status  int
+		texts   []string
+		binary  []bool
+		jsonLen int // -2: len(json)
+	}{
+		{"binary input", header(`[2]`, len(two), ""), two, 0, []string{"a fine film", "dull, é"}, []bool{false, false, false}, -2},
+		{"binary [n,1]", header(`[2,1]`, len(two), ""), two, 0, []string{"a fine film", "dull, é"}, []bool{false, false, false}, -2},
+		{"binary outputs", header(`[2]`, len(two), `,"parameters":{"binary_data_output":true}`), two, 0, []string{"a fine film", "dull, é"}, []bool{true, true, true}, -2},
+		{"output overrides", header(`[2]`, len(two), outputs+`,"parameters":{"binary_data_output":true}`), two, 0, []string{"a fine film", "dull, é"}, []bool{true, true}, -2},
+		{"json input, header given", `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["ok"]}]}`, nil, 0, []string{"ok"}, []bool{false, false, false}, -2},
+		{"size too small", header(`[2]`, len(two)-1, ""), two, 400, nil, nil, -2},
+		{"size too large", header(`[2]`, len(two)+1, ""), two, 400, nil, nil, -2},
+		{"negative size", header(`[2]`, -4, ""), two, 400, nil, nil, -2},
+		{"more elements than the shape", header(`[1]`, len(two), ""), two, 400, nil, nil, -2},
+		{"fewer elements than the shape", header(`[3]`, len(two), ""), two, 400, nil, nil, -2},
+		{"length past the end", header(`[1]`, 6, ""), []byte{9, 0, 0, 0, 'a', 'b'}, 400, nil, nil, -2},
+		{"length cut short", header(`[1]`, 2, ""), []byte{1, 0}, 400, nil, nil, -2},
+		{"huge length", header(`[1]`, 5, ""), []byte{0xff, 0xff, 0xff, 0xff, 'a'}, 400, nil, nil, -2},
+		{"not UTF-8", header(`[1]`, 5, ""), binaryBytes("\xff"), 400, nil, nil, -2},
+		{"empty text", header(`[1]`, 5, ""), binaryBytes(" "), 400, nil, nil, -2},
+		{"text too long", header(`[1]`, 25, ""), binaryBytes(strings.Repeat("x", 21)), 413, nil, nil, -2},
+		{"data and size", `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["a"],"parameters":{"binary_data_size":5}}]}`, binaryBytes("a"), 400, nil, nil, -2},
+		{"binary data nobody declares", `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["a"]}]}`, binaryBytes("a"), 400, nil, nil, -2},
+		{"header past the body", header(`[2]`, len(two), ""), two, 400, nil, nil, 1 << 20},
+		{"header cuts the JSON", header(`[2]`, len(two), ""), two, 400, nil, nil, 10},
+		{"binary_data not a bool", header(`[2]`, len(two), `,"outputs":[{"name":"label","parameters":{"binary_data":"yes"}}]`), two, 400, nil, nil, -2},
+		{"binary_data_output not a bool", header(`[2]`, len(two), `,"parameters":{"binary_data_output":1}`), two, 400, nil, nil, -2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := append([]byte(tc.json), tc.bin...)
+			jsonLen := tc.jsonLen
+			if jsonLen == -2 {
+				jsonLen = len(tc.json)
+			}
+			got, err := decodeV2Infer(body, jsonLen, testLimits)
+			if tc.status != 0 {
+				if err == nil || err.Status != tc.status || err.Message == "" {
+					t.Fatalf("got %+v, %v; want status %d", got, err, tc.status)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("error %v", err)
+			}
+			if fmt.Sprint(got.texts) != fmt.Sprint(tc.texts) || fmt.Sprint(got.binary) != fmt.Sprint(tc.binary) {
+				t.Fatalf("got texts %q, binary outputs %v; want %q, %v", got.texts, got.binary, tc.texts, tc.binary)
 			}
 		})
 	}
@@ -183,22 +259,27 @@ func TestV2ReadyFollowsReadyz(t *testing.T) {
 }
 
 func FuzzV2Decode(f *testing.F) {
-	f.Add([]byte(`{"id":"1","inputs":[{"name":"text","shape":[2,1],"datatype":"BYTES","data":[["a"],["b"]]}],"outputs":[{"name":"label"}]}`))
-	f.Add([]byte(`{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["good"],"parameters":{"x":1}}],"parameters":{"binary_data_output":true}}`))
-	f.Add([]byte(`{"inputs":[{"name":"text","shape":[-1],"datatype":"BYTES","data":null}]}`))
-	f.Add([]byte(`{"inputs":[]}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := decodeV2Infer(body, testLimits)
+	f.Add([]byte(`{"id":"1","inputs":[{"name":"text","shape":[2,1],"datatype":"BYTES","data":[["a"],["b"]]}],"outputs":[{"name":"label"}]}`), -1)
+	f.Add([]byte(`{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["good"],"parameters":{"x":1}}],"parameters":{"binary_data_output":true}}`), -1)
+	f.Add([]byte(`{"inputs":[{"name":"text","shape":[-1],"datatype":"BYTES","data":null}]}`), -1)
+	f.Add([]byte(`{"inputs":[]}`), -1)
+	bin := `{"inputs":[{"name":"text","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":12}}],"outputs":[{"name":"label","parameters":{"binary_data":true}}]}`
+	f.Add(append([]byte(bin), binaryBytes("good", "bad")...), len(bin))
+	f.Fuzz(func(t *testing.T, body []byte, jsonLen int) {
+		req, err := decodeV2Infer(body, max(jsonLen, -1), testLimits)
 		if err != nil {
 			if err.Status != 400 && err.Status != 413 || err.Message == "" {
 				t.Fatalf("error %+v", err)
 			}
 			return
 		}
-		if len(req.texts) == 0 || len(req.texts) > testLimits.MaxBatchItems || len(req.outputs) == 0 || len(req.outputs) > len(v2Outputs) {
+		if len(req.texts) == 0 || len(req.texts) > testLimits.MaxBatchItems || len(req.outputs) == 0 || len(req.outputs) > len(v2Outputs) || len(req.binary) != len(req.outputs) {
 			t.Fatalf("accepted %d texts, outputs %v", len(req.texts), req.outputs)
 		}
 		for _, text := range req.texts {
+			if !utf8.ValidString(text) {
+				t.Fatalf("accepted a text that is not UTF-8: %q", text)
+			}
 			if strings.TrimSpace(text) == "" {
 				t.Fatalf("accepted an empty text")
 			}

@@ -88,6 +88,18 @@ func TestCompressedRequestsAndResponses(t *testing.T) {
 		t.Errorf("v2 infer answer: %v %+v", err, out)
 	}
 
+	// tritonclient with request_compression_algorithm="gzip" and binary
+	// tensors: Inference-Header-Content-Length counts the JSON before
+	// compression.
+	header := []byte(`{"inputs":[{"name":"text","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":` +
+		fmt.Sprint(len(binaryTexts(texts[:2]))) + `}}],"parameters":{"binary_data_output":true}}`)
+	r = p.do("POST", "/v2/models/sst2-mini/infer", gzipBytes(append(header, binaryTexts(texts[:2])...)),
+		"Content-Encoding", "gzip", "Inference-Header-Content-Length", fmt.Sprint(len(header)))
+	if r.status != 200 {
+		t.Fatalf("v2 infer, gzip and binary: %d %s", r.status, r.body)
+	}
+	checkV2(t, decodeV2(t, r), texts[:2], []int{2})
+
 	tei, _ := json.Marshal(map[string]string{"inputs": texts[0]})
 	r = p.do("POST", "/predict", gzipBytes(tei), "Content-Encoding", "gzip")
 	var teiOut []struct{ Label string }

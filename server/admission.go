@@ -171,3 +171,13 @@ func returnMemory(stop <-chan struct{}, period time.Duration, threshold uint64) 
 		}
 	}
 }
+
+// memoryCeiling is memoryCeiling for the caps in force.
+func (s *Server) memoryCeiling() int64 {
+	maxConns, _ := s.cfg.connCaps(fdLimit())
+	m := s.model()
+	defer m.release()
+	c := m.clf.Config()
+	return memoryCeiling(&s.cfg, maxConns, engineBytes(c.Dim, c.HiddenDim, c.NHeads,
+		m.clf.Tokenizer().MaxLen(), s.cfg.MaxBatchTokens, s.cfg.MaxBatchSize))
+}

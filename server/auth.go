@@ -5,8 +5,13 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"math"
+	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // keyring checks API keys in constant time: every configured key is
@@ -111,4 +116,79 @@ func (l *limiter) allow(client string, now time.Time) (bool, time.Duration) {
 		return true, 0
 	}
 	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// clientKey authenticates the request (when API keys or JWT keys are
+// configured: either admits) and returns the client identity for rate
+// limiting, or an error to answer.
+func (s *Server) clientKey(ctx *fasthttp.RequestCtx) (string, *apiError) {
+	if s.keys == nil && s.jwt == nil {
+		return "ip:" + s.clientIP(ctx).String(), nil
+	}
+	key := presentedKey(ctx, "X-API-Key")
+	if len(key) == 0 {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="distilbert"`)
+		return "", errorf(401, "unauthorized", "an API key is required: Authorization: Bearer KEY or X-API-Key: KEY")
+	}
+	addr, now := "ip:"+s.clientIP(ctx).String(), time.Now()
+	if aerr := s.authThrottled(ctx, addr, now); aerr != nil {
+		return "", aerr
+	}
+	var id string
+	if s.keys != nil {
+		id = s.keys.check(key)
+	}
+	if id == "" && s.jwt != nil && looksLikeJWT(key) {
+		var err error
+		if id, err = s.jwt.verify(string(key)); err != nil {
+			s.log.Debug("jwt refused", "remote", addr, "error", err.Error())
+		}
+	}
+	if id == "" {
+		s.authFailures.allow(addr, now)
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="distilbert", error="invalid_token"`)
+		if s.jwt != nil {
+			return "", errorf(401, "unauthorized", "invalid token")
+		}
+		return "", errorf(401, "unauthorized", "invalid API key")
+	}
+	return id, nil
+}
+
+// presentedKey is the key a request presents: in header, else as
+// Authorization: Bearer.
+func presentedKey(ctx *fasthttp.RequestCtx, header string) []byte {
+	key := ctx.Request.Header.Peek(header)
+	if auth := ctx.Request.Header.Peek("Authorization"); len(key) == 0 && len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ") {
+		key = auth[7:]
+	}
+	return key
+}
+
+// authThrottled answers 429 when the client at addr has failed to
+// authenticate too often (API keys, tokens and admin keys alike).
+func (s *Server) authThrottled(ctx *fasthttp.RequestCtx, addr string, now time.Time) *apiError {
+	blocked, wait := s.authFailures.exhausted(addr, now)
+	if !blocked {
+		return nil
+	}
+	ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	return errorf(429, "rate_limited", "too many failed authentications; retry in %v", wait.Round(time.Millisecond))
+}
+
+// clientIP is the client's address: the peer's, or the one a trusted
+// proxy forwarded (--trusted-proxies).
+func (s *Server) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
+	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	peer = peer.Unmap()
+	if len(s.trusted) == 0 {
+		return peer
+	}
+	var xff [][]byte
+	for k, v := range ctx.Request.Header.All() {
+		if strings.EqualFold(string(k), "X-Forwarded-For") {
+			xff = append(xff, v)
+		}
+	}
+	return clientAddr(peer, xff, s.trusted)
 }

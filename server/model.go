@@ -68,7 +68,7 @@ func (s *Server) newModel(clf *distilbert.Classifier, fingerprint string, gen ui
 		cacheKey:    fmt.Sprintf("%d\x00", gen),
 		redisPrefix: redisPrefix(fingerprint),
 		revision:    clf.WeightsSHA256(),
-		v2:          newV2Model(s.cfg.ServedModelName, clf.Name(), labels),
+		v2:          newV2Model(s.cfg.ServedModelName, clf.Name(), labels, s.cfg.MaxBatchItems, s.cfg.MaxWait),
 	}
 	if h := clf.HubSource(); h != nil && h.Commit != "" {
 		m.revision = h.Commit

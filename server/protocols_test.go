@@ -198,7 +198,7 @@ func TestOpenInferenceProtocol(t *testing.T) {
 	}
 	r := p.get("/v2")
 	r.json(t, &server)
-	if r.status != 200 || server.Name != "distilbert" || server.Version == "" || !slices.Contains(server.Extensions, "binary_tensor_data") {
+	if r.status != 200 || server.Name != "distilbert" || server.Version == "" || !slices.Contains(server.Extensions, "binary_tensor_data") || !slices.Contains(server.Extensions, "model_configuration") {
 		t.Errorf("server metadata: %d %s", r.status, r.body)
 	}
 	var meta struct {
@@ -222,10 +222,35 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		t.Errorf("model outputs %v", outs)
 	}
 
+	// Triton's model configuration, as tritonclient's get_model_config
+	// reads it: the batch dimension implicit, up to --max-batch-items.
+	var config struct {
+		Name         string
+		MaxBatchSize int `json:"max_batch_size"`
+		Input        []struct {
+			Name     string
+			DataType string `json:"data_type"`
+			Dims     []int
+		}
+		Output []struct {
+			Name     string
+			DataType string `json:"data_type"`
+			Dims     []int
+		}
+	}
+	for _, path := range []string{"/v2/models/sentiment/config", "/v2/models/sentiment/versions/1/config"} {
+		r = p.get(path)
+		r.json(t, &config)
+		if r.status != 200 || config.Name != "sentiment" || config.MaxBatchSize != 8 || len(config.Input) != 1 || config.Input[0].DataType != "TYPE_STRING" ||
+			!sameInts(config.Input[0].Dims, []int{1}) || len(config.Output) != 3 || config.Output[0].Name != "probabilities" || !sameInts(config.Output[0].Dims, []int{2}) {
+			t.Errorf("%s: %d %s", path, r.status, r.body)
+		}
+	}
+
 	// The OpenAPI document and /docs describe the routes.
 	var spec struct{ Paths map[string]any }
 	p.get("/openapi.json").json(t, &spec)
-	for _, path := range []string{"/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer"} {
+	for _, path := range []string{"/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer", "/v2/models/{name}/config"} {
 		if spec.Paths[path] == nil {
 			t.Errorf("openapi.json lacks %s", path)
 		}
@@ -327,6 +352,8 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		{"POST", "/v2/models/sentiment/versions/2/infer", one([]int{1}, []string{"good"}), key, 404, "no version"},
 		{"GET", "/v2/models/other", nil, nil, 404, "unknown model"},
 		{"GET", "/v2/models/other/ready", nil, nil, 404, "unknown model"},
+		{"GET", "/v2/models/other/config", nil, nil, 404, "unknown model"},
+		{"POST", "/v2/models/sentiment/config", []byte(`{}`), key, 405, "use GET"},
 		{"GET", "/v2/models/sentiment/infer", nil, key, 405, "use POST"},
 		{"POST", "/v2/models/sentiment", []byte(`{}`), key, 405, "use GET"},
 		{"POST", "/v2/models/sentiment/infer", one([]int{3}, []string{"a", "b"}), key, 400, "shape"},

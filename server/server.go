@@ -49,11 +49,13 @@ const (
 	routeV2Model
 	routeV2ModelReady
 	routeV2Infer
+	routeV2ModelConfig
 	routeOther
 )
 
 var routeNames = []string{"/", "/docs", "/openapi.json", "/healthz", "/readyz", "/info", "/metrics", "/predict", "/predict/batch",
-	"/admin/reload", "/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer", "other"}
+	"/admin/reload", "/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer",
+	"/v2/models/{name}/config", "other"}
 
 var routeByPath = func() map[string]int {
 	m := map[string]int{}

@@ -18,7 +18,8 @@ import (
 )
 
 // The Open Inference Protocol (KServe v2, also Triton's) over HTTP: health,
-// server and model metadata, and inference with one BYTES input of texts
+// server and model metadata, Triton's model configuration, and inference
+// with one BYTES input of texts
 // and FP32 outputs, in JSON or in Triton's binary tensor data extension
 // (what tritonclient.http sends by default: the JSON header, then each
 // binary tensor's bytes, a BYTES element being a 4-byte little-endian
@@ -45,9 +46,10 @@ type v2Model struct {
 	name     string
 	nameJSON []byte
 	metadata []byte // GET /v2/models/{name}
+	config   []byte // GET /v2/models/{name}/config
 }
 
-func newV2Model(served, modelName string, labels []string) v2Model {
+func newV2Model(served, modelName string, labels []string, maxBatchItems int, maxWait time.Duration) v2Model {
 	name := served
 	if name == "" {
 		name = servedNameOf(modelName)
@@ -78,7 +80,46 @@ func newV2Model(served, modelName string, labels []string) v2Model {
 		panic(err) // plain strings and ints
 	}
 	nameJSON, _ := json.Marshal(name)
-	return v2Model{name: name, nameJSON: nameJSON, metadata: b}
+	return v2Model{name: name, nameJSON: nameJSON, metadata: b, config: v2Config(name, n, maxBatchItems, maxWait)}
+}
+
+// v2Config is the model's configuration in Triton's model configuration
+// extension (model_config.proto as JSON), which tritonclient's
+// get_model_config returns and client scripts read max_batch_size and the
+// tensors' dims from. The batch dimension is implicit there: dims [1] for
+// the text is a [n, 1] input, as the model metadata's [-1] is [n].
+func v2Config(name string, labels, maxBatchItems int, maxWait time.Duration) []byte {
+	type tensor struct {
+		Name     string `json:"name"`
+		DataType string `json:"data_type"`
+		Dims     []int  `json:"dims"`
+	}
+	cfg := struct {
+		Name            string         `json:"name"`
+		Platform        string         `json:"platform"`
+		Backend         string         `json:"backend"`
+		VersionPolicy   map[string]any `json:"version_policy"`
+		MaxBatchSize    int            `json:"max_batch_size"`
+		Input           []tensor       `json:"input"`
+		Output          []tensor       `json:"output"`
+		DynamicBatching map[string]any `json:"dynamic_batching"`
+	}{
+		Name: name, Platform: v2Platform, Backend: v2Platform,
+		VersionPolicy: map[string]any{"latest": map[string]any{"num_versions": 1}},
+		MaxBatchSize:  maxBatchItems,
+		Input:         []tensor{{v2InputName, "TYPE_STRING", []int{1}}},
+		Output: []tensor{
+			{v2Outputs[v2OutProbabilities], "TYPE_FP32", []int{labels}},
+			{v2Outputs[v2OutLogits], "TYPE_FP32", []int{labels}},
+			{v2Outputs[v2OutLabel], "TYPE_STRING", []int{1}},
+		},
+		DynamicBatching: map[string]any{"max_queue_delay_microseconds": maxWait.Microseconds()},
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		panic(err) // plain strings and ints
+	}
+	return b
 }
 
 // validServedName: a name that is one URL path segment as it is.
@@ -118,7 +159,7 @@ func servedNameOf(modelName string) string {
 	return string(b)
 }
 
-func isV2Route(route int) bool { return route >= routeV2Server && route <= routeV2Infer }
+func isV2Route(route int) bool { return route >= routeV2Server && route <= routeV2ModelConfig }
 
 // v2ModelRoute is the route of a /v2/models/... path (routeOther if it is
 // not one the protocol has).
@@ -137,12 +178,14 @@ func v2ModelRoute(path []byte) int {
 		return routeV2ModelReady
 	case op == "infer":
 		return routeV2Infer
+	case op == "config":
+		return routeV2ModelConfig
 	}
 	return routeV2Model
 }
 
 // parseV2ModelPath splits /v2/models/{name}[/versions/{version}][/{op}],
-// op being "", "ready" or "infer".
+// op being "", "ready", "infer" or "config".
 func parseV2ModelPath(p string) (name, version, op string, ok bool) {
 	rest, found := strings.CutPrefix(p, "/v2/models/")
 	if !found {
@@ -162,7 +205,7 @@ func parseV2ModelPath(p string) (name, version, op string, ok bool) {
 	switch {
 	case len(parts) == 0:
 		return name, version, "", true
-	case len(parts) == 1 && (parts[0] == "ready" || parts[0] == "infer"):
+	case len(parts) == 1 && (parts[0] == "ready" || parts[0] == "infer" || parts[0] == "config"):
 		return name, version, parts[0], true
 	}
 	return "", "", "", false
@@ -200,7 +243,7 @@ func (s *Server) serveV2(ctx *fasthttp.RequestCtx, route int, id string, start t
 	}
 	switch route {
 	case routeV2Server:
-		b, _ := json.Marshal(map[string]any{"name": "distilbert", "version": s.cfg.Version, "extensions": []string{"binary_tensor_data"}})
+		b, _ := json.Marshal(map[string]any{"name": "distilbert", "version": s.cfg.Version, "extensions": []string{"binary_tensor_data", "model_configuration"}})
 		writeJSON(ctx, 200, b)
 		return
 	case routeV2Live:
@@ -223,6 +266,8 @@ func (s *Server) serveV2(ctx *fasthttp.RequestCtx, route int, id string, start t
 	switch route {
 	case routeV2Model:
 		writeJSON(ctx, 200, m.v2.metadata)
+	case routeV2ModelConfig:
+		writeJSON(ctx, 200, m.v2.config)
 	case routeV2ModelReady:
 		readyBody([]byte(`{"name":` + string(m.v2.nameJSON) + `,"ready":` + strconv.FormatBool(ready) + `}`))
 	case routeV2Infer:

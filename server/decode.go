@@ -116,6 +116,11 @@ func checkObjectBody(body []byte, lim limits) *apiError {
 	if len(trimmed) == 0 {
 		return errorf(400, "malformed_json", "request body is empty; send a JSON object")
 	}
+	// Editors on Windows save a byte order mark that JSON does not allow:
+	// say so rather than "not a JSON object".
+	if bytes.HasPrefix(trimmed, []byte("\ufeff")) {
+		return errorf(400, "malformed_json", "request body starts with a byte order mark (U+FEFF); send the JSON without it")
+	}
 	if trimmed[0] != '{' {
 		return errorf(400, "invalid_type", "request body must be a JSON object")
 	}

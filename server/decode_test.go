@@ -27,6 +27,7 @@ func TestDecodeRequest(t *testing.T) {
 		{"syntax", false, `{"text" "good"}`, 400, "malformed_json", nil},
 		{"trailing", false, `{"text": "good"} {}`, 400, "malformed_json", nil},
 		{"trailing garbage", false, `{"text": "good"}x`, 400, "malformed_json", nil},
+		{"byte order mark", false, "\ufeff{\"text\": \"good\"}", 400, "malformed_json", nil},
 		{"array body", false, `["good"]`, 400, "invalid_type", nil},
 		{"string body", false, `"good"`, 400, "invalid_type", nil},
 		{"null body", false, `null`, 400, "invalid_type", nil},

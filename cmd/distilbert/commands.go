@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,6 +116,10 @@ func forEachChunk(texts []string, input string, stdin io.Reader, fn func([]strin
 	for sc.Scan() {
 		line++
 		b := sc.Bytes()
+		if line == 1 {
+			// A file saved by a Windows editor may start with a byte order mark.
+			b = bytes.TrimPrefix(b, []byte("\ufeff"))
+		}
 		if len(strings.TrimSpace(string(b))) == 0 {
 			continue
 		}

@@ -106,10 +106,14 @@ func TestPredictInputOutputFiles(t *testing.T) {
 			t.Fatalf("line %d differs from line %d: order lost", i, i%5)
 		}
 	}
-	// stdin gives the same as --input.
+	// stdin gives the same as --input, also after a byte order mark.
 	code, out, _ := runCLI(t, sb.String(), "predict", "--ids")
 	if code != 0 || out != string(data) {
 		t.Errorf("stdin output differs from --input output")
+	}
+	code, out, errs := runCLI(t, "\ufeff"+sb.String(), "predict", "--ids")
+	if code != 0 || out != string(data) {
+		t.Errorf("input after a byte order mark: exit %d, %s", code, errs)
 	}
 }
 

@@ -13,34 +13,31 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-func gzipped(t testing.TB, b []byte) []byte {
+// compressWith encodes b with the writer newWriter makes.
+func compressWith(t testing.TB, b []byte, newWriter func(io.Writer) io.WriteCloser) []byte {
 	var out bytes.Buffer
-	w := gzip.NewWriter(&out)
+	w := newWriter(&out)
 	w.Write(b)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+func gzipped(t testing.TB, b []byte) []byte {
+	return compressWith(t, b, func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) })
 }
 
 func zlibbed(t testing.TB, b []byte) []byte {
-	var out bytes.Buffer
-	w := zlib.NewWriter(&out)
-	w.Write(b)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return compressWith(t, b, func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) })
 }
 
+// deflated is the raw deflate stream, without zlib's header.
 func deflated(t testing.TB, b []byte) []byte {
-	var out bytes.Buffer
-	w, _ := flate.NewWriter(&out, flate.BestSpeed)
-	w.Write(b)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return compressWith(t, b, func(w io.Writer) io.WriteCloser {
+		fw, _ := flate.NewWriter(w, flate.BestSpeed)
+		return fw
+	})
 }
 
 func TestDecompress(t *testing.T) {

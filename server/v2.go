@@ -284,11 +284,11 @@ func (s *Server) inferV2(ctx *fasthttp.RequestCtx, id string, start time.Time, i
 	jsonLen := -1
 	if h := ctx.Request.Header.Peek(v2HeaderLength); len(h) > 0 {
 		n, err := strconv.Atoi(string(h))
-		if err != nil || n < 0 || n > len(ctx.PostBody()) {
-			writeV2Error(ctx, id, errorf(400, "invalid_input", "%s %q is not a length within the body of %d bytes", v2HeaderLength, truncate(string(h), 20), len(ctx.PostBody())))
+		if err != nil || n < 0 {
+			writeV2Error(ctx, id, errorf(400, "invalid_input", "%s %q is not a length in bytes", v2HeaderLength, truncate(string(h), 20)))
 			return
 		}
-		jsonLen = n
+		jsonLen = n // decodeV2Infer checks it against the body
 	}
 	req, aerr := decodeV2Infer(ctx.PostBody(), jsonLen, s.limits)
 	if aerr != nil {
@@ -444,7 +444,7 @@ func decodeV2Infer(body []byte, jsonLen int, lim limits) (*v2Infer, *apiError) {
 	}
 	var bin []byte
 	if jsonLen > len(body) {
-		return nil, errorf(400, "invalid_input", "%s %d is past the %d-byte body", v2HeaderLength, jsonLen, len(body))
+		return nil, errorf(400, "invalid_input", "%s %d is past the end of the body of %d bytes", v2HeaderLength, jsonLen, len(body))
 	}
 	if jsonLen >= 0 {
 		body, bin = body[:jsonLen], body[jsonLen:]

@@ -19,6 +19,8 @@
 #     sentences: --device cuda in GPU_PRECISION (default fp16), then the
 #     same binary on the CPU (all cores) for the ratio.
 # Rows go to OUTDIR/ours.jsonl, torch.jsonl and serve.jsonl.
+# PyTorch is the first of $PYTHON, /opt/torch/.venv/bin/python3 (where the
+# GPU machines keep their venv) and python3 that imports torch.
 # SKIP="tests bench serve" leaves steps out.
 set -u
 bin=$(cd "$1" && pwd)
@@ -28,7 +30,14 @@ model=${MODEL_DIR:-/tmp/distilbert-base-random}
 rounds=${ROUNDS:-2}
 prec=${GPU_PRECISION:-fp16}
 port=${PORT:-18091}
-py=${PYTHON:-python3}
+py=
+for c in ${PYTHON:-} /opt/torch/.venv/bin/python3 python3; do
+	if "$c" -c 'import torch' >/dev/null 2>&1; then
+		py=$c
+		break
+	fi
+done
+py=${py:-python3}
 log() { echo "gpu.sh $(date +%T): $*" | tee -a "$out/log.txt" >&2; }
 skip() { [[ " ${SKIP:-} " == *" $1 "* ]]; }
 
@@ -39,6 +48,7 @@ log "probe"
 {
 	nvidia-smi
 	nproc
+	echo "python: $py $("$py" -c "import torch; print(torch.__version__, torch.version.cuda)" 2>&1)"
 	ldd --version | head -1
 	ldconfig -p | grep -E 'libcuda\.|libcublas|libnvrtc'
 	find /usr /opt /lib /lib64 \( -name 'libcublas.so*' -o -name 'libnvrtc.so*' -o -name 'libcublasLt.so*' -o -name cuda.h -o -name cublas_api.h -o -name nvrtc.h \) 2>/dev/null

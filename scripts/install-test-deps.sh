@@ -9,8 +9,9 @@
 #   nginx    nginx: the compose file's load-balancer config in front of two services
 #   podman   podman + runc: the image build and its read-only smoke test
 #   redis    redis-server: the shared-cache tests of the service
-#   cc       gcc, g++ and file: the cgo build of the cuda tag (make vet,
-#            make check-cuda), kernels.cu's syntax test, the static-binary checks
+#   cc       gcc, g++, clang and file: the cgo build of the cuda tag (make
+#            vet, make check-cuda), kernels.cu's syntax test and its CUDA
+#            compile to PTX (clang), the static-binary checks
 # With no arguments it installs all but bochs (bochs only when named).
 #   scripts/install-test-deps.sh [qemu] [chromium] [bochs] [prometheus] [nginx] [podman] [redis] [cc]
 set -eu
@@ -45,7 +46,7 @@ for want in "$@"; do
 	# runc, not Debian's default crun: deploy/podman/containers.conf names it.
 	podman) cmd="podman runc" pkgs="podman runc" ;;
 	redis) cmd=redis-server pkgs=redis-server ;;
-	cc) cmd="gcc g++ file" pkgs="gcc g++ libc6-dev file" ;;
+	cc) cmd="gcc g++ clang file" pkgs="gcc g++ libc6-dev clang file" ;;
 	*) echo "install-test-deps: unknown dependency '$want' (qemu, chromium, bochs, prometheus, nginx, podman, redis, cc)" >&2; exit 2 ;;
 	esac
 	if have "$cmd"; then

@@ -48,6 +48,20 @@ type gemm struct {
 	tf32           bool // float32 inputs multiplied on TF32 tensor cores
 }
 
+// kernelNames lists kernels.cu's entry points; a kernel's index here is its
+// index in the C side's function table. It lives outside the cuda build tag
+// so that the tests compare it with the compiled kernels without a GPU.
+var kernelNames = func() []string {
+	var names []string
+	for _, k := range []string{"embedV", "addNormV", "qkvSplitV", "softmaxV", "mergeHeadsV", "biasActV", "convertV",
+		"qkvSplitVecV", "mergeHeadsVecV", "biasActVecV"} {
+		for _, v := range []string{"_f32", "_f16", "_bf16"} {
+			names = append(names, k+v)
+		}
+	}
+	return append(names, "clsGather", "head")
+}()
+
 // device is what the engine's forward pass runs on: the GPU through cgo
 // (gpu.go, -tags cuda) or the reference device in Go (ref.go), which runs
 // the same plan on the CPU so that its shapes, strides and column-major

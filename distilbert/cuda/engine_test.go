@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/distilbert-go/distilbert/distilbert"
@@ -362,7 +363,7 @@ func TestRounding(t *testing.T) {
 // TestKernelsCompile checks kernels.cu's C++ with the host compiler, the
 // CUDA keywords and intrinsics declared away, so that a typo fails here
 // rather than at NVRTC on a GPU machine. (Types and templates are checked;
-// PTX inline assembly is not.)
+// PTX inline assembly is not: TestKernelsPTX does that.)
 func TestKernelsCompile(t *testing.T) {
 	cxx, err := exec.LookPath("g++")
 	if err != nil {
@@ -387,6 +388,70 @@ void __syncthreads();
 	out, err := exec.Command(cxx, "-std=c++14", "-fsyntax-only", "-Wall", "-include", emu, "-x", "c++", "kernels.cu").CombinedOutput()
 	if err != nil {
 		t.Fatalf("kernels.cu: %v\n%s", err, out)
+	}
+}
+
+// TestKernelsPTX compiles kernels.cu as CUDA with clang, for the oldest
+// architecture current toolkits support, so that what the host compiler
+// cannot check (device attributes, the inline PTX and its operand
+// constraints, extern "C" linkage) fails here rather than at NVRTC on a
+// GPU machine; the PTX's entry points must be exactly kernelNames. NVRTC's
+// implicit declarations are given by a prelude: the math functions are
+// declared only, which PTX leaves as external calls.
+func TestKernelsPTX(t *testing.T) {
+	clang := ""
+	for _, c := range []string{"clang", "clang-19", "clang-18", "clang-17", "clang-16", "clang-15", "clang-14"} {
+		if p, err := exec.LookPath(c); err == nil {
+			clang = p
+			break
+		}
+	}
+	if clang == "" {
+		t.Skip("no clang (scripts/install-test-deps.sh cc installs it)")
+	}
+	dir := t.TempDir()
+	prelude := filepath.Join(dir, "nvrtc.h")
+	if err := os.WriteFile(prelude, []byte(`#define __device__ __attribute__((device))
+#define __global__ __attribute__((global))
+#define __shared__ __attribute__((shared))
+#define __forceinline__ __inline__ __attribute__((always_inline))
+#include <__clang_cuda_builtin_vars.h>
+__device__ float erff(float);
+__device__ float expf(float);
+__device__ float fmaxf(float, float);
+__device__ float sqrtf(float);
+static __device__ __forceinline__ float __shfl_xor_sync(unsigned m, float v, int o) {
+	return __nvvm_shfl_sync_bfly_f32(m, v, o, 0x1f);
+}
+static __device__ __forceinline__ unsigned __float_as_uint(float x) { return __builtin_bit_cast(unsigned, x); }
+static __device__ __forceinline__ float __uint_as_float(unsigned x) { return __builtin_bit_cast(float, x); }
+static __device__ __forceinline__ float __int_as_float(int x) { return __builtin_bit_cast(float, x); }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ptx := filepath.Join(dir, "kernels.ptx")
+	out, err := exec.Command(clang, "-x", "cuda", "--cuda-device-only", "--cuda-gpu-arch=sm_75",
+		"-nocudainc", "-nocudalib", "-Xclang", "-target-feature", "-Xclang", "+ptx70",
+		"-std=c++17", "-O2", "-Wall", "-Werror", "-include", prelude, "-S", "-o", ptx, "kernels.cu").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kernels.cu: %v\n%s", err, out)
+	}
+	text, err := os.ReadFile(ptx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\.visible \.entry (\w+)\(`).FindAllSubmatch(text, -1) {
+		entries[string(m[1])] = true
+	}
+	for _, n := range kernelNames {
+		if !entries[n] {
+			t.Errorf("kernel %s is not an entry point of kernels.cu", n)
+		}
+		delete(entries, n)
+	}
+	for n := range entries {
+		t.Errorf("kernels.cu's entry point %s is missing from kernelNames", n)
 	}
 }
 

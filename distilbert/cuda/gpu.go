@@ -34,19 +34,6 @@ const (
 	libsEnv    = "DISTILBERT_CUDA_LIBS"
 )
 
-// kernelNames lists kernels.cu's entry points; a kernel's index here is its
-// index in the C side's function table.
-var kernelNames = func() []string {
-	var names []string
-	for _, k := range []string{"embedV", "addNormV", "qkvSplitV", "softmaxV", "mergeHeadsV", "biasActV", "convertV",
-		"qkvSplitVecV", "mergeHeadsVecV", "biasActVecV"} {
-		for _, v := range []string{"_f32", "_f16", "_bf16"} {
-			names = append(names, k+v)
-		}
-	}
-	return append(names, "clsGather", "head")
-}()
-
 // gpuDevice is one CUDA device held through the C shim: a context, one
 // stream, a cuBLAS handle, the compiled kernels and a pinned staging
 // buffer for ids in and logits out.

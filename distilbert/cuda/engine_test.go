@@ -5,11 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/distilbert-go/distilbert/distilbert"
@@ -395,9 +401,10 @@ void __syncthreads();
 // architecture current toolkits support, so that what the host compiler
 // cannot check (device attributes, the inline PTX and its operand
 // constraints, extern "C" linkage) fails here rather than at NVRTC on a
-// GPU machine; the PTX's entry points must be exactly kernelNames. NVRTC's
-// implicit declarations are given by a prelude: the math functions are
-// declared only, which PTX leaves as external calls.
+// GPU machine. The PTX's entry points must be exactly kernelNames, and
+// each launch in gpu.go must pass the parameters its kernel declares.
+// NVRTC's implicit declarations are given by a prelude: the math functions
+// are declared only, which PTX leaves as external calls.
 func TestKernelsPTX(t *testing.T) {
 	clang := ""
 	for _, c := range []string{"clang", "clang-19", "clang-18", "clang-17", "clang-16", "clang-15", "clang-14"} {
@@ -440,19 +447,124 @@ static __device__ __forceinline__ float __int_as_float(int x) { return __builtin
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^\.visible \.entry (\w+)\(`).FindAllSubmatch(text, -1) {
-		entries[string(m[1])] = true
-	}
-	for _, n := range kernelNames {
-		if !entries[n] {
-			t.Errorf("kernel %s is not an entry point of kernels.cu", n)
+	// entries: each entry point's parameter types (.u64, .u32, .f32).
+	entries := map[string][]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\.visible \.entry (\w+)\(([^)]*)\)`).FindAllSubmatch(text, -1) {
+		params := []string{}
+		for _, pm := range regexp.MustCompile(`\.param (\.\w+) `).FindAllSubmatch(m[2], -1) {
+			params = append(params, string(pm[1]))
 		}
-		delete(entries, n)
+		entries[string(m[1])] = params
 	}
-	for n := range entries {
-		t.Errorf("kernels.cu's entry point %s is missing from kernelNames", n)
+	t.Run("entries", func(t *testing.T) {
+		for _, n := range kernelNames {
+			if _, ok := entries[n]; !ok {
+				t.Errorf("kernel %s is not an entry point of kernels.cu", n)
+			}
+		}
+		for n := range entries {
+			if !slices.Contains(kernelNames, n) {
+				t.Errorf("kernels.cu's entry point %s is missing from kernelNames", n)
+			}
+		}
+	})
+	t.Run("launches", func(t *testing.T) {
+		launched := map[string]bool{}
+		for _, l := range kernelLaunches(t, "gpu.go") {
+			launched[l.kernel] = true
+			want, ok := entries[l.kernel]
+			if !ok {
+				t.Errorf("%s: launches %s, which kernels.cu lacks", l.pos, l.kernel)
+			} else if !slices.Equal(l.params, want) {
+				t.Errorf("%s: launches %s with %v; its parameters are %v", l.pos, l.kernel, l.params, want)
+			}
+		}
+		for _, n := range kernelNames {
+			if !launched[n] {
+				t.Errorf("kernel %s is never launched", n)
+			}
+		}
+	})
+}
+
+// kernelLaunch is one d.launch or d.launch2 call in gpu.go: the kernel,
+// and the PTX type each argument fills (p and uint64: .u64, i: .u32,
+// f: .f32; see dbg_launch).
+type kernelLaunch struct {
+	pos    string
+	kernel string
+	params []string
+}
+
+// kernelLaunches reads the launches from the Go source, so that a kernel
+// whose parameters change without its call site fails without a GPU. A
+// kernel named "base"+variant[...] stands for its three variants.
+func kernelLaunches(t *testing.T, file string) []kernelLaunch {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, file, nil, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
+	// The arguments before the kernel's own: grid, block and shared bytes,
+	// and launch2's second grid dimension.
+	skip := map[string]int{"launch": 4, "launch2": 5}
+	var out []kernelLaunch
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok || skip[sel.Sel.Name] == 0 || len(call.Args) < skip[sel.Sel.Name] {
+			return true
+		}
+		pos := fset.Position(call.Pos()).String()
+		var names []string
+		switch k := call.Args[0].(type) {
+		case *ast.BasicLit:
+			names = []string{strings.Trim(k.Value, `"`)}
+		case *ast.BinaryExpr:
+			base, ok := k.X.(*ast.BasicLit)
+			if !ok {
+				t.Errorf("%s: kernel name %s not read", pos, types.ExprString(k))
+				return true
+			}
+			for _, v := range []string{"_f32", "_f16", "_bf16"} {
+				names = append(names, strings.Trim(base.Value, `"`)+v)
+			}
+		default:
+			// launch passing its own kernel on to launch2.
+			return true
+		}
+		var params []string
+		for _, a := range call.Args[skip[sel.Sel.Name]:] {
+			conv, _ := a.(*ast.CallExpr)
+			var fn string
+			if conv != nil {
+				if id, ok := conv.Fun.(*ast.Ident); ok {
+					fn = id.Name
+				}
+			}
+			switch fn {
+			case "p", "uint64":
+				params = append(params, ".u64")
+			case "i":
+				params = append(params, ".u32")
+			case "f":
+				params = append(params, ".f32")
+			default:
+				t.Errorf("%s: argument %s is not p, i, f or uint64", pos, types.ExprString(a))
+			}
+		}
+		for _, k := range names {
+			out = append(out, kernelLaunch{pos, k, params})
+		}
+		return true
+	})
+	if len(out) == 0 {
+		t.Fatalf("no kernel launches found in %s", file)
+	}
+	return out
 }
 
 // TestOutOfDeviceMemory: a batch whose workspace does not fit runs in

@@ -48,6 +48,10 @@ type gemm struct {
 	tf32           bool // float32 inputs multiplied on TF32 tensor cores
 }
 
+// variant is the suffix of a kernel's form for each storage type of its
+// G-typed buffers (kernels.cu's VARIANTS).
+var variant = [...]string{f32: "_f32", f16: "_f16", bf16: "_bf16"}
+
 // kernelNames lists kernels.cu's entry points; a kernel's index here is its
 // index in the C side's function table. It lives outside the cuda build tag
 // so that the tests compare it with the compiled kernels without a GPU.
@@ -55,7 +59,7 @@ var kernelNames = func() []string {
 	var names []string
 	for _, k := range []string{"embedV", "addNormV", "qkvSplitV", "softmaxV", "mergeHeadsV", "biasActV", "convertV",
 		"qkvSplitVecV", "mergeHeadsVecV", "biasActVecV"} {
-		for _, v := range []string{"_f32", "_f16", "_bf16"} {
+		for _, v := range variant {
 			names = append(names, k+v)
 		}
 	}

@@ -449,9 +449,10 @@ static __device__ __forceinline__ float __int_as_float(int x) { return __builtin
 	}
 	// entries: each entry point's parameter types (.u64, .u32, .f32).
 	entries := map[string][]string{}
+	param := regexp.MustCompile(`\.param (\.\w+) `)
 	for _, m := range regexp.MustCompile(`(?m)^\.visible \.entry (\w+)\(([^)]*)\)`).FindAllSubmatch(text, -1) {
 		params := []string{}
-		for _, pm := range regexp.MustCompile(`\.param (\.\w+) `).FindAllSubmatch(m[2], -1) {
+		for _, pm := range param.FindAllSubmatch(m[2], -1) {
 			params = append(params, string(pm[1]))
 		}
 		entries[string(m[1])] = params
@@ -529,7 +530,7 @@ func kernelLaunches(t *testing.T, file string) []kernelLaunch {
 				t.Errorf("%s: kernel name %s not read", pos, types.ExprString(k))
 				return true
 			}
-			for _, v := range []string{"_f32", "_f16", "_bf16"} {
+			for _, v := range variant {
 				names = append(names, strings.Trim(base.Value, `"`)+v)
 			}
 		default:

@@ -388,8 +388,6 @@ func p(b buf) uint64     { return b.addr() }
 func i(v int) uint64     { return uint64(uint32(int32(v))) }
 func f(v float32) uint64 { return uint64(math.Float32bits(v)) }
 
-var variant = [...]string{f32: "_f32", f16: "_f16", bf16: "_bf16"}
-
 func (d *gpuDevice) launch(kernel string, grid, block, shmem int, args ...uint64) error {
 	return d.launch2(kernel, grid, 1, block, shmem, args...)
 }
